@@ -1,0 +1,98 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+// The flow is in the target names: Input → Stage → Buffer → Output (see README.md, "Layout").
+// Internal dependencies never point backwards in the flow.
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "shipper",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "shipper", targets: ["shipper"]),
+        .executable(name: "es-test-server", targets: ["es-test-server"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // Shared value types: the event model, JSON reader/writer, timestamps, stage protocols.
+        .target(name: "ShipperCore", swiftSettings: swiftSettings),
+        // 1. Input: line decoders (docker json-file, CRI, raw) that turn bytes into events.
+        .target(name: "InputFormats", dependencies: ["ShipperCore"], swiftSettings: swiftSettings),
+        // 2. Stages: parsers (nginx, Jetty, json, regex) and the parse stage.
+        .target(name: "StageParsers", dependencies: ["ShipperCore"], swiftSettings: swiftSettings),
+        // 2. Stages: multiline, modify, filter, timestamp, match conditions.
+        .target(name: "StageTransforms", dependencies: ["ShipperCore"], swiftSettings: swiftSettings),
+        // 4. Output: JSON-lines files with rotation and gzip.
+        .target(
+            name: "OutputFile",
+            dependencies: ["ShipperCore", .product(name: "CompressNIO", package: "compress-nio"),
+                           .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        // YAML → typed config, with file:line:column errors.
+        .target(
+            name: "ShipperConfig",
+            dependencies: ["ShipperCore", .product(name: "Yams", package: "Yams")],
+            swiftSettings: swiftSettings
+        ),
+        // Wiring: builds pipelines from config, runs test-pipeline.
+        .target(
+            name: "ShipperRuntime",
+            dependencies: ["ShipperCore", "ShipperConfig", "InputFormats", "StageParsers", "StageTransforms", "OutputFile",
+                           .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "shipper",
+            dependencies: ["ShipperRuntime", "ShipperConfig", "ShipperCore",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings
+        ),
+        // An Elasticsearch stand-in that behaves like Elasticsearch for what a shipper touches.
+        .target(
+            name: "ElasticsearchTestServer",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "es-test-server",
+            dependencies: ["ElasticsearchTestServer", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings
+        ),
+
+        .testTarget(name: "ShipperCoreTests", dependencies: ["ShipperCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "InputFormatsTests", dependencies: ["InputFormats", "ShipperCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "StageParsersTests", dependencies: ["StageParsers", "ShipperCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "StageTransformsTests", dependencies: ["StageTransforms", "ShipperCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "ShipperConfigTests", dependencies: ["ShipperConfig", "ShipperCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "OutputFileTests", dependencies: ["OutputFile", "ShipperCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ShipperRuntimeTests",
+            dependencies: ["ShipperRuntime", "ShipperConfig", "ShipperCore", "InputFormats", "StageParsers", "StageTransforms"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ElasticsearchTestServerTests",
+            dependencies: ["ElasticsearchTestServer", .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOPosix", package: "swift-nio"),
+                           .product(name: "NIOHTTP1", package: "swift-nio"),
+                           .product(name: "CompressNIO", package: "compress-nio")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "EndToEndTests", dependencies: ["ShipperCore"], swiftSettings: swiftSettings),
+    ]
+)

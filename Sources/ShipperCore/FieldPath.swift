@@ -1,0 +1,104 @@
+import Synchronization
+
+/// A dotted field path such as `http.response.status_code`, interned so that comparing two paths is
+/// usually one pointer comparison.
+///
+/// Events keep their fields flat, in insertion order, keyed by ``FieldPath``; the JSON writer nests
+/// them by path segment (`http.version` and `http.request.method` become one `http` object).
+/// Every path knows its ancestors (`http`, `http.request`, …), so nesting and prefix checks are
+/// pointer comparisons too.
+public final class FieldPath: Sendable, Hashable, CustomStringConvertible {
+    /// The full dotted path, e.g. `http.request.method`.
+    public let dotted: String
+    /// The last segment, e.g. `method`.
+    public let name: String
+    /// Number of segments (`http.request.method` has depth 3).
+    public let depth: Int
+    /// The parent path, nil at the top level.
+    public let parent: FieldPath?
+    /// The JSON-encoded key of the last segment followed by a colon: `"method":`.
+    public let jsonKey: [UInt8]
+    /// False only for paths created after the intern table was full.
+    public let interned: Bool
+
+    private init(dotted: String, name: String, parent: FieldPath?, interned: Bool) {
+        self.interned = interned
+        self.dotted = dotted
+        self.name = name
+        self.parent = parent
+        self.depth = (parent?.depth ?? 0) + 1
+        var key: [UInt8] = []
+        JSONWriter.writeString(name, into: &key)
+        key.append(UInt8(ascii: ":"))
+        self.jsonKey = key
+    }
+
+    public var description: String { dotted }
+
+    public static func == (lhs: FieldPath, rhs: FieldPath) -> Bool {
+        if lhs === rhs { return true }
+        if lhs.interned && rhs.interned { return false }
+        return lhs.dotted == rhs.dotted
+    }
+
+    public func hash(into hasher: inout Hasher) { hasher.combine(dotted) }
+
+    /// True when `self` is `other` or one of its ancestors (`http` is a prefix of `http.version`).
+    @inlinable
+    public func isPrefix(of other: FieldPath) -> Bool {
+        var node: FieldPath? = other
+        while let n = node {
+            if n.depth < self.depth { return false }
+            if n.depth == self.depth { return n == self }
+            node = n.parent
+        }
+        return false
+    }
+
+    /// The ancestor of `self` at `depth` (1 = top level); `self` when `depth == self.depth`.
+    @inlinable
+    public func ancestor(atDepth depth: Int) -> FieldPath {
+        var node = self
+        while node.depth > depth, let p = node.parent { node = p }
+        return node
+    }
+
+    /// Appends a child segment: `FieldPath("http").appending("version")` is `http.version`.
+    public func appending(_ segment: String) -> FieldPath {
+        FieldPath.intern(dotted + "." + segment)
+    }
+
+    // MARK: Interning
+
+    private static let table = Mutex<[String: FieldPath]>([:])
+    /// Above this many distinct paths new ones are no longer remembered (input-controlled keys from a
+    /// `json` parser must not grow memory without bound); such paths still compare equal by text.
+    private static let internLimit = 200_000
+
+    /// Returns the path for a dotted string, creating and remembering it on first use.
+    /// Segments are split at `.`; an empty string gives the path `""`.
+    public static func intern(_ dotted: String) -> FieldPath {
+        table.withLock { table in
+            intern(dotted, table: &table)
+        }
+    }
+
+    private static func intern(_ dotted: String, table: inout [String: FieldPath]) -> FieldPath {
+        if let existing = table[dotted] { return existing }
+        let parent: FieldPath?
+        let name: String
+        if let dot = dotted.utf8.lastIndex(of: UInt8(ascii: ".")) {
+            let parentText = String(dotted[..<dot])
+            parent = intern(parentText, table: &table)
+            name = String(dotted[dotted.index(after: dot)...])
+        } else {
+            parent = nil
+            name = dotted
+        }
+        let keep = table.count < internLimit
+        let path = FieldPath(dotted: dotted, name: name, parent: parent, interned: keep)
+        if keep { table[dotted] = path }
+        return path
+    }
+}
+

@@ -1,0 +1,245 @@
+/// Byte-level JSON encoding of events: no Foundation, no intermediate strings.
+///
+/// Events are flat lists of dotted paths; ``write(_:into:)`` nests them into objects by path
+/// segment, keeping the order in which each top-level (and nested) key first appears.
+/// Text is escaped per RFC 8259 and invalid UTF-8 is replaced by U+FFFD, so the output is always
+/// valid JSON whatever bytes the input had.
+public enum JSONWriter {
+    /// Appends the event as one compact JSON object (no trailing newline).
+    public static func write(_ event: LogEvent, into out: inout [UInt8]) {
+        event.arena.withUnsafeBytes { arena in
+            writeObject(event.fields, arena: arena, into: &out)
+        }
+    }
+
+    /// The event as compact JSON text.
+    public static func string(_ event: LogEvent) -> String {
+        var out: [UInt8] = []
+        write(event, into: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    @usableFromInline
+    static func writeObject(_ fields: [Field], arena: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+        let n = fields.count
+        out.append(UInt8(ascii: "{"))
+        fields.withUnsafeBufferPointer { fields in
+            withUnsafeTemporaryAllocation(of: Int.self, capacity: max(n, 1)) { order in
+                for i in 0..<n { order[i] = i }
+                writeGroup(fields, order: order, range: 0..<n, depth: 1, arena: arena, into: &out)
+            }
+        }
+        out.append(UInt8(ascii: "}"))
+    }
+
+    private static func writeGroup(
+        _ fields: UnsafeBufferPointer<Field>, order: UnsafeMutableBufferPointer<Int>, range: Range<Int>,
+        depth: Int, arena: UnsafeRawBufferPointer, into out: inout [UInt8]
+    ) {
+        var p = range.lowerBound
+        var first = true
+        while p < range.upperBound {
+            let path = fields[order[p]].path
+            if !first { out.append(UInt8(ascii: ",")) }
+            first = false
+            if path.depth <= depth {
+                out.append(contentsOf: path.jsonKey)
+                writeValue(fields[order[p]].value, arena: arena, into: &out)
+                p += 1
+                continue
+            }
+            let head = path.ancestor(atDepth: depth)
+            // Gather the other members of this group right after p, keeping their order.
+            var q = p + 1
+            var j = q
+            while j < range.upperBound {
+                let other = fields[order[j]].path
+                if other.depth > depth && other.ancestor(atDepth: depth) == head {
+                    let v = order[j]
+                    var k = j
+                    while k > q {
+                        order[k] = order[k - 1]
+                        k -= 1
+                    }
+                    order[q] = v
+                    q += 1
+                }
+                j += 1
+            }
+            out.append(contentsOf: head.jsonKey)
+            out.append(UInt8(ascii: "{"))
+            writeGroup(fields, order: order, range: p..<q, depth: depth + 1, arena: arena, into: &out)
+            out.append(UInt8(ascii: "}"))
+            p = q
+        }
+    }
+
+    /// Appends one value.
+    public static func writeValue(_ value: FieldValue, arena: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+        switch value {
+        case .string(let s):
+            writeString(UnsafeRawBufferPointer(rebasing: arena[s.range]), into: &out)
+        case .int(let i):
+            writeInt(i, into: &out)
+        case .double(let d):
+            writeDouble(d, into: &out)
+        case .bool(let b):
+            out.append(contentsOf: b ? trueBytes : falseBytes)
+        case .null:
+            out.append(contentsOf: nullBytes)
+        case .timestamp(let t):
+            out.append(UInt8(ascii: "\""))
+            t.write(into: &out)
+            out.append(UInt8(ascii: "\""))
+        case .array(let values):
+            out.append(UInt8(ascii: "["))
+            for (i, v) in values.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                writeValue(v, arena: arena, into: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        case .object(let fields):
+            writeObject(fields, arena: arena, into: &out)
+        }
+    }
+
+    private static let trueBytes: [UInt8] = Array("true".utf8)
+    private static let falseBytes: [UInt8] = Array("false".utf8)
+    private static let nullBytes: [UInt8] = Array("null".utf8)
+
+    /// Appends a decimal integer.
+    @inlinable
+    public static func writeInt(_ value: Int64, into out: inout [UInt8]) {
+        if value == 0 {
+            out.append(UInt8(ascii: "0"))
+            return
+        }
+        var magnitude = value.magnitude
+        if value < 0 { out.append(UInt8(ascii: "-")) }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { buf in
+            var i = 20
+            while magnitude > 0 {
+                i -= 1
+                buf[i] = UInt8(truncatingIfNeeded: magnitude % 10) &+ 48
+                magnitude /= 10
+            }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: buf[i..<20]))
+        }
+    }
+
+    /// Appends a number in the shortest form that reads back to the same double; `null` for NaN and
+    /// infinities, which JSON cannot express.
+    public static func writeDouble(_ value: Double, into out: inout [UInt8]) {
+        guard value.isFinite else {
+            out.append(contentsOf: nullBytes)
+            return
+        }
+        if value == value.rounded(.towardZero) && abs(value) < 1e15 {
+            writeInt(Int64(value), into: &out)
+            return
+        }
+        var text = value.description
+        text.withUTF8 { out.append(contentsOf: $0) }
+    }
+
+    /// Appends a quoted, escaped JSON string.
+    public static func writeString(_ string: String, into out: inout [UInt8]) {
+        var s = string
+        s.withUTF8 { writeString(UnsafeRawBufferPointer($0), into: &out) }
+    }
+
+    private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// Appends bytes as a quoted JSON string: escapes `"`, `\` and control characters, and replaces
+    /// each byte that is not part of valid UTF-8 with U+FFFD.
+    @inlinable
+    public static func writeString(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        writeEscaped(bytes, into: &out)
+        out.append(UInt8(ascii: "\""))
+    }
+
+    /// Like ``writeString(_:into:)`` without the quotes.
+    public static func writeEscaped(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+        let n = bytes.count
+        var runStart = 0
+        var i = 0
+        while i < n {
+            let b = bytes[i]
+            if b >= 0x20 && b < 0x80 && b != 0x22 && b != 0x5C {
+                i += 1
+                continue
+            }
+            if b >= 0x80 {
+                let len = UTF8Validation.sequenceLength(bytes, at: i)
+                if len > 0 {
+                    i += len
+                    continue
+                }
+            }
+            if i > runStart { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart..<i])) }
+            switch b {
+            case 0x22: out.append(contentsOf: [0x5C, 0x22])
+            case 0x5C: out.append(contentsOf: [0x5C, 0x5C])
+            case 0x0A: out.append(contentsOf: [0x5C, UInt8(ascii: "n")])
+            case 0x0D: out.append(contentsOf: [0x5C, UInt8(ascii: "r")])
+            case 0x09: out.append(contentsOf: [0x5C, UInt8(ascii: "t")])
+            case 0x08: out.append(contentsOf: [0x5C, UInt8(ascii: "b")])
+            case 0x0C: out.append(contentsOf: [0x5C, UInt8(ascii: "f")])
+            case ..<0x20:
+                out.append(contentsOf: [0x5C, UInt8(ascii: "u"), 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 0xF)]])
+            default:
+                out.append(contentsOf: [0xEF, 0xBF, 0xBD])  // invalid UTF-8 byte → U+FFFD
+            }
+            i += 1
+            runStart = i
+        }
+        if n > runStart { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart..<n])) }
+    }
+}
+
+/// UTF-8 validation helpers (RFC 3629: no overlongs, no surrogates, at most U+10FFFF).
+public enum UTF8Validation {
+    /// Length of the valid UTF-8 sequence starting at `i` (1–4), or 0 if the bytes there are not valid UTF-8.
+    @inlinable
+    public static func sequenceLength(_ bytes: UnsafeRawBufferPointer, at i: Int) -> Int {
+        let n = bytes.count
+        let b0 = bytes[i]
+        if b0 < 0x80 { return 1 }
+        @inline(__always) func cont(_ j: Int) -> Bool { j < n && bytes[j] & 0xC0 == 0x80 }
+        switch b0 {
+        case 0xC2...0xDF:
+            return cont(i + 1) ? 2 : 0
+        case 0xE0...0xEF:
+            guard cont(i + 1), cont(i + 2) else { return 0 }
+            let b1 = bytes[i + 1]
+            if b0 == 0xE0 && b1 < 0xA0 { return 0 }  // overlong
+            if b0 == 0xED && b1 >= 0xA0 { return 0 }  // surrogate
+            return 3
+        case 0xF0...0xF4:
+            guard cont(i + 1), cont(i + 2), cont(i + 3) else { return 0 }
+            let b1 = bytes[i + 1]
+            if b0 == 0xF0 && b1 < 0x90 { return 0 }
+            if b0 == 0xF4 && b1 >= 0x90 { return 0 }
+            return 4
+        default:
+            return 0
+        }
+    }
+
+    /// True when all of `bytes` is valid UTF-8.
+    public static func isValid(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        var i = 0
+        let n = bytes.count
+        while i < n {
+            if bytes[i] < 0x80 {
+                i += 1
+                continue
+            }
+            let len = sequenceLength(bytes, at: i)
+            if len == 0 { return false }
+            i += len
+        }
+        return true
+    }
+}

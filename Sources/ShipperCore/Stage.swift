@@ -1,0 +1,67 @@
+/// One step of a pipeline: takes events and emits events (zero, one or several per input).
+///
+/// Stages are plain values owned by one pipeline worker; they need no locking. A stage that holds
+/// events back (multiline) releases them in ``flush(now:into:)``.
+public protocol Stage {
+    /// Processes one event, appending what results to `output`.
+    mutating func process(_ event: consuming LogEvent, into output: inout [LogEvent])
+
+    /// Emits held-back events: all of them when `now` is nil (end of input, shutdown), otherwise
+    /// those whose wait has timed out at `now`.
+    mutating func flush(now: Timestamp?, into output: inout [LogEvent])
+}
+
+extension Stage {
+    public mutating func flush(now: Timestamp?, into output: inout [LogEvent]) {}
+}
+
+/// A parser reads one text field (normally `message`) and adds structured fields to the event.
+///
+/// Parsers are pure: no I/O, no shared mutable state. A parser that does not recognise the text
+/// returns `false` and must leave the event as it was (the parse stage then tries the next parser,
+/// and tags `_parse_failure` when none matches).
+public protocol LogParser: Sendable {
+    /// Parses the bytes at `text` (a slice of `event.arena`) and adds fields to `event`.
+    ///
+    /// On success the parser sets the fields it extracted. It sets `message` itself when part of the
+    /// line stays free text (an error log's message); the parse stage removes the source field when
+    /// the parser consumed it completely. Returns false, with the event untouched, on no match.
+    func parse(_ text: ArenaSlice, into event: inout LogEvent) -> ParseResult
+}
+
+/// What a parser did with a line.
+public enum ParseResult: Sendable, Equatable {
+    /// The line matched and every part of it is now in fields: the source field can go.
+    case consumed
+    /// The line matched; the parser kept (or set) `message` with the free-text part.
+    case keptMessage
+    /// The line did not match; the event is unchanged.
+    case noMatch
+}
+
+extension LogEvent {
+    /// Sets a field from a JSON tree: objects become dotted paths under `path`, strings go into the arena.
+    public mutating func set(_ path: FieldPath, json: JSONValue) {
+        switch json {
+        case .object(let members) where !members.isEmpty:
+            remove(path)
+            for m in members { set(path.appending(m.key), json: m.value) }
+        default:
+            set(path, fieldValue(json))
+        }
+    }
+
+    /// Converts a JSON tree into a field value stored in this event's arena.
+    public mutating func fieldValue(_ json: JSONValue) -> FieldValue {
+        switch json {
+        case .null: return .null
+        case .bool(let b): return .bool(b)
+        case .int(let i): return .int(i)
+        case .double(let d): return .double(d)
+        case .string(let s): return .string(append(string: s))
+        case .array(let items): return .array(items.map { fieldValue($0) })
+        case .object(let members):
+            return .object(members.map { Field(FieldPath.intern($0.key), fieldValue($0.value)) })
+        }
+    }
+}

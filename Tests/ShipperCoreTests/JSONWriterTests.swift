@@ -1,0 +1,166 @@
+import ShipperCore
+import Testing
+
+@Suite struct JSONWriterTests {
+    @Test func nestsDottedPathsInFirstAppearanceOrder() {
+        var e = LogEvent()
+        e.set(FieldPath.intern("@timestamp"), .timestamp(Timestamp(seconds: 1_477_399_773)))
+        e.set(FieldPath.intern("http.request.method"), string: Array("GET".utf8))
+        e.set(FieldPath.intern("url.original"), string: Array("/".utf8))
+        e.set(FieldPath.intern("http.version"), string: Array("1.1".utf8))
+        e.set(FieldPath.intern("http.response.status_code"), .int(200))
+        e.set(FieldPath.intern("http.request.referrer"), string: Array("-".utf8))
+        #expect(
+            JSONWriter.string(e)
+                == #"{"@timestamp":"2016-10-25T12:49:33.000Z","http":{"request":{"method":"GET","referrer":"-"},"version":"1.1","response":{"status_code":200}},"url":{"original":"/"}}"#
+        )
+    }
+
+    @Test func settingAPathRemovesConflictingFields() {
+        var e = LogEvent()
+        e.set(FieldPath.intern("a.b"), .int(1))
+        e.set(FieldPath.intern("a.c"), .int(2))
+        e.set(FieldPath.intern("a"), .int(3))
+        #expect(JSONWriter.string(e) == #"{"a":3}"#)
+        e.set(FieldPath.intern("a.d.e"), .int(4))
+        #expect(JSONWriter.string(e) == #"{"a":{"d":{"e":4}}}"#)
+        e.set(FieldPath.intern("a.d.e"), .int(5))
+        #expect(JSONWriter.string(e) == #"{"a":{"d":{"e":5}}}"#)
+        let removed = e.remove(FieldPath.intern("a"))
+        #expect(removed)
+        #expect(JSONWriter.string(e) == "{}")
+    }
+
+    @Test(arguments: [
+        ("plain", #""plain""#),
+        ("quote\"back\\slash", #""quote\"back\\slash""#),
+        ("tab\tnl\ncr\r", #""tab\tnl\ncr\r""#),
+        ("\u{01}\u{1F}", #""\u0001\u001f""#),
+        ("é€😀", "\"é€😀\""),
+    ])
+    func escapesStrings(input: String, expected: String) {
+        var out: [UInt8] = []
+        JSONWriter.writeString(input, into: &out)
+        #expect(String(decoding: out, as: UTF8.self) == expected)
+    }
+
+    @Test(arguments: [
+        ([0xFF] as [UInt8], "\"\u{FFFD}\""),
+        ([0x61, 0xC3], "\"a\u{FFFD}\""),  // truncated 2-byte sequence
+        ([0xED, 0xA0, 0x80], "\"\u{FFFD}\u{FFFD}\u{FFFD}\""),  // encoded surrogate
+        ([0xC0, 0xAF], "\"\u{FFFD}\u{FFFD}\""),  // overlong
+    ])
+    func replacesInvalidUTF8(input: [UInt8], expected: String) {
+        var out: [UInt8] = []
+        input.withUnsafeBytes { JSONWriter.writeString($0, into: &out) }
+        #expect(String(decoding: out, as: UTF8.self) == expected)
+        #expect(out.withUnsafeBytes { UTF8Validation.isValid($0) })
+    }
+
+    @Test(arguments: [
+        (0 as Int64, "0"), (-1, "-1"), (Int64.max, "9223372036854775807"), (Int64.min, "-9223372036854775808"),
+    ])
+    func writesIntegers(value: Int64, expected: String) {
+        var out: [UInt8] = []
+        JSONWriter.writeInt(value, into: &out)
+        #expect(String(decoding: out, as: UTF8.self) == expected)
+    }
+
+    @Test func writesDoublesAndNonFiniteAsNull() {
+        var out: [UInt8] = []
+        JSONWriter.writeDouble(1.5, into: &out)
+        out.append(0x20)
+        JSONWriter.writeDouble(.nan, into: &out)
+        out.append(0x20)
+        JSONWriter.writeDouble(3, into: &out)
+        #expect(String(decoding: out, as: UTF8.self) == "1.5 null 3")
+    }
+
+    @Test func tagsAreAnArrayWithoutDuplicates() {
+        var e = LogEvent(message: Array("x".utf8))
+        e.addTag("_parse_failure")
+        e.addTag("_parse_failure")
+        e.addTag("other")
+        #expect(e.hasTag("other"))
+        #expect(JSONWriter.string(e) == #"{"message":"x","tags":["_parse_failure","other"]}"#)
+    }
+}
+
+@Suite struct JSONReaderTests {
+    @Test(arguments: [
+        (#"{"a":1,"b":[true,false,null],"c":"x\u00e9\ud83d\ude00"}"#, #"{"a":1,"b":[true,false,null],"c":"xé😀"}"#),
+        (" [ 1.5e3 , -0 , 12345678901234567890 ] ", "[1500,0,1.2345678901234567e+19]"),
+        (#""\"\\\/\b\f\n\r\t""#, #""\"\\/\b\f\n\r\t""#),
+    ])
+    func parsesValidDocuments(input: String, expected: String) throws {
+        let v = try JSONScanner.parseDocument(input)
+        #expect(v.description == expected)
+    }
+
+    @Test(arguments: [
+        "", "{", "[1,]", "{\"a\"}", "{\"a\":}", "\"abc", "\"\\x\"", "\"\\ud800\"", "01", "1.", "-", "tru", "[1] x",
+        "\"\u{01}\"", "{\"a\":1,}", "\"\\u12\"",
+    ])
+    func rejectsMalformedDocuments(input: String) {
+        #expect(throws: JSONError.self) { try JSONScanner.parseDocument(input) }
+    }
+
+    @Test func rejectsInvalidUTF8InStrings() {
+        let bytes: [UInt8] = [0x22, 0xC3, 0x28, 0x22]
+        #expect(throws: JSONError.self) { try bytes.withUnsafeBytes { try JSONScanner.parseDocument($0) } }
+    }
+
+    @Test func deepNestingIsAnErrorNotACrash() {
+        let deep = String(repeating: "[", count: 100_000)
+        #expect(throws: JSONError.self) { try JSONScanner.parseDocument(deep) }
+    }
+
+    @Test func flattensToDottedPaths() throws {
+        let v = try JSONScanner.parseDocument(#"{"http":{"version":"1.1","response":{"status_code":200}},"a.b":1}"#)
+        let flat = v.flattened().map { "\($0.path)=\($0.value)" }
+        #expect(flat == ["http.version=\"1.1\"", "http.response.status_code=200", "a.b=1"])
+        #expect(v.value(atPath: "http.response.status_code") == .int(200))
+    }
+}
+
+@Suite struct TimestampTests {
+    @Test(arguments: [
+        (0 as Int64, 3 as UInt8, "1970-01-01T00:00:00.000Z"),
+        (1_477_399_773_000_000_000, 3, "2016-10-25T12:49:33.000Z"),
+        (1_554_822_245_123_456_789, 9, "2019-04-09T15:04:05.123456789Z"),
+        (1_554_822_245_123_456_000, 6, "2019-04-09T15:04:05.123456Z"),
+        (-1_000_000, 3, "1969-12-31T23:59:59.999Z"),
+        (951_782_400_000_000_000, 3, "2000-02-29T00:00:00.000Z"),
+    ])
+    func formatsRFC3339(nanos: Int64, precision: UInt8, expected: String) {
+        #expect(Timestamp(nanoseconds: nanos, precision: precision).rfc3339 == expected)
+    }
+
+    @Test func civilRoundTrip() {
+        for days in stride(from: -800_000 as Int64, to: 800_000, by: 997) {
+            let (y, m, d) = Civil.civil(fromDays: days)
+            #expect(Civil.days(year: y, month: m, day: d) == days)
+        }
+    }
+
+    @Test func namedZonesApplyDaylightSaving() throws {
+        let berlin = try #require(TimeZoneRule("Europe/Berlin"))
+        let summer = CivilTime(year: 2016, month: 10, day: 25, hour: 14, minute: 49, second: 34)
+        #expect(summer.timestamp(zone: berlin).rfc3339 == "2016-10-25T12:49:34.000Z")
+        let winter = CivilTime(year: 2016, month: 12, day: 25, hour: 14, minute: 49, second: 34)
+        #expect(winter.timestamp(zone: berlin).rfc3339 == "2016-12-25T13:49:34.000Z")
+        #expect(TimeZoneRule("-02:00") == .fixed(seconds: -7200))
+        #expect(TimeZoneRule("Not/AZone") == nil)
+        let written = CivilTime(year: 2016, month: 10, day: 25, hour: 14, minute: 49, second: 33, utcOffset: 7200)
+        #expect(written.timestamp(zone: berlin).rfc3339 == "2016-10-25T12:49:33.000Z")
+    }
+
+    @Test func monthAbbreviations() {
+        let names = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        for (i, n) in names.enumerated() {
+            let b = Array(n.utf8)
+            #expect(Civil.month(abbreviation: b[0], b[1], b[2]) == i + 1)
+        }
+        #expect(Civil.month(abbreviation: 0x58, 0x59, 0x5A) == nil)
+    }
+}
