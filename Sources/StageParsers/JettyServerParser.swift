@@ -1,16 +1,320 @@
 import ShipperCore
 
-/// Options of the `jetty_server` parser. (Stub: to be implemented.)
+/// Options of the `jetty_server` parser.
+///
+/// ```yaml
+/// - type: jetty_server
+///   timezone: Europe/Berlin
+/// ```
 public struct JettyServerConfig: Decodable, Sendable {
-    public init() {}
+    /// Time zone of the log's timestamps, which Jetty writes without a UTC offset (in the JVM's
+    /// default zone, or `org.eclipse.jetty.logging.appender.ZONE_ID` on Jetty 10+): `UTC` (default),
+    /// a fixed offset such as `+02:00`, or an IANA name such as `Europe/Berlin`.
+    public var timezone: String
+
+    /// The parsed ``timezone``.
+    public let zone: TimeZoneRule
+
+    public init(timezone: String = "UTC") throws {
+        guard let zone = TimeZoneRule(timezone) else {
+            throw ConfigValueError("unknown time zone '\(timezone)'; expected UTC, an offset such as +02:00, or an IANA name such as Europe/Berlin")
+        }
+        self.timezone = timezone
+        self.zone = zone
+    }
+
     enum CodingKeys: String, CodingKey, CaseIterable { case timezone }
+
     public init(from decoder: any Decoder) throws {
-        _ = try decoder.container(keyedBy: CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        try self.init(timezone: c.decodeIfPresent(String.self, forKey: .timezone) ?? "UTC")
     }
 }
 
-/// The `jetty_server` parser. (Stub: to be implemented.)
+/// The `jetty_server` parser: Jetty's own server log on stderr.
+///
+/// Reads both layouts:
+/// - Jetty 9 `StdErrLog`: `2016-10-21 15:31:01.400:INFO:oejs.Server:main: Started @485ms`
+///   (the logger may be empty, `INFO::main:`, or a long name, `org.eclipse.jetty.server.Server`;
+///   debug is written `DBUG`);
+/// - Jetty 10/11/12 `jetty-slf4j-impl`: `2020-02-17 19:11:35.563:INFO :oejl.LogTest:tname: testing`
+///   (the level padded to five characters).
+///
+/// | field | from |
+/// |---|---|
+/// | `@timestamp` | the date and time, read in the configured `timezone` |
+/// | `log.level` | the level as written, without padding (`INFO`, `WARN`, `DBUG`, `DEBUG`, `ERROR`, …) |
+/// | `log.logger` | the logger name as written (condensed or long; absent when empty) |
+/// | `process.thread.name` | the thread name (may hold spaces, brackets and colons, e.g. `qtp…-acceptor-0@…{0.0.0.0:8080}`) |
+/// | `message` | the message of the first line |
+/// | `error.type`, `error.message`, `error.stack_trace` | when the text continues with a Java stack trace (joined by a `multiline` stage): the exception class, its message, and the trace from the exception line on |
+///
+/// The thread name ends at the first `: ` outside brackets. When the lines after the first do not
+/// start with an exception line (`java.lang.IllegalStateException: boom`), they stay in `message`.
+/// Text that does not start with a Jetty prefix (a bare stack trace, say) is not matched.
+/// Returns ``ParseResult/keptMessage``.
 public struct JettyServerParser: LogParser {
-    public init(config: JettyServerConfig) throws {}
-    public func parse(_ text: ArenaSlice, into event: inout LogEvent) -> ParseResult { .noMatch }
+    public let config: JettyServerConfig
+
+    public init(config: JettyServerConfig) throws {
+        self.config = config
+    }
+
+    public func parse(_ text: ArenaSlice, into event: inout LogEvent) -> ParseResult {
+        let arena = event.arena
+        guard text.start >= 0, text.count >= 0, text.upperBound <= arena.count else { return .noMatch }
+        let parsed: JettyServerLine? = arena.withUnsafeBytes { raw in
+            JettyServerLine.parse(UnsafeRawBufferPointer(rebasing: raw[text.range]), base: text.lowerBound)
+        }
+        guard let line = parsed else { return .noMatch }
+        line.apply(to: &event, zone: config.zone)
+        return .keptMessage
+    }
+}
+
+private enum JettyServerPaths {
+    static let threadName = FieldPath.intern("process.thread.name")
+    static let process = FieldPath.intern("process")
+    static let error = FieldPath.intern("error")
+    static let log = FieldPath.intern("log")
+}
+
+private struct JettyServerLine {
+    var time = CivilTime(year: 0, month: 0, day: 0)
+    var level = ArenaSlice(start: 0, count: 0)
+    var logger = ArenaSlice(start: 0, count: 0)
+    var thread = ArenaSlice(start: 0, count: 0)
+    var message = ArenaSlice(start: 0, count: 0)
+    var errorType: ArenaSlice?
+    var errorMessage: ArenaSlice?
+    var stackTrace: ArenaSlice?
+
+    static func parse(_ p: UnsafeRawBufferPointer, base: Int) -> JettyServerLine? {
+        let n = p.count
+        // "YYYY-MM-DD HH:MM:SS.f:L:" is at least 24 bytes.
+        guard n >= 24 else { return nil }
+        guard let year = digits(p, 0, 4), p[4] == UInt8(ascii: "-"),
+            let month = digits(p, 5, 2), p[7] == UInt8(ascii: "-"),
+            let day = digits(p, 8, 2), p[10] == UInt8(ascii: " "),
+            let hour = digits(p, 11, 2), p[13] == UInt8(ascii: ":"),
+            let minute = digits(p, 14, 2), p[16] == UInt8(ascii: ":"),
+            let second = digits(p, 17, 2), p[19] == UInt8(ascii: ".") || p[19] == UInt8(ascii: ",")
+        else { return nil }
+        var i = 20
+        var nanos = 0
+        var fractionDigits = 0
+        while i < n, isDigit(p[i]), fractionDigits < 9 {
+            nanos = nanos * 10 + Int(p[i] &- 48)
+            fractionDigits += 1
+            i += 1
+        }
+        guard fractionDigits > 0 else { return nil }
+        for _ in fractionDigits..<9 { nanos *= 10 }
+        var line = JettyServerLine()
+        line.time = CivilTime(
+            year: year, month: month, day: day, hour: hour, minute: minute, second: second,
+            nanosecond: nanos, fractionDigits: fractionDigits)
+        guard line.time.isValid else { return nil }
+        guard i < n, p[i] == UInt8(ascii: ":") else { return nil }
+        i += 1
+
+        // Level: upper-case letters, then padding spaces (Jetty 10+), then ':'.
+        let levelStart = i
+        while i < n, p[i] >= UInt8(ascii: "A"), p[i] <= UInt8(ascii: "Z"), i - levelStart < 10 { i += 1 }
+        let levelEnd = i
+        guard levelEnd > levelStart else { return nil }
+        while i < n, p[i] == UInt8(ascii: " "), i - levelStart < 10 { i += 1 }
+        guard i < n, p[i] == UInt8(ascii: ":") else { return nil }
+        line.level = ArenaSlice(start: base + levelStart, count: levelEnd - levelStart)
+        i += 1
+
+        // The first line ends at '\n' (a trailing '\r' is not part of it).
+        var lineEnd = i
+        while lineEnd < n, p[lineEnd] != UInt8(ascii: "\n") { lineEnd += 1 }
+        let nextLine = lineEnd < n ? lineEnd + 1 : n
+        if lineEnd > i, p[lineEnd - 1] == UInt8(ascii: "\r") { lineEnd -= 1 }
+
+        // Logger: up to the next ':' (may be empty).
+        let loggerStart = i
+        while i < lineEnd, p[i] != UInt8(ascii: ":") { i += 1 }
+        guard i < lineEnd else { return nil }
+        line.logger = ArenaSlice(start: base + loggerStart, count: i - loggerStart)
+        i += 1
+
+        // Thread: up to ": " (or ':' at the end of the line), skipping colons inside brackets.
+        let threadStart = i
+        guard let threadEnd = threadEnd(p, from: threadStart, to: lineEnd) else { return nil }
+        line.thread = ArenaSlice(start: base + threadStart, count: threadEnd - threadStart)
+        i = threadEnd + 1
+        // One space, or more when MESSAGE_ALIGN pads the message to a column.
+        while i < lineEnd, p[i] == UInt8(ascii: " ") { i += 1 }
+        let messageStart = i
+
+        // A stack trace after the first line?
+        if nextLine < n {
+            var s = nextLine
+            while s < n, p[s] == UInt8(ascii: " ") || p[s] == UInt8(ascii: "\t") { s += 1 }
+            var e = s
+            while e < n, p[e] != UInt8(ascii: "\n") { e += 1 }
+            var traceEnd = n
+            while traceEnd > s, p[traceEnd - 1] == UInt8(ascii: "\n") || p[traceEnd - 1] == UInt8(ascii: "\r") {
+                traceEnd -= 1
+            }
+            if e > s, p[e - 1] == UInt8(ascii: "\r") { e -= 1 }
+            if let header = JavaExceptionLine.read(p, s, e) {
+                line.message = ArenaSlice(start: base + messageStart, count: lineEnd - messageStart)
+                line.errorType = ArenaSlice(start: base + s, count: header.typeEnd - s)
+                if let m = header.message, m.upperBound > m.lowerBound {
+                    line.errorMessage = ArenaSlice(start: base + m.lowerBound, count: m.count)
+                }
+                line.stackTrace = ArenaSlice(start: base + s, count: traceEnd - s)
+                return line
+            }
+            // Not a trace: the following lines are part of the message.
+            line.message = ArenaSlice(start: base + messageStart, count: max(traceEnd, lineEnd) - messageStart)
+            return line
+        }
+        line.message = ArenaSlice(start: base + messageStart, count: lineEnd - messageStart)
+        return line
+    }
+
+    /// Index of the ':' that ends the thread name: the first one followed by a space or the end of
+    /// the line outside `[]{}()`; if brackets never balance, the first such ':' at any depth.
+    static func threadEnd(_ p: UnsafeRawBufferPointer, from: Int, to end: Int) -> Int? {
+        var depth = 0
+        var firstAnyDepth = -1
+        var i = from
+        while i < end {
+            let b = p[i]
+            switch b {
+            case UInt8(ascii: "["), UInt8(ascii: "{"), UInt8(ascii: "("): depth += 1
+            case UInt8(ascii: "]"), UInt8(ascii: "}"), UInt8(ascii: ")"): if depth > 0 { depth -= 1 }
+            case UInt8(ascii: ":"):
+                if i + 1 == end || p[i + 1] == UInt8(ascii: " ") {
+                    if depth == 0 { return i }
+                    if firstAnyDepth < 0 { firstAnyDepth = i }
+                }
+            default: break
+            }
+            i += 1
+        }
+        return firstAnyDepth >= 0 ? firstAnyDepth : nil
+    }
+
+    @inline(__always)
+    static func isDigit(_ b: UInt8) -> Bool { b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") }
+
+    static func digits(_ p: UnsafeRawBufferPointer, _ at: Int, _ count: Int) -> Int? {
+        var v = 0
+        for k in at..<(at + count) {
+            let b = p[k]
+            guard isDigit(b) else { return nil }
+            v = v * 10 + Int(b &- 48)
+        }
+        return v
+    }
+
+    func apply(to event: inout LogEvent, zone: TimeZoneRule) {
+        let fresh = !event.fields.contains { f in
+            let top = f.path.ancestor(atDepth: 1)
+            if top == JettyServerPaths.log {
+                return f.path.depth == 1 || FieldPaths.logLevel.isPrefix(of: f.path)
+                    || FieldPaths.logLogger.isPrefix(of: f.path)
+            }
+            return top == JettyServerPaths.process || top == JettyServerPaths.error
+        }
+        @inline(__always) func put(_ path: FieldPath, _ value: FieldValue) {
+            if fresh { event.appendField(path, value) } else { event.set(path, value) }
+        }
+        event.fields.reserveCapacity(event.fields.count + 8)
+        event.set(FieldPaths.timestamp, .timestamp(time.timestamp(zone: zone)))
+        put(FieldPaths.logLevel, .string(level))
+        if !logger.isEmpty { put(FieldPaths.logLogger, .string(logger)) }
+        if !thread.isEmpty { put(JettyServerPaths.threadName, .string(thread)) }
+        event.set(FieldPaths.message, .string(message))
+        if let t = errorType {
+            put(FieldPaths.errorType, .string(t))
+            if let m = errorMessage { put(FieldPaths.errorMessage, .string(m)) }
+            if let s = stackTrace { put(FieldPaths.errorStackTrace, .string(s)) }
+        }
+    }
+}
+
+/// Recognises the first line of a Java stack trace: `java.lang.IllegalStateException: boom`,
+/// `com.foo.MyException`, `org.x.Y$Inner: msg` (what `Throwable.toString()` prints).
+///
+/// A qualified class name (at least two dot-separated Java identifiers, the last starting with an
+/// upper-case letter), then either the end of the line, when its simple name (or a `$` part of it)
+/// ends in `Exception`, `Error` or `Throwable`, or `:` and a message, when it also ends so or is an
+/// inner class (`$`). (The `multiline` stage has the same rule for its `java` mode.)
+private enum JavaExceptionLine {
+    /// `typeEnd`: end of the class name; `message`: the message range (after `: `), if any.
+    static func read(_ p: UnsafeRawBufferPointer, _ s: Int, _ e: Int) -> (typeEnd: Int, message: Range<Int>?)? {
+        var i = s
+        var segments = 0
+        var lastSegmentStart = s
+        while true {
+            let segStart = i
+            guard i < e, isIdentifierStart(p[i]) else { return nil }
+            i += 1
+            while i < e, isIdentifierPart(p[i]) { i += 1 }
+            segments += 1
+            lastSegmentStart = segStart
+            if i < e, p[i] == UInt8(ascii: ".") {
+                i += 1
+                continue
+            }
+            break
+        }
+        guard segments >= 2 else { return nil }
+        let first = p[lastSegmentStart]
+        guard first >= UInt8(ascii: "A") && first <= UInt8(ascii: "Z") else { return nil }
+        let typeEnd = i
+        let throwableName = hasThrowableSuffix(p, lastSegmentStart, typeEnd)
+        if i == e {
+            return throwableName ? (typeEnd, nil) : nil
+        }
+        guard p[i] == UInt8(ascii: ":"), i + 1 == e || p[i + 1] == UInt8(ascii: " ") else { return nil }
+        var inner = false
+        for k in lastSegmentStart..<typeEnd where p[k] == UInt8(ascii: "$") { inner = true }
+        guard throwableName || inner else { return nil }
+        let messageStart = min(i + 2, e)
+        return (typeEnd, messageStart..<e)
+    }
+
+    static func isIdentifierStart(_ b: UInt8) -> Bool {
+        let l = b | 0x20
+        return (l >= UInt8(ascii: "a") && l <= UInt8(ascii: "z")) || b == UInt8(ascii: "_") || b == UInt8(ascii: "$")
+            || b >= 0x80
+    }
+
+    static func isIdentifierPart(_ b: UInt8) -> Bool {
+        isIdentifierStart(b) || (b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9"))
+    }
+
+    /// True when the simple name, or one of its `$`-separated parts, ends in Exception/Error/Throwable.
+    static func hasThrowableSuffix(_ p: UnsafeRawBufferPointer, _ s: Int, _ e: Int) -> Bool {
+        var partEnd = e
+        var k = e
+        while k >= s {
+            if k == s || p[k - 1] == UInt8(ascii: "$") {
+                if endsWith(p, k, partEnd, "Exception") || endsWith(p, k, partEnd, "Error")
+                    || endsWith(p, k, partEnd, "Throwable")
+                {
+                    return true
+                }
+                partEnd = k - 1
+            }
+            k -= 1
+        }
+        return false
+    }
+
+    static func endsWith(_ p: UnsafeRawBufferPointer, _ s: Int, _ e: Int, _ suffix: StaticString) -> Bool {
+        let count = suffix.utf8CodeUnitCount
+        guard e - s >= count else { return false }
+        let base = suffix.utf8Start
+        for j in 0..<count where p[e - count + j] != base[j] { return false }
+        return true
+    }
 }
