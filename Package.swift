@@ -31,13 +31,11 @@ let package = Package(
         .target(name: "StageParsers", dependencies: ["ShipperCore"], swiftSettings: swiftSettings),
         // 2. Stages: multiline, modify, filter, timestamp, match conditions.
         .target(name: "StageTransforms", dependencies: ["ShipperCore"], swiftSettings: swiftSettings),
+        // zlib, called directly: gzip members for the file output (and a reusable stream for bulk
+        // bodies) without an intermediate ByteBuffer copy. Needs zlib1g-dev.
+        .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
         // 4. Output: JSON-lines files with rotation and gzip.
-        .target(
-            name: "OutputFile",
-            dependencies: ["ShipperCore", .product(name: "CompressNIO", package: "compress-nio"),
-                           .product(name: "NIOCore", package: "swift-nio")],
-            swiftSettings: swiftSettings
-        ),
+        .target(name: "OutputFile", dependencies: ["ShipperCore", "CZlib"], swiftSettings: swiftSettings),
         // YAML → typed config, with file:line:column errors.
         .target(
             name: "ShipperConfig",

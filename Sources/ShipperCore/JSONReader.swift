@@ -464,3 +464,31 @@ extension LogEvent {
         return (try? out.withUnsafeBytes { (b) throws(JSONError) -> JSONValue in try JSONScanner.parseDocument(b) }) ?? .null
     }
 }
+
+extension JSONValue: Decodable {
+    /// Generic decoding (the YAML config decoder reads JSON values directly, keeping quoting).
+    public init(from decoder: any Decoder) throws {
+        if let c = try? decoder.container(keyedBy: AnyKey.self) {
+            self = .object(try c.allKeys.map { JSONMember($0.stringValue, try c.decode(JSONValue.self, forKey: $0)) })
+            return
+        }
+        if var c = try? decoder.unkeyedContainer() {
+            var items: [JSONValue] = []
+            while !c.isAtEnd { items.append(try c.decode(JSONValue.self)) }
+            self = .array(items)
+            return
+        }
+        let c = try decoder.singleValueContainer()
+        if c.decodeNil() {
+            self = .null
+        } else if let b = try? c.decode(Bool.self) {
+            self = .bool(b)
+        } else if let i = try? c.decode(Int64.self) {
+            self = .int(i)
+        } else if let d = try? c.decode(Double.self) {
+            self = .double(d)
+        } else {
+            self = .string(try c.decode(String.self))
+        }
+    }
+}

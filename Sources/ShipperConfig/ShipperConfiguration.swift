@@ -1,0 +1,234 @@
+import ShipperCore
+import Yams
+
+/// A component in the config: its `type:` and its options, decoded later by the component itself
+/// (so each module owns its options and this module needs to know none of them).
+public struct ComponentSpec: Decodable, @unchecked Sendable {
+    /// The component type, e.g. `parse`, `file`, `docker`.
+    public let type: String
+    /// `file:line:column` of the component.
+    public let location: String
+    let decoder: YAMLNodeDecoder
+
+    enum Keys: String, CodingKey { case type }
+
+    public init(from decoder: any Decoder) throws {
+        guard let d = decoder as? YAMLNodeDecoder else {
+            throw ConfigValueError("components can only be read from YAML")
+        }
+        let c = try decoder.container(keyedBy: Keys.self)
+        guard c.contains(.type) else {
+            throw d.error("missing required key 'type'\(d.whereText)")
+        }
+        self.type = try c.decode(String.self, forKey: .type)
+        self.location = d.location
+        self.decoder = d
+    }
+
+    /// Decodes the component's options (every key but `type`, and `extraKeys`).
+    public func decode<T: Decodable>(_ type: T.Type, extraKeys: Set<String> = []) throws -> T {
+        let d = decoder.ignoring(keys: extraKeys.union(["type"])) as! YAMLNodeDecoder
+        return try d.decode(T.self)
+    }
+
+    /// A decoder for the options, for factories that take `any Decoder`.
+    public func optionsDecoder(extraKeys: Set<String> = []) -> any Decoder {
+        decoder.ignoring(keys: extraKeys.union(["type"]))
+    }
+
+    /// Wraps an error raised while building the component with its location.
+    public func error(_ message: String) -> ConfigError {
+        decoder.error("\(type): \(message)")
+    }
+
+    /// Runs `body`, turning a plain error into a ``ConfigError`` at this component.
+    public func located<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let e as ConfigError {
+            throw e
+        } catch let e as ConfigValueError {
+            throw error(e.message)
+        } catch {
+            throw self.error("\(error)")
+        }
+    }
+}
+
+/// A value with the name it has in the config (`sources: {containers: …}`).
+public struct Named<Value: Sendable>: Sendable {
+    public var name: String
+    public var value: Value
+}
+
+/// A mapping whose order matters (pipelines are tried in the order written).
+public struct OrderedMapping<Value: Decodable & Sendable>: Decodable, Sendable {
+    public var items: [Named<Value>]
+
+    public init(items: [Named<Value>] = []) { self.items = items }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: AnyKey.self)
+        items = try c.allKeys.map { Named(name: $0.stringValue, value: try c.decode(Value.self, forKey: $0)) }
+    }
+}
+
+/// One pipeline: which events it takes, and the stages they go through in order.
+public struct PipelineSpec: Decodable, Sendable {
+    /// The events this pipeline processes; absent: every event. An event goes through the first
+    /// pipeline (in file order) whose `match` it satisfies; events no pipeline takes pass on unchanged.
+    public var match: Condition?
+    /// Stages, applied in order.
+    public var stages: [ComponentSpec]
+    /// Location of the pipeline in the file.
+    public var location: String = ""
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case match, stages }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        match = try c.decodeIfPresent(Condition.self, forKey: .match)
+        stages = try c.decodeIfPresent([ComponentSpec].self, forKey: .stages) ?? []
+        location = (decoder as? any ConfigDecoding)?.location ?? ""
+    }
+}
+
+/// A `tests:` case: input lines, and the events the pipelines must turn them into.
+public struct PipelineTestCase: Decodable, Sendable {
+    /// Shown in the report.
+    public var name: String
+    /// Run only this pipeline (default: route as `shipper run` would).
+    public var pipeline: String?
+    /// How the input lines are decoded: `raw` (default), `docker`, `cri`, or `auto`.
+    public var format: String
+    /// Fields set on every input event before routing (e.g. `service.name`, `stream`).
+    public var fields: JSONValue?
+    /// The input: physical lines, as a list or a block of text.
+    public var input: [String]
+    /// The expected events, in order: every field given must match (by dotted path); others may exist.
+    public var expect: [JSONValue]
+    /// Fields that must not exist in any resulting event.
+    public var absent: [String]
+    public var location: String
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case name, pipeline, format, fields, input, expect, absent }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        location = (decoder as? any ConfigDecoding)?.location ?? ""
+        name = try c.decode(String.self, forKey: .name)
+        pipeline = try c.decodeIfPresent(String.self, forKey: .pipeline)
+        format = try c.decodeIfPresent(String.self, forKey: .format) ?? "raw"
+        fields = try c.decodeIfPresent(JSONValue.self, forKey: .fields)
+        if let list = try? c.decode([String].self, forKey: .input) {
+            input = list
+        } else {
+            var block = try c.decode(String.self, forKey: .input)
+            if block.hasSuffix("\n") { block.removeLast() }
+            input = block.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        }
+        expect = try c.decodeIfPresent([JSONValue].self, forKey: .expect) ?? []
+        absent = try c.decodeIfPresent([String].self, forKey: .absent) ?? []
+    }
+}
+
+/// A whole shipper config file.
+public struct ShipperConfiguration: Decodable, Sendable {
+    /// Where events come from (`docker`, `file`), by name.
+    public var sources: OrderedMapping<ComponentSpec>
+    /// Pipelines by name, tried in order.
+    public var pipelines: OrderedMapping<PipelineSpec>
+    /// Where events go (`file`, `stdout`, `elasticsearch`), by name.
+    public var outputs: OrderedMapping<ComponentSpec>
+    /// The disk buffer between stages and outputs; decoded by the buffer module.
+    public var buffer: JSONValue?
+    /// Test cases for `shipper test-pipeline`.
+    public var tests: [PipelineTestCase]
+    /// Other config files whose pipelines come first (paths relative to this file).
+    public var include: [String]
+    /// The file this came from.
+    public var file: String = ""
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case include, sources, pipelines, outputs, buffer, tests }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        sources = try c.decodeIfPresent(OrderedMapping<ComponentSpec>.self, forKey: .sources) ?? OrderedMapping()
+        pipelines = try c.decodeIfPresent(OrderedMapping<PipelineSpec>.self, forKey: .pipelines) ?? OrderedMapping()
+        outputs = try c.decodeIfPresent(OrderedMapping<ComponentSpec>.self, forKey: .outputs) ?? OrderedMapping()
+        buffer = try c.decodeIfPresent(JSONValue.self, forKey: .buffer)
+        tests = try c.decodeIfPresent([PipelineTestCase].self, forKey: .tests) ?? []
+        include = try c.decodeIfPresent([String].self, forKey: .include) ?? []
+    }
+}
+
+/// Reads config files.
+public enum ConfigLoader {
+    /// Parses YAML text into a configuration; every problem is a ``ConfigError`` with its position.
+    public static func parse(yaml text: String, file: String) throws -> ShipperConfiguration {
+        let node: Node?
+        do {
+            node = try Yams.compose(yaml: text)
+        } catch let e as YamlError {
+            throw convert(e, file: file)
+        }
+        guard let node else {
+            throw ConfigError(file: file, line: 1, column: 1, message: "the file is empty; a config needs at least `pipelines:`")
+        }
+        var config = try YAMLNodeDecoder(node: node, file: file).decode(ShipperConfiguration.self)
+        config.file = file
+        return config
+    }
+
+    /// Reads and parses a file, with the pipelines of the files it includes placed first.
+    public static func load(path: String) throws -> ShipperConfiguration {
+        try load(path: path, including: [])
+    }
+
+    static func load(path: String, including chain: [String]) throws -> ShipperConfiguration {
+        var config = try loadOne(path: path)
+        var pipelines: [Named<PipelineSpec>] = []
+        for inc in config.include {
+            let dir = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
+            let target = inc.hasPrefix("/") ? inc : dir + "/" + inc
+            if chain.contains(target) || target == path {
+                throw ConfigError(file: path, line: 1, column: 1, message: "include cycle: \((chain + [path, target]).joined(separator: " → "))")
+            }
+            let included = try load(path: target, including: chain + [path])
+            pipelines.append(contentsOf: included.pipelines.items)
+        }
+        for p in config.pipelines.items where pipelines.contains(where: { $0.name == p.name }) {
+            throw ConfigError(file: path, line: 1, column: 1, message: "pipeline '\(p.name)' is also defined in an included file")
+        }
+        pipelines.append(contentsOf: config.pipelines.items)
+        config.pipelines = OrderedMapping(items: pipelines)
+        return config
+    }
+
+    static func loadOne(path: String) throws -> ShipperConfiguration {
+        guard let data = FileManagerShim.read(path) else {
+            throw ConfigError(file: path, line: 0, column: 0, message: "cannot read the file (does it exist, and may shipper read it?)")
+        }
+        guard let text = String(validating: data, as: UTF8.self) else {
+            throw ConfigError(file: path, line: 1, column: 1, message: "the file is not valid UTF-8 text")
+        }
+        return try parse(yaml: text, file: path)
+    }
+
+    static func convert(_ e: YamlError, file: String) -> ConfigError {
+        switch e {
+        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
+            .composer(let context, let problem, let mark, _):
+            let ctx = context.map { " (\($0.text))" } ?? ""
+            return ConfigError(file: file, line: mark.line, column: mark.column, message: "invalid YAML: \(problem)\(ctx)")
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            return ConfigError(
+                file: file, line: context.mark.line, column: context.mark.column,
+                message: "duplicate key\(duplicates.count > 1 ? "s" : "") \(duplicates.map { "'\($0)'" }.joined(separator: ", ")) in a mapping")
+        case .reader(let problem, _, _, _):
+            return ConfigError(file: file, line: 1, column: 1, message: "invalid YAML: \(problem)")
+        default:
+            return ConfigError(file: file, line: 1, column: 1, message: "invalid YAML: \(e)")
+        }
+    }
+}
