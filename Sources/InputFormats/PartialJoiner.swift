@@ -1,0 +1,334 @@
+import ShipperCore
+
+/// The output stream a line was written to.
+enum StreamKind: UInt8 {
+    /// The format has no stream (raw lines, decode failures) or the docker line had no `stream`.
+    case none = 0
+    case stdout = 1
+    case stderr = 2
+    /// A docker `stream` value other than stdout/stderr (kept as written).
+    case other = 3
+
+    static let count = 4
+}
+
+enum StreamBytes {
+    static let stdout: [UInt8] = Array("stdout".utf8)
+    static let stderr: [UInt8] = Array("stderr".utf8)
+}
+
+/// ``LogEvent/streamKey`` for a source and stream: a SplitMix64 mix, so keys of the two streams of
+/// one file and of different files differ.
+@inline(__always)
+func streamKey(source: UInt64, stream: StreamKind) -> UInt64 {
+    var z = source &+ 0x9E37_79B9_7F4A_7C15 &* (UInt64(stream.rawValue) &+ 1)
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
+}
+
+/// One decoded physical line before joining: its text is `event.arena[message]`.
+struct Chunk {
+    var event: LogEvent
+    var message: Range<Int>
+    var timestamp: Timestamp
+    var stream: StreamKind
+    /// The `stream` text when `stream == .other`.
+    var otherStream: [UInt8] = []
+    /// Format-specific fields (pointing into `event.arena`) written after `log.offset`.
+    var extras: [Field] = []
+    /// False for a partial chunk (docker `log` without `\n`, CRI `P`).
+    var isFinal: Bool
+}
+
+/// A partial line being joined.
+private struct Pending {
+    /// The message is `event.arena[messageStart...]`: chunks are appended at the end.
+    var event: LogEvent
+    var messageStart: Int
+    var timestamp: Timestamp
+    var stream: StreamKind
+    var otherStream: [UInt8]
+    var extras: [Field]
+    var origin: LineOrigin
+    var lines: Int
+    /// This join continues one that was cut at the size bound.
+    var continued: Bool
+
+    init(_ chunk: consuming Chunk, origin: LineOrigin, continued: Bool) {
+        var event = chunk.event
+        var start = chunk.message.lowerBound
+        if chunk.message.upperBound != event.arena.count {
+            // Keep the message at the end of the arena so later chunks extend it in place.
+            start = event.arena.count
+            event.arena.append(contentsOf: event.arena[chunk.message])
+        }
+        self.event = event
+        self.messageStart = start
+        self.timestamp = chunk.timestamp
+        self.stream = chunk.stream
+        self.otherStream = chunk.otherStream
+        self.extras = chunk.extras
+        self.origin = origin
+        self.lines = 1
+        self.continued = continued
+    }
+
+    var messageCount: Int { event.arena.count - messageStart }
+}
+
+/// Joins partial chunks per stream and builds the finished events; shared by the docker and CRI
+/// decoders (and used by the raw decoder for single lines and failures).
+struct PartialJoiner {
+    var maxLineBytes: Int
+    /// Remove one trailing `\n` from a finished message (docker keeps the newline in `log`).
+    var stripNewline: Bool
+    var stats = LineDecoderStats()
+    private var slots: [Pending?] = Array(repeating: nil, count: StreamKind.count)
+
+    init(maxLineBytes: Int, stripNewline: Bool) {
+        self.maxLineBytes = maxLineBytes
+        self.stripNewline = stripNewline
+    }
+
+    var pendingOffset: Int64? {
+        var best: Int64?
+        for case let p? in slots {
+            if let b = best, b <= p.origin.offset { continue }
+            best = p.origin.offset
+        }
+        return best
+    }
+
+    /// Takes one decoded physical line.
+    mutating func add(_ chunk: consuming Chunk, origin: LineOrigin, into output: inout [LogEvent]) {
+        stats.lines &+= 1
+        let slot = Int(chunk.stream.rawValue)
+        guard var pending = slots[slot] else {
+            if chunk.isFinal {
+                emitSingle(chunk, origin: origin, tag: nil, into: &output)
+            } else {
+                slots[slot] = Pending(chunk, origin: origin, continued: false)
+                stats.linesHeld &+= 1
+            }
+            return
+        }
+        slots[slot] = nil
+        let count = chunk.message.count
+        if pending.messageCount > 0 && pending.messageCount &+ count > maxLineBytes {
+            // The join would grow past the bound: ship what is held, start again with this chunk.
+            stats.truncatedJoins &+= 1
+            emit(&pending, extraTag: DecoderTags.partialTruncated, into: &output)
+            if chunk.isFinal {
+                emitSingle(chunk, origin: origin, tag: DecoderTags.partialTruncated, into: &output)
+            } else {
+                slots[slot] = Pending(chunk, origin: origin, continued: true)
+                stats.linesHeld &+= 1
+            }
+            return
+        }
+        pending.event.arena.append(contentsOf: chunk.event.arena[chunk.message])
+        pending.lines &+= 1
+        pending.origin.endOffset = origin.endOffset
+        stats.linesHeld &+= 1
+        if chunk.isFinal {
+            emit(&pending, extraTag: nil, into: &output)
+        } else {
+            slots[slot] = pending
+        }
+    }
+
+    /// Emits every held join, oldest first, tagged `_partial_incomplete`.
+    mutating func flush(into output: inout [LogEvent]) {
+        while true {
+            var oldest: (index: Int, offset: Int64)?
+            for i in slots.indices {
+                guard let p = slots[i] else { continue }
+                if let o = oldest, o.offset <= p.origin.offset { continue }
+                oldest = (i, p.origin.offset)
+            }
+            guard let i = oldest?.index, var pending = slots[i] else { return }
+            slots[i] = nil
+            emit(&pending, extraTag: DecoderTags.partialIncomplete, into: &output)
+        }
+    }
+
+    /// Ships a line that could not be decoded: its bytes as `message`, tagged `_decode_failure`.
+    mutating func emitFailure(
+        _ line: UnsafeRawBufferPointer, origin: LineOrigin, now: Timestamp, reason: String, into output: inout [LogEvent]
+    ) {
+        stats.lines &+= 1
+        stats.decodeFailures &+= 1
+        var event = LogEvent()
+        event.arena.reserveCapacity(line.count &+ (origin.path?.utf8.count ?? 0) &+ 48)
+        let message = event.append(bytes: line).range
+        finish(
+            &event, message: message, timestamp: now, stream: .none, otherStream: [], extras: [], origin: origin,
+            lines: 1, stripNewline: false, tags: [EventTags.decodeFailure], reason: reason, into: &output)
+    }
+
+    private mutating func emitSingle(_ chunk: consuming Chunk, origin: LineOrigin, tag: String?, into output: inout [LogEvent]) {
+        var event = chunk.event
+        finish(
+            &event, message: chunk.message, timestamp: chunk.timestamp, stream: chunk.stream,
+            otherStream: chunk.otherStream, extras: chunk.extras, origin: origin, lines: 1, stripNewline: stripNewline,
+            tags: tag.map { [$0] } ?? [], into: &output)
+    }
+
+    private mutating func emit(_ p: inout Pending, extraTag: String?, into output: inout [LogEvent]) {
+        stats.linesHeld &-= p.lines
+        var tags: [String] = []
+        if p.continued { tags.append(DecoderTags.partialTruncated) }
+        if let extraTag, !tags.contains(extraTag) { tags.append(extraTag) }
+        finish(
+            &p.event, message: p.messageStart..<p.event.arena.count, timestamp: p.timestamp, stream: p.stream,
+            otherStream: p.otherStream, extras: p.extras, origin: p.origin, lines: p.lines, stripNewline: stripNewline,
+            tags: tags, into: &output)
+    }
+
+    /// Sets the fields of a finished event (whose `fields` are empty) and appends it to `output`.
+    private mutating func finish(
+        _ event: inout LogEvent, message: Range<Int>, timestamp: Timestamp, stream: StreamKind, otherStream: [UInt8],
+        extras: [Field], origin: LineOrigin, lines: Int, stripNewline: Bool, tags: [String], reason: String? = nil,
+        into output: inout [LogEvent]
+    ) {
+        var end = message.upperBound
+        if stripNewline && end > message.lowerBound && event.arena[end - 1] == 0x0A { end -= 1 }
+        if end > message.lowerBound && event.arena[end - 1] == 0x0D { end -= 1 }
+        event.fields.reserveCapacity(5 &+ extras.count &+ (tags.isEmpty ? 0 : 2))
+        event.appendField(FieldPaths.timestamp, .timestamp(timestamp))
+        event.appendField(FieldPaths.message, .string(ArenaSlice(start: message.lowerBound, count: end - message.lowerBound)))
+        switch stream {
+        case .none: break
+        case .stdout: event.appendField(FieldPaths.stream, .string(event.append(bytes: StreamBytes.stdout)))
+        case .stderr: event.appendField(FieldPaths.stream, .string(event.append(bytes: StreamBytes.stderr)))
+        case .other: event.appendField(FieldPaths.stream, .string(event.append(bytes: otherStream)))
+        }
+        if let path = origin.path {
+            event.appendField(FieldPaths.logFilePath, .string(event.append(string: path)))
+            event.appendField(FieldPaths.logOffset, .int(origin.offset))
+        }
+        for field in extras { event.appendField(field.path, field.value) }
+        for tag in tags { event.addTag(tag) }
+        if let reason { event.appendField(FieldPaths.failureReason, .string(event.append(string: reason))) }
+        event.origin = EventOrigin(source: origin.source, offset: origin.offset, endOffset: origin.endOffset)
+        event.streamKey = streamKey(source: origin.source, stream: stream)
+        stats.events &+= 1
+        stats.linesInEvents &+= lines
+        output.append(event)
+    }
+}
+
+/// RFC 3339 timestamps as Docker and the CRI write them (`2019-01-01T11:11:11.123456789Z`, or with
+/// an offset such as `+01:00`), kept to the nanosecond.
+enum RFC3339 {
+    /// Parses exactly `bytes`; nil unless all of it is a valid RFC 3339 date-time.
+    /// The result has precision 9 (nanoseconds), whatever number of fraction digits was written.
+    static func parse(_ b: UnsafeRawBufferPointer) -> Timestamp? {
+        let n = b.count
+        guard n >= 20 else { return nil }
+        @inline(__always) func digit(_ i: Int) -> Int? {
+            let c = b[i] &- 0x30
+            return c < 10 ? Int(c) : nil
+        }
+        @inline(__always) func two(_ i: Int) -> Int? {
+            guard let a = digit(i), let c = digit(i + 1) else { return nil }
+            return a * 10 + c
+        }
+        guard let y1 = two(0), let y2 = two(2), b[4] == 0x2D, let month = two(5), b[7] == 0x2D, let day = two(8),
+            b[10] == UInt8(ascii: "T") || b[10] == UInt8(ascii: "t"),
+            let hour = two(11), b[13] == 0x3A, let minute = two(14), b[16] == 0x3A, let second = two(17)
+        else { return nil }
+        var i = 19
+        var nanos = 0
+        var digits = 0
+        if b[i] == UInt8(ascii: ".") {
+            i += 1
+            while i < n, let d = digit(i) {
+                if digits < 9 {
+                    nanos = nanos * 10 + d
+                    digits += 1
+                }
+                i += 1
+            }
+            guard digits > 0 else { return nil }
+            for _ in digits..<9 { nanos *= 10 }
+        }
+        guard i < n else { return nil }
+        var offset = 0
+        switch b[i] {
+        case UInt8(ascii: "Z"), UInt8(ascii: "z"):
+            i += 1
+        case UInt8(ascii: "+"), UInt8(ascii: "-"):
+            let sign = b[i] == UInt8(ascii: "-") ? -1 : 1
+            i += 1
+            guard i + 2 <= n, let oh = two(i) else { return nil }
+            i += 2
+            if i < n && b[i] == 0x3A { i += 1 }
+            guard i + 2 <= n, let om = two(i), oh <= 23, om <= 59 else { return nil }
+            i += 2
+            offset = sign * (oh * 3600 + om * 60)
+        default:
+            return nil
+        }
+        guard i == n else { return nil }
+        let civil = CivilTime(
+            year: y1 * 100 + y2, month: month, day: day, hour: hour, minute: minute, second: second,
+            nanosecond: nanos, fractionDigits: 9, utcOffset: offset)
+        guard civil.isValid else { return nil }
+        return Timestamp(nanoseconds: civil.timestamp(zone: .utc).nanoseconds, precision: 9)
+    }
+}
+
+/// The `<time> <stream> <tag> ` prefix of a CRI log line.
+struct CRIPrefix {
+    var timestamp: Timestamp
+    var stream: StreamKind
+    /// Tag `P`: a partial chunk, joined with the following chunks up to an `F`.
+    var isPartial: Bool
+    /// Where the message starts (the line's length when the line ends after the tag).
+    var messageStart: Int
+
+    /// Why a line is not CRI, for `shipper.failure.reason`.
+    struct Failure: Error {
+        var reason: String
+    }
+
+    static func parse(_ line: UnsafeRawBufferPointer) -> CRIPrefix? {
+        try? parseOrThrow(line)
+    }
+
+    static func parseOrThrow(_ line: UnsafeRawBufferPointer) throws(Failure) -> CRIPrefix {
+        let n = line.count
+        var i = 0
+        while i < n && line[i] != 0x20 { i += 1 }
+        guard i < n else { throw Failure(reason: "cri: no space after the time") }
+        guard let timestamp = RFC3339.parse(UnsafeRawBufferPointer(rebasing: line[0..<i])) else {
+            throw Failure(reason: "cri: the line does not start with an RFC 3339 time")
+        }
+        i += 1
+        let streamStart = i
+        while i < n && line[i] != 0x20 { i += 1 }
+        let token = UnsafeRawBufferPointer(rebasing: line[streamStart..<i])
+        let stream: StreamKind
+        if token.elementsEqual(StreamBytes.stdout) {
+            stream = .stdout
+        } else if token.elementsEqual(StreamBytes.stderr) {
+            stream = .stderr
+        } else {
+            throw Failure(reason: "cri: stream at byte \(streamStart) is not stdout or stderr")
+        }
+        guard i < n else { throw Failure(reason: "cri: no tag after the stream") }
+        i += 1
+        let tagStart = i
+        while i < n && line[i] != 0x20 { i += 1 }
+        // The tag is `P` or `F`, optionally followed by more `:`-separated tags.
+        let tagEnd = i
+        guard tagEnd > tagStart, line[tagStart] == UInt8(ascii: "P") || line[tagStart] == UInt8(ascii: "F"),
+            tagEnd == tagStart + 1 || line[tagStart + 1] == UInt8(ascii: ":")
+        else { throw Failure(reason: "cri: tag at byte \(tagStart) is not P or F") }
+        return CRIPrefix(
+            timestamp: timestamp, stream: stream, isPartial: line[tagStart] == UInt8(ascii: "P"),
+            messageStart: i < n ? i + 1 : n)
+    }
+}

@@ -1,0 +1,24 @@
+import ShipperCore
+
+/// Each physical line is one event: `message` is the line (a trailing `\r` removed, any other byte
+/// kept as it is) and `@timestamp` the time it was read. Raw lines have no `stream`; nothing is
+/// joined (use a multiline stage for that) and nothing fails to decode.
+public struct RawDecoder: LineDecoder {
+    private var joiner = PartialJoiner(maxLineBytes: .max, stripNewline: false)
+
+    public init() {}
+
+    public var pendingOffset: Int64? { nil }
+    public var stats: LineDecoderStats { joiner.stats }
+
+    public mutating func decode(
+        _ line: UnsafeRawBufferPointer, origin: LineOrigin, now: Timestamp, into output: inout [LogEvent]
+    ) {
+        var event = LogEvent()
+        event.arena.reserveCapacity(line.count &+ (origin.path?.utf8.count ?? 0) &+ 8)
+        let message = event.append(bytes: line).range
+        joiner.add(Chunk(event: event, message: message, timestamp: now, stream: .none, isFinal: true), origin: origin, into: &output)
+    }
+
+    public mutating func flush(now: Timestamp, into output: inout [LogEvent]) {}
+}
