@@ -75,9 +75,9 @@ let package = Package(
         .testTarget(name: "ShipperCoreTests", dependencies: ["ShipperCore"], swiftSettings: swiftSettings),
         .testTarget(name: "InputFormatsTests", dependencies: ["InputFormats", "ShipperCore"], swiftSettings: swiftSettings),
         .testTarget(name: "StageParsersTests", dependencies: ["StageParsers", "ShipperCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "StageTransformsTests", dependencies: ["StageTransforms", "ShipperCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "StageTransformsTests", dependencies: ["StageTransforms", "ShipperCore", "ShipperConfig"], swiftSettings: swiftSettings),
         .testTarget(name: "ShipperConfigTests", dependencies: ["ShipperConfig", "ShipperCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "OutputFileTests", dependencies: ["OutputFile", "ShipperCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "OutputFileTests", dependencies: ["OutputFile", "ShipperCore", "ShipperConfig"], swiftSettings: swiftSettings),
         .testTarget(
             name: "ShipperRuntimeTests",
             dependencies: ["ShipperRuntime", "ShipperConfig", "ShipperCore", "InputFormats", "StageParsers", "StageTransforms"],

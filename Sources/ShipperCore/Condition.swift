@@ -81,7 +81,8 @@ public struct FieldMatcher: Sendable, Decodable {
     }
 
     public init(from decoder: any Decoder) throws {
-        if let c = try? decoder.container(keyedBy: Keys.self) {
+        if (try? decoder.container(keyedBy: AnyKey.self)) != nil {
+            let c = try decoder.container(keyedBy: Keys.self)
             var ops: [Operator] = []
             for key in c.allKeys {
                 switch key {
@@ -192,7 +193,10 @@ public final class RegexBox: @unchecked Sendable {
         do {
             regex = try NSRegularExpression(pattern: pattern)
         } catch {
-            throw ConfigValueError("invalid regular expression '\(pattern)': \(error.localizedDescription)")
+            // Swift's own parser explains what is wrong and where; NSRegularExpression does not.
+            var reason = "not a valid ICU regular expression"
+            do { _ = try Regex(pattern) } catch { reason = "\(error)" }
+            throw ConfigValueError("invalid regular expression '\(pattern)': \(reason)")
         }
     }
 

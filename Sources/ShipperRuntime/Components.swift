@@ -14,7 +14,7 @@ public enum StageFactory {
         try spec.located {
             switch spec.type {
             case "parse": return ParseStage(config: try spec.decode(ParseStageConfig.self))
-            // MULTILINE-PENDING case "multiline": return try MultilineStage(config: try spec.decode(MultilineConfig.self))
+            case "multiline": return try MultilineStage(config: try spec.decode(MultilineConfig.self))
             case "modify": return try ModifyStage(config: try spec.decode(ModifyConfig.self))
             case "filter": return FilterStage(config: try spec.decode(FilterConfig.self))
             case "timestamp": return TimestampStage(config: try spec.decode(TimestampConfig.self))

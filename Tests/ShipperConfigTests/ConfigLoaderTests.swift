@@ -1,0 +1,114 @@
+import ShipperConfig
+import ShipperCore
+import Testing
+
+@Suite struct ConfigLoaderTests {
+    static let valid = """
+        sources:
+          containers:
+            type: docker
+        pipelines:
+          web:
+            match: {service.name: nginx}
+            stages:
+              - type: parse
+                parsers: [nginx_access]
+          rest:
+            stages: []
+        outputs:
+          local: {type: file, path: out/x.ndjson}
+        tests:
+          - name: one
+            input: |
+              a
+              b
+            expect:
+              - {message: a, http.version: "1.1", n: 1}
+        """
+
+    @Test func readsTheStructureInOrder() throws {
+        let c = try ConfigLoader.parse(yaml: Self.valid, file: "t.yaml")
+        #expect(c.sources.items.map(\.name) == ["containers"])
+        #expect(c.sources.items[0].value.type == "docker")
+        #expect(c.pipelines.items.map(\.name) == ["web", "rest"])
+        #expect(c.pipelines.items[0].value.stages.map(\.type) == ["parse"])
+        #expect(c.outputs.items[0].value.location == "t.yaml:13:10")
+        #expect(c.tests[0].input == ["a", "b"])
+        // Quoted scalars stay strings; plain ones become numbers.
+        #expect(c.tests[0].expect[0]["http.version"] == .string("1.1"))
+        #expect(c.tests[0].expect[0]["n"] == .int(1))
+    }
+
+    @Test(arguments: [
+        // (yaml, expected "line:column: message" prefix)
+        ("pipelines:\n  a:\n    stagez: []\n", "t.yaml:3:5: unknown key 'stagez' for 'pipelines.a'; did you mean 'stages'?"),
+        ("pipelinez: {}\n", "t.yaml:1:1: unknown key 'pipelinez'; did you mean 'pipelines'?"),
+        ("pipelines:\n  a:\n    stages: {}\n", "t.yaml:3:13: expected a list for 'pipelines.a.stages', found a mapping"),
+        ("pipelines:\n  a:\n    stages:\n      - parsers: []\n", "t.yaml:4:9: missing required key 'type' for 'pipelines.a.stages[0]'"),
+        ("tests:\n  - name: x\n", "t.yaml:2:5: missing required key 'input' for 'tests[0]'"),
+        ("pipelines: [1, 2\n", "t.yaml:2:1: invalid YAML"),
+        ("a: 1\na: 2\n", "t.yaml:"),
+        ("pipelines:\n  a:\n    match: {}\n", "t.yaml:3:12: a condition needs at least one field to test"),
+        ("pipelines:\n  a:\n    match: {f: {matches: '('}}\n", "t.yaml:3:16: invalid regular expression '('"),
+        ("pipelines:\n  a:\n    match: {f: {bogus: 1}}\n", "t.yaml:3:17: unknown key 'bogus' for 'pipelines.a.match.f'"),
+    ])
+    func refusesBadConfigsWithPositions(yaml: String, expected: String) {
+        do {
+            _ = try ConfigLoader.parse(yaml: yaml, file: "t.yaml")
+            Issue.record("accepted: \(yaml)")
+        } catch {
+            #expect("\(error)".hasPrefix(expected), "got: \(error)")
+        }
+    }
+
+    @Test func emptyFileIsRefused() {
+        #expect(throws: ConfigError.self) { try ConfigLoader.parse(yaml: "", file: "t.yaml") }
+    }
+
+    @Test func missingFileSaysSo() {
+        do {
+            _ = try ConfigLoader.load(path: "/nonexistent/x.yaml")
+            Issue.record("loaded a missing file")
+        } catch {
+            #expect("\(error)".contains("/nonexistent/x.yaml"))
+            #expect("\(error)".contains("cannot read"))
+        }
+    }
+
+    struct Sample: Decodable {
+        var size: ByteSize
+        var wait: ConfigDuration
+        var count: Int
+        var flag: Bool
+        enum CodingKeys: String, CodingKey, CaseIterable { case size, wait, count, flag }
+    }
+
+    @Test func componentOptionsDecodeWithUnitsAndLocatedErrors() throws {
+        let yaml = "outputs:\n  o:\n    type: x\n    size: 5MiB\n    wait: 500ms\n    count: 1_000\n    flag: yes\n"
+        let c = try ConfigLoader.parse(yaml: yaml, file: "t.yaml")
+        let s = try c.outputs.items[0].value.decode(Sample.self)
+        #expect(s.size.bytes == 5 * 1_048_576)
+        #expect(s.wait.nanoseconds == 500_000_000)
+        #expect(s.count == 1000)
+        #expect(s.flag)
+
+        let bad = "outputs:\n  o:\n    type: x\n    size: lots\n    wait: 1s\n    count: \"3\"\n    flag: true\n"
+        let c2 = try ConfigLoader.parse(yaml: bad, file: "t.yaml")
+        #expect(throws: ConfigError.self) { try c2.outputs.items[0].value.decode(Sample.self) }
+        do {
+            _ = try c2.outputs.items[0].value.decode(Sample.self)
+        } catch {
+            #expect("\(error)" == "t.yaml:4:11: 'lots' is not a size; write e.g. 1048576, 512KiB, 5MiB, 1GiB for 'outputs.o.size'")
+        }
+    }
+
+    @Test func quotedNumbersAreNotIntegers() throws {
+        let c = try ConfigLoader.parse(yaml: "outputs:\n  o:\n    type: x\n    size: 1\n    wait: 1\n    count: \"3\"\n    flag: true\n", file: "t.yaml")
+        do {
+            _ = try c.outputs.items[0].value.decode(Sample.self)
+            Issue.record("a quoted number was read as an integer")
+        } catch {
+            #expect("\(error)" == "t.yaml:6:12: expected a whole number for 'outputs.o.count', found '3'")
+        }
+    }
+}

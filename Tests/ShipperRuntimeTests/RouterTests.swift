@@ -1,0 +1,107 @@
+import ShipperConfig
+import ShipperCore
+import ShipperRuntime
+import Testing
+
+@Suite struct RouterTests {
+    static let yaml = """
+        pipelines:
+          errors:
+            match: {stream: stderr}
+            stages:
+              - {type: modify, set: {routed: errors}}
+          web:
+            match: {service.name: web}
+            stages:
+              - {type: modify, set: {routed: web}}
+              - {type: filter, drop: {message: noise}}
+          java:
+            match: {service.name: java}
+            stages:
+              - {type: multiline, mode: java}
+              - {type: modify, set: {routed: java}}
+        """
+
+    func event(_ message: String, service: String, stream: String = "stdout") -> LogEvent {
+        var e = LogEvent(message: Array(message.utf8))
+        e.set(FieldPath.intern("service.name"), string: service)
+        e.set(FieldPaths.stream, string: stream)
+        return e
+    }
+
+    @Test func firstMatchingPipelineWinsAndUnmatchedEventsPassUnchanged() throws {
+        var router = try Router(config: ConfigLoader.parse(yaml: Self.yaml, file: "t.yaml"))
+        let out = router.process([
+            event("a", service: "web", stream: "stderr"), event("b", service: "web"), event("noise", service: "web"),
+            event("c", service: "other"),
+        ])
+        let routed = out.map { "\($0.string(FieldPaths.message)!)=\($0.text(FieldPath.intern("routed")) ?? "-")" }
+        #expect(routed.sorted() == ["a=errors", "b=web", "c=-"])
+    }
+
+    @Test func heldEventsFlowThroughTheRestOfThePipelineOnFlush() throws {
+        var router = try Router(config: ConfigLoader.parse(yaml: Self.yaml, file: "t.yaml"))
+        var out = router.process([event("Exception in thread main", service: "java"), event("\tat x.Y(Y.java:1)", service: "java")])
+        #expect(out.isEmpty)
+        out = router.flush(now: nil)
+        #expect(out.count == 1)
+        #expect(out.first?.string(FieldPaths.message) == "Exception in thread main\n\tat x.Y(Y.java:1)")
+        #expect(out.first?.text(FieldPath.intern("routed")) == "java")
+    }
+
+    @Test func onlyOnePipelineTakesEveryEvent() throws {
+        var router = try Router(config: ConfigLoader.parse(yaml: Self.yaml, file: "t.yaml"), only: "web")
+        let out = router.process([event("x", service: "nobody", stream: "stderr")])
+        #expect(out.first?.text(FieldPath.intern("routed")) == "web")
+        #expect(throws: ConfigError.self) { try Router(config: ConfigLoader.parse(yaml: Self.yaml, file: "t.yaml"), only: "nope") }
+    }
+
+    @Test func stageErrorsAreReportedWithTheirPosition() throws {
+        let yaml = "pipelines:\n  a:\n    stages:\n      - {type: parse, parsers: [nginx_acces]}\n      - {type: bogus}\n"
+        do {
+            _ = try Router(config: ConfigLoader.parse(yaml: yaml, file: "t.yaml"))
+            Issue.record("built a broken pipeline")
+        } catch {
+            let text = "\(error)"
+            #expect(text.contains("t.yaml:4:33: unknown parser type 'nginx_acces'"), "\(text)")
+            #expect(text.contains("t.yaml:5:9: bogus: unknown stage type 'bogus'"), "\(text)")
+        }
+    }
+}
+
+@Suite struct PipelineTestsTests {
+    @Test func comparesByDottedPathAndReportsDifferences() throws {
+        let actual = [try JSONScanner.parseDocument(#"{"http":{"response":{"status_code":200}},"message":"x"}"#)]
+        #expect(PipelineTests.compare(actual: actual, expected: [try JSONScanner.parseDocument(#"{"http.response.status_code":200}"#)], absent: []).isEmpty)
+        let problems = PipelineTests.compare(
+            actual: actual,
+            expected: [try JSONScanner.parseDocument(#"{"http.response.status_code":404,"url.path":"/"}"#), .object([])],
+            absent: ["message"])
+        #expect(problems == [
+            "expected 2 events, got 1",
+            "event 1: http.response.status_code: expected 404, got 200",
+            "event 1: url.path: expected \"/\", but the field is missing",
+            "event 1: message: expected no such field, got \"x\"",
+        ])
+    }
+
+    @Test func runsTheTestsOfAConfig() throws {
+        let yaml = """
+            pipelines:
+              p:
+                stages: [{type: modify, set: {x: 1}}]
+            tests:
+              - name: passes
+                input: [a]
+                expect: [{message: a, x: 1}]
+              - name: fails
+                input: [a, b]
+                expect: [{message: a}]
+            """
+        let report = PipelineTests.run(config: try ConfigLoader.parse(yaml: yaml, file: "t.yaml"))
+        #expect(report.passed == ["passes"])
+        #expect(report.failed.map(\.name) == ["fails"])
+        #expect(report.text.hasSuffix("1 passed, 1 failed\n"))
+        #expect(report.text.contains("FAIL fails (t.yaml:8:5)"))
+    }
+}
