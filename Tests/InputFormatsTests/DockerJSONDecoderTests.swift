@@ -153,19 +153,19 @@ import Testing
 
     @Test func originFieldsOffsetsAndStreamKeys() {
         let lines = [
-            #"{"log":"a","stream":"stdout"}"#,  // offset 0, 30 bytes + \n
-            #"{"log":"x\n","stream":"stderr"}"#,  // offset 31
-            #"{"log":"b\n","stream":"stdout"}"#,  // offset 64
+            #"{"log":"a","stream":"stdout"}"#,  // 0..<30 (29 bytes and the newline)
+            #"{"log":"x\n","stream":"stderr"}"#,  // 30..<62
+            #"{"log":"b\n","stream":"stdout"}"#,  // 62..<94
         ].map { Array($0.utf8) }
         let events = decodeAll(.docker, lines, path: "/p.log", source: 99)
         #expect(events.count == 2)
         guard events.count == 2 else { return }
         let (err, out) = (events[0], events[1])
-        #expect(JSONWriter.string(err) == #"{"@timestamp":"\#(fixedNowText)","message":"x","stream":"stderr","log":{"file":{"path":"/p.log"},"offset":31}}"#)
-        #expect(err.origin == EventOrigin(source: 99, offset: 31, endOffset: 64))
+        #expect(JSONWriter.string(err) == #"{"@timestamp":"\#(fixedNowText)","message":"x","stream":"stderr","log":{"file":{"path":"/p.log"},"offset":30}}"#)
+        #expect(err.origin == EventOrigin(source: 99, offset: 30, endOffset: 62))
         #expect(out.string(FieldPaths.message) == "ab")
         #expect(out[FieldPaths.logOffset] == .int(0))
-        #expect(out.origin == EventOrigin(source: 99, offset: 0, endOffset: 97))
+        #expect(out.origin == EventOrigin(source: 99, offset: 0, endOffset: 94))
         #expect(out.streamKey != err.streamKey)
         // Same stream, another file: another key; same file and stream: the same key.
         let other = decodeAll(.docker, [lines[2]], path: "/q.log", source: 100)
@@ -206,7 +206,7 @@ import Testing
     }
 
     @Test func smallBoundCutsEveryJoinAndTagsEachPiece() {
-        let lines = ["ab", "cd", "ef", "g\n"].map { #"{"log":"\#($0)"}"# }
+        let lines = ["ab", "cd", "ef", #"g\n"#].map { #"{"log":"\#($0)"}"# }
         let events = decodeAll(.docker, lines.map { Array($0.utf8) }, options: LineDecoderOptions(maxLineBytes: 3))
         #expect(events.map { $0.string(FieldPaths.message) } == ["ab", "cd", "ef", "g"])
         #expect(events.allSatisfy { $0.hasTag(DecoderTags.partialTruncated) })
