@@ -6,7 +6,7 @@ struct ShipperCommand: ParsableCommand {
         commandName: "shipper",
         abstract: "Ships container logs: tail → parse → buffer → Elasticsearch or files.",
         version: ShipperVersion.text,
-        subcommands: [Run.self, TestPipeline.self, Validate.self]
+        subcommands: [Run.self, TestPipeline.self, Validate.self, Bench.self]
     )
 }
 
