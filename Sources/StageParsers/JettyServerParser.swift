@@ -1,5 +1,13 @@
 import ShipperCore
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Options of the `jetty_server` parser.
 ///
 /// ```yaml
@@ -55,6 +63,7 @@ public struct JettyServerConfig: Decodable, Sendable {
 /// Returns ``ParseResult/keptMessage``.
 public struct JettyServerParser: LogParser {
     public let config: JettyServerConfig
+    private let paths = JettyServerPaths()
 
     public init(config: JettyServerConfig) throws {
         self.config = config
@@ -63,20 +72,45 @@ public struct JettyServerParser: LogParser {
     public func parse(_ text: ArenaSlice, into event: inout LogEvent) -> ParseResult {
         let arena = event.arena
         guard text.start >= 0, text.count >= 0, text.upperBound <= arena.count else { return .noMatch }
-        let parsed: JettyServerLine? = arena.withUnsafeBytes { raw in
-            JettyServerLine.parse(UnsafeRawBufferPointer(rebasing: raw[text.range]), base: text.lowerBound)
+        var line = JettyServerLine()
+        let matched = arena.withUnsafeBytes { raw in
+            line.parse(UnsafeRawBufferPointer(rebasing: raw[text.range]), base: text.lowerBound)
         }
-        guard let line = parsed else { return .noMatch }
-        line.apply(to: &event, zone: config.zone)
+        guard matched else { return .noMatch }
+        line.apply(to: &event, zone: config.zone, paths: paths)
         return .keptMessage
     }
 }
 
-private enum JettyServerPaths {
-    static let threadName = FieldPath.intern("process.thread.name")
-    static let process = FieldPath.intern("process")
-    static let error = FieldPath.intern("error")
-    static let log = FieldPath.intern("log")
+/// Paths set by the `jetty_server` parser (held by the parser, so the hot path reads no globals).
+private struct JettyServerPaths: Sendable {
+    let timestamp = FieldPaths.timestamp
+    let message = FieldPaths.message
+    let level = FieldPaths.logLevel
+    let logger = FieldPaths.logLogger
+    let threadName = FieldPath.intern("process.thread.name")
+    let errorType = FieldPaths.errorType
+    let errorMessage = FieldPaths.errorMessage
+    let stackTrace = FieldPaths.errorStackTrace
+    let process = FieldPath.intern("process")
+    let error = FieldPath.intern("error")
+    let log = FieldPath.intern("log")
+
+    /// True when no field of `event` other than `@timestamp` and `message` is at, above or below a
+    /// path this parser sets, so new fields can be appended without searching.
+    func noClash(_ fields: [Field]) -> Bool {
+        for f in fields {
+            let path = f.path
+            if path === timestamp || path === message { continue }
+            let top = path.ancestor(atDepth: 1)
+            if top === log {
+                if path.depth == 1 || level.isPrefix(of: path) || logger.isPrefix(of: path) { return false }
+                continue
+            }
+            if top === process || top === error || !path.interned { return false }
+        }
+        return true
+    }
 }
 
 private struct JettyServerLine {
@@ -89,62 +123,64 @@ private struct JettyServerLine {
     var errorMessage: ArenaSlice?
     var stackTrace: ArenaSlice?
 
-    static func parse(_ p: UnsafeRawBufferPointer, base: Int) -> JettyServerLine? {
+    /// Parses `p` (the text; `base` is its offset in the arena). False when it is not a Jetty 
+    mutating func parse(_ p: UnsafeRawBufferPointer, base: Int) -> Bool {
         let n = p.count
         // "YYYY-MM-DD HH:MM:SS.f:L:" is at least 24 bytes.
-        guard n >= 24 else { return nil }
-        guard let year = digits(p, 0, 4), p[4] == UInt8(ascii: "-"),
-            let month = digits(p, 5, 2), p[7] == UInt8(ascii: "-"),
-            let day = digits(p, 8, 2), p[10] == UInt8(ascii: " "),
-            let hour = digits(p, 11, 2), p[13] == UInt8(ascii: ":"),
-            let minute = digits(p, 14, 2), p[16] == UInt8(ascii: ":"),
-            let second = digits(p, 17, 2), p[19] == UInt8(ascii: ".") || p[19] == UInt8(ascii: ",")
-        else { return nil }
+        guard n >= 24 else { return false }
+        guard let year = Self.digits(p, 0, 4), p[4] == UInt8(ascii: "-"),
+            let month = Self.digits(p, 5, 2), p[7] == UInt8(ascii: "-"),
+            let day = Self.digits(p, 8, 2), p[10] == UInt8(ascii: " "),
+            let hour = Self.digits(p, 11, 2), p[13] == UInt8(ascii: ":"),
+            let minute = Self.digits(p, 14, 2), p[16] == UInt8(ascii: ":"),
+            let second = Self.digits(p, 17, 2), p[19] == UInt8(ascii: ".") || p[19] == UInt8(ascii: ",")
+        else { return false }
         var i = 20
         var nanos = 0
         var fractionDigits = 0
-        while i < n, isDigit(p[i]), fractionDigits < 9 {
+        while i < n, Self.isDigit(p[i]), fractionDigits < 9 {
             nanos = nanos * 10 + Int(p[i] &- 48)
             fractionDigits += 1
             i += 1
         }
-        guard fractionDigits > 0 else { return nil }
+        guard fractionDigits > 0 else { return false }
         for _ in fractionDigits..<9 { nanos *= 10 }
-        var line = JettyServerLine()
-        line.time = CivilTime(
+        time = CivilTime(
             year: year, month: month, day: day, hour: hour, minute: minute, second: second,
             nanosecond: nanos, fractionDigits: fractionDigits)
-        guard line.time.isValid else { return nil }
-        guard i < n, p[i] == UInt8(ascii: ":") else { return nil }
+        guard time.isValid else { return false }
+        guard i < n, p[i] == UInt8(ascii: ":") else { return false }
         i += 1
 
         // Level: upper-case letters, then padding spaces (Jetty 10+), then ':'.
         let levelStart = i
         while i < n, p[i] >= UInt8(ascii: "A"), p[i] <= UInt8(ascii: "Z"), i - levelStart < 10 { i += 1 }
         let levelEnd = i
-        guard levelEnd > levelStart else { return nil }
+        guard levelEnd > levelStart else { return false }
         while i < n, p[i] == UInt8(ascii: " "), i - levelStart < 10 { i += 1 }
-        guard i < n, p[i] == UInt8(ascii: ":") else { return nil }
-        line.level = ArenaSlice(start: base + levelStart, count: levelEnd - levelStart)
+        guard i < n, p[i] == UInt8(ascii: ":") else { return false }
+        level = ArenaSlice(start: base + levelStart, count: levelEnd - levelStart)
         i += 1
 
         // The first line ends at '\n' (a trailing '\r' is not part of it).
-        var lineEnd = i
-        while lineEnd < n, p[lineEnd] != UInt8(ascii: "\n") { lineEnd += 1 }
+        var lineEnd = n
+        if i < n, let base = p.baseAddress, let hit = memchr(base + i, 0x0A, n - i) {
+            lineEnd = UnsafeRawPointer(hit) - base
+        }
         let nextLine = lineEnd < n ? lineEnd + 1 : n
         if lineEnd > i, p[lineEnd - 1] == UInt8(ascii: "\r") { lineEnd -= 1 }
 
         // Logger: up to the next ':' (may be empty).
         let loggerStart = i
         while i < lineEnd, p[i] != UInt8(ascii: ":") { i += 1 }
-        guard i < lineEnd else { return nil }
-        line.logger = ArenaSlice(start: base + loggerStart, count: i - loggerStart)
+        guard i < lineEnd else { return false }
+        logger = ArenaSlice(start: base + loggerStart, count: i - loggerStart)
         i += 1
 
         // Thread: up to ": " (or ':' at the end of the line), skipping colons inside brackets.
         let threadStart = i
-        guard let threadEnd = threadEnd(p, from: threadStart, to: lineEnd) else { return nil }
-        line.thread = ArenaSlice(start: base + threadStart, count: threadEnd - threadStart)
+        guard let threadEnd = Self.threadEnd(p, from: threadStart, to: lineEnd) else { return false }
+        thread = ArenaSlice(start: base + threadStart, count: threadEnd - threadStart)
         i = threadEnd + 1
         // One space, or more when MESSAGE_ALIGN pads the message to a column.
         while i < lineEnd, p[i] == UInt8(ascii: " ") { i += 1 }
@@ -162,20 +198,20 @@ private struct JettyServerLine {
             }
             if e > s, p[e - 1] == UInt8(ascii: "\r") { e -= 1 }
             if let header = JavaExceptionLine.read(p, s, e) {
-                line.message = ArenaSlice(start: base + messageStart, count: lineEnd - messageStart)
-                line.errorType = ArenaSlice(start: base + s, count: header.typeEnd - s)
+                message = ArenaSlice(start: base + messageStart, count: lineEnd - messageStart)
+                errorType = ArenaSlice(start: base + s, count: header.typeEnd - s)
                 if let m = header.message, m.upperBound > m.lowerBound {
-                    line.errorMessage = ArenaSlice(start: base + m.lowerBound, count: m.count)
+                    errorMessage = ArenaSlice(start: base + m.lowerBound, count: m.count)
                 }
-                line.stackTrace = ArenaSlice(start: base + s, count: traceEnd - s)
-                return line
+                stackTrace = ArenaSlice(start: base + s, count: traceEnd - s)
+                return true
             }
             // Not a trace: the following lines are part of the message.
-            line.message = ArenaSlice(start: base + messageStart, count: max(traceEnd, lineEnd) - messageStart)
-            return line
+            message = ArenaSlice(start: base + messageStart, count: max(traceEnd, lineEnd) - messageStart)
+            return true
         }
-        line.message = ArenaSlice(start: base + messageStart, count: lineEnd - messageStart)
-        return line
+        message = ArenaSlice(start: base + messageStart, count: lineEnd - messageStart)
+        return true
     }
 
     /// Index of the ':' that ends the thread name: the first one followed by a space or the end of
@@ -214,28 +250,22 @@ private struct JettyServerLine {
         return v
     }
 
-    func apply(to event: inout LogEvent, zone: TimeZoneRule) {
-        let fresh = !event.fields.contains { f in
-            let top = f.path.ancestor(atDepth: 1)
-            if top == JettyServerPaths.log {
-                return f.path.depth == 1 || FieldPaths.logLevel.isPrefix(of: f.path)
-                    || FieldPaths.logLogger.isPrefix(of: f.path)
-            }
-            return top == JettyServerPaths.process || top == JettyServerPaths.error
-        }
+    func apply(to event: inout LogEvent, zone: TimeZoneRule, paths: JettyServerPaths) {
+        let fresh = paths.noClash(event.fields)
         @inline(__always) func put(_ path: FieldPath, _ value: FieldValue) {
             if fresh { event.appendField(path, value) } else { event.set(path, value) }
         }
         event.fields.reserveCapacity(event.fields.count + 8)
-        event.set(FieldPaths.timestamp, .timestamp(time.timestamp(zone: zone)))
-        put(FieldPaths.logLevel, .string(level))
-        if !logger.isEmpty { put(FieldPaths.logLogger, .string(logger)) }
-        if !thread.isEmpty { put(JettyServerPaths.threadName, .string(thread)) }
-        event.set(FieldPaths.message, .string(message))
+        // Replace the two that usually exist first, while the field list is short.
+        event.set(paths.timestamp, .timestamp(time.timestamp(zone: zone)))
+        event.set(paths.message, .string(message))
+        put(paths.level, .string(level))
+        if !logger.isEmpty { put(paths.logger, .string(logger)) }
+        if !thread.isEmpty { put(paths.threadName, .string(thread)) }
         if let t = errorType {
-            put(FieldPaths.errorType, .string(t))
-            if let m = errorMessage { put(FieldPaths.errorMessage, .string(m)) }
-            if let s = stackTrace { put(FieldPaths.errorStackTrace, .string(s)) }
+            put(paths.errorType, .string(t))
+            if let m = errorMessage { put(paths.errorMessage, .string(m)) }
+            if let s = stackTrace { put(paths.stackTrace, .string(s)) }
         }
     }
 }

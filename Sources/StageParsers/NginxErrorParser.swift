@@ -1,5 +1,13 @@
 import ShipperCore
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Options of the `nginx_error` parser.
 ///
 /// ```yaml
@@ -59,6 +67,7 @@ public struct NginxErrorConfig: Decodable, Sendable {
 /// `message`. Returns ``ParseResult/keptMessage``.
 public struct NginxErrorParser: LogParser {
     public let config: NginxErrorConfig
+    private let paths = NginxErrorPaths()
 
     public init(config: NginxErrorConfig) throws {
         self.config = config
@@ -67,38 +76,64 @@ public struct NginxErrorParser: LogParser {
     public func parse(_ text: ArenaSlice, into event: inout LogEvent) -> ParseResult {
         let arena = event.arena
         guard text.start >= 0, text.count >= 0, text.upperBound <= arena.count else { return .noMatch }
-        let parsed: NginxErrorLine? = arena.withUnsafeBytes { raw in
-            NginxErrorLine.parse(UnsafeRawBufferPointer(rebasing: raw[text.range]), base: text.lowerBound)
+        var line = NginxErrorLine()
+        let matched = arena.withUnsafeBytes { raw in
+            line.parse(UnsafeRawBufferPointer(rebasing: raw[text.range]), base: text.lowerBound)
         }
-        guard let line = parsed else { return .noMatch }
-        line.apply(to: &event, zone: config.zone)
+        guard matched else { return .noMatch }
+        line.apply(to: &event, zone: config.zone, paths: paths)
         return .keptMessage
     }
 }
 
-/// Paths set by the `nginx_error` parser.
-private enum NginxErrorPaths {
-    static let level = FieldPaths.logLevel
-    static let pid = FieldPath.intern("process.pid")
-    static let tid = FieldPath.intern("process.thread.id")
-    static let connectionID = FieldPath.intern("nginx.error.connection_id")
-    static let sourceAddress = FieldPath.intern("source.address")
-    static let sourceIP = FieldPath.intern("source.ip")
-    static let server = FieldPath.intern("nginx.error.server")
-    static let userName = FieldPath.intern("user.name")
-    static let method = FieldPath.intern("http.request.method")
-    static let urlOriginal = FieldPath.intern("url.original")
-    static let httpVersion = FieldPath.intern("http.version")
-    static let request = FieldPath.intern("nginx.error.request")
-    static let subrequest = FieldPath.intern("nginx.error.subrequest")
-    static let upstream = FieldPath.intern("nginx.error.upstream")
-    static let urlDomain = FieldPath.intern("url.domain")
-    static let urlPort = FieldPath.intern("url.port")
-    static let referrer = FieldPath.intern("http.request.referrer")
+/// Paths set by the `nginx_error` parser (held by the parser, so the hot path reads no globals).
+private struct NginxErrorPaths: Sendable {
+    let timestamp = FieldPaths.timestamp
+    let message = FieldPaths.message
+    let level = FieldPaths.logLevel
+    let pid = FieldPath.intern("process.pid")
+    let tid = FieldPath.intern("process.thread.id")
+    let connectionID = FieldPath.intern("nginx.error.connection_id")
+    let sourceAddress = FieldPath.intern("source.address")
+    let sourceIP = FieldPath.intern("source.ip")
+    let server = FieldPath.intern("nginx.error.server")
+    let userName = FieldPath.intern("user.name")
+    let method = FieldPath.intern("http.request.method")
+    let urlOriginal = FieldPath.intern("url.original")
+    let httpVersion = FieldPath.intern("http.version")
+    let request = FieldPath.intern("nginx.error.request")
+    let subrequest = FieldPath.intern("nginx.error.subrequest")
+    let upstream = FieldPath.intern("nginx.error.upstream")
+    let urlDomain = FieldPath.intern("url.domain")
+    let urlPort = FieldPath.intern("url.port")
+    let referrer = FieldPath.intern("http.request.referrer")
+    /// Top-level objects written besides `log` (for the "no clashing field" fast path).
+    let process = FieldPath.intern("process")
+    let nginx = FieldPath.intern("nginx")
+    let source = FieldPath.intern("source")
+    let user = FieldPath.intern("user")
+    let http = FieldPath.intern("http")
+    let url = FieldPath.intern("url")
+    let log = FieldPath.intern("log")
 
-    /// Top-level objects this parser writes into besides `log` (for the "no existing field" fast path).
-    static let roots: [FieldPath] = ["process", "nginx", "source", "user", "http", "url"].map { FieldPath.intern($0) }
-    static let log = FieldPath.intern("log")
+    /// True when no field of `event` other than `@timestamp` and `message` is at, above or below a
+    /// path this parser sets, so new fields can be appended without searching.
+    func noClash(_ fields: [Field]) -> Bool {
+        for f in fields {
+            let path = f.path
+            if path === timestamp || path === message { continue }
+            let top = path.ancestor(atDepth: 1)
+            if top === log {
+                if path.depth == 1 || level.isPrefix(of: path) { return false }
+                continue
+            }
+            if top === process || top === nginx || top === source || top === user || top === http || top === url {
+                return false
+            }
+            if !path.interned { return false }  // compare by text below: rare, be safe
+        }
+        return true
+    }
 }
 
 /// The parts of one error-log entry, as arena ranges (absolute offsets) and numbers.
@@ -113,49 +148,48 @@ private struct NginxErrorLine {
 
     // MARK: Scanning
 
-    /// Parses `bytes` (the text; `base` is its offset in the arena). Nil when it is not an error-log line.
-    static func parse(_ p: UnsafeRawBufferPointer, base: Int) -> NginxErrorLine? {
+    /// Parses `p` (the text; `base` is its offset in the arena). False when it is not an error-log line.
+    mutating func parse(_ p: UnsafeRawBufferPointer, base: Int) -> Bool {
         let n = p.count
         // "YYYY/MM/DD HH:MM:SS [" is 21 bytes.
-        guard n >= 21 else { return nil }
-        guard let year = digits(p, 0, 4), p[4] == UInt8(ascii: "/"),
-            let month = digits(p, 5, 2), p[7] == UInt8(ascii: "/"),
-            let day = digits(p, 8, 2), p[10] == UInt8(ascii: " "),
-            let hour = digits(p, 11, 2), p[13] == UInt8(ascii: ":"),
-            let minute = digits(p, 14, 2), p[16] == UInt8(ascii: ":"),
-            let second = digits(p, 17, 2), p[19] == UInt8(ascii: " "), p[20] == UInt8(ascii: "[")
-        else { return nil }
-        var line = NginxErrorLine()
-        line.time = CivilTime(year: year, month: month, day: day, hour: hour, minute: minute, second: second)
-        guard line.time.isValid else { return nil }
+        guard n >= 21 else { return false }
+        guard let year = Self.digits(p, 0, 4), p[4] == UInt8(ascii: "/"),
+            let month = Self.digits(p, 5, 2), p[7] == UInt8(ascii: "/"),
+            let day = Self.digits(p, 8, 2), p[10] == UInt8(ascii: " "),
+            let hour = Self.digits(p, 11, 2), p[13] == UInt8(ascii: ":"),
+            let minute = Self.digits(p, 14, 2), p[16] == UInt8(ascii: ":"),
+            let second = Self.digits(p, 17, 2), p[19] == UInt8(ascii: " "), p[20] == UInt8(ascii: "[")
+        else { return false }
+        time = CivilTime(year: year, month: month, day: day, hour: hour, minute: minute, second: second)
+        guard time.isValid else { return false }
 
         // [level]
         var i = 21
         let levelStart = i
-        while i < n, isLetter(p[i]), i - levelStart < 16 { i += 1 }
-        guard i > levelStart, i < n, p[i] == UInt8(ascii: "]") else { return nil }
-        line.level = ArenaSlice(start: base + levelStart, count: i - levelStart)
+        while i < n, Self.isLetter(p[i]), i - levelStart < 16 { i += 1 }
+        guard i > levelStart, i < n, p[i] == UInt8(ascii: "]") else { return false }
+        level = ArenaSlice(start: base + levelStart, count: i - levelStart)
         i += 1
-        guard i < n, p[i] == UInt8(ascii: " ") else { return nil }
+        guard i < n, p[i] == UInt8(ascii: " ") else { return false }
         i += 1
 
         // pid#tid:
-        guard let pid = number(p, &i), i < n, p[i] == UInt8(ascii: "#") else { return nil }
+        guard let processID = Self.number(p, &i), i < n, p[i] == UInt8(ascii: "#") else { return false }
         i += 1
-        guard let tid = number(p, &i), i < n, p[i] == UInt8(ascii: ":") else { return nil }
+        guard let threadID = Self.number(p, &i), i < n, p[i] == UInt8(ascii: ":") else { return false }
         i += 1
-        line.pid = pid
-        line.tid = tid
+        pid = processID
+        tid = threadID
         if i < n {
-            guard p[i] == UInt8(ascii: " ") else { return nil }
+            guard p[i] == UInt8(ascii: " ") else { return false }
             i += 1
         }
 
         // *connection_id (optional)
         if i < n, p[i] == UInt8(ascii: "*") {
             var j = i + 1
-            if let cid = number(p, &j), j == n || p[j] == UInt8(ascii: " ") {
-                line.connectionID = cid
+            if let cid = Self.number(p, &j), j == n || p[j] == UInt8(ascii: " ") {
+                connectionID = cid
                 i = j < n ? j + 1 : j
             }
         }
@@ -163,11 +197,11 @@ private struct NginxErrorLine {
         // message [, client: …]
         let messageStart = i
         var messageEnd = n
-        if let tailStart = NginxErrorTail.locate(p, from: messageStart, into: &line.tail, base: base) {
+        if let tailStart = NginxErrorTail.locate(p, from: messageStart, into: &tail, base: base) {
             messageEnd = tailStart
         }
-        line.message = ArenaSlice(start: base + messageStart, count: messageEnd - messageStart)
-        return line
+        message = ArenaSlice(start: base + messageStart, count: messageEnd - messageStart)
+        return true
     }
 
     @inline(__always)
@@ -201,48 +235,43 @@ private struct NginxErrorLine {
 
     // MARK: Writing
 
-    func apply(to event: inout LogEvent, zone: TimeZoneRule) {
+    func apply(to event: inout LogEvent, zone: TimeZoneRule, paths: NginxErrorPaths) {
         // Append without searching when no existing field can clash with ours (the usual case);
         // `@timestamp` and `message` normally exist already and are replaced in place.
-        let fresh = !event.fields.contains { f in
-            let top = f.path.ancestor(atDepth: 1)
-            if top === NginxErrorPaths.log || top == NginxErrorPaths.log {
-                return f.path.depth == 1 || NginxErrorPaths.level.isPrefix(of: f.path)
-            }
-            return NginxErrorPaths.roots.contains { $0 === top || $0 == top }
-        }
+        let fresh = paths.noClash(event.fields)
         @inline(__always) func put(_ path: FieldPath, _ value: FieldValue) {
             if fresh { event.appendField(path, value) } else { event.set(path, value) }
         }
         event.fields.reserveCapacity(event.fields.count + 12)
-        event.set(FieldPaths.timestamp, .timestamp(time.timestamp(zone: zone)))
-        put(NginxErrorPaths.level, .string(level))
-        put(NginxErrorPaths.pid, .int(pid))
-        put(NginxErrorPaths.tid, .int(tid))
-        if connectionID >= 0 { put(NginxErrorPaths.connectionID, .int(connectionID)) }
-        event.set(FieldPaths.message, .string(message))
+        // Replace the two that usually exist first, while the field list is short.
+        event.set(paths.timestamp, .timestamp(time.timestamp(zone: zone)))
+        event.set(paths.message, .string(message))
+        put(paths.level, .string(level))
+        put(paths.pid, .int(pid))
+        put(paths.tid, .int(tid))
+        if connectionID >= 0 { put(paths.connectionID, .int(connectionID)) }
         if let v = tail.client {
-            put(NginxErrorPaths.sourceAddress, .string(v))
-            if tail.clientIsIP { put(NginxErrorPaths.sourceIP, .string(v)) }
+            put(paths.sourceAddress, .string(v))
+            if tail.clientIsIP { put(paths.sourceIP, .string(v)) }
         }
-        if let v = tail.server { put(NginxErrorPaths.server, .string(v)) }
-        if let v = tail.login { put(NginxErrorPaths.userName, .string(v)) }
+        if let v = tail.server { put(paths.server, .string(v)) }
+        if let v = tail.login { put(paths.userName, .string(v)) }
         if let v = tail.request {
             if let m = tail.method {
-                put(NginxErrorPaths.method, .string(m))
-                if let u = tail.url { put(NginxErrorPaths.urlOriginal, .string(u)) }
-                if let h = tail.httpVersion { put(NginxErrorPaths.httpVersion, .string(h)) }
+                put(paths.method, .string(m))
+                if let u = tail.url { put(paths.urlOriginal, .string(u)) }
+                if let h = tail.httpVersion { put(paths.httpVersion, .string(h)) }
             } else {
-                put(NginxErrorPaths.request, .string(v))
+                put(paths.request, .string(v))
             }
         }
-        if let v = tail.subrequest { put(NginxErrorPaths.subrequest, .string(v)) }
-        if let v = tail.upstream { put(NginxErrorPaths.upstream, .string(v)) }
+        if let v = tail.subrequest { put(paths.subrequest, .string(v)) }
+        if let v = tail.upstream { put(paths.upstream, .string(v)) }
         if let v = tail.hostDomain {
-            put(NginxErrorPaths.urlDomain, .string(v))
-            if tail.hostPort >= 0 { put(NginxErrorPaths.urlPort, .int(tail.hostPort)) }
+            put(paths.urlDomain, .string(v))
+            if tail.hostPort >= 0 { put(paths.urlPort, .int(tail.hostPort)) }
         }
-        if let v = tail.referrer { put(NginxErrorPaths.referrer, .string(v)) }
+        if let v = tail.referrer { put(paths.referrer, .string(v)) }
     }
 }
 
@@ -262,11 +291,8 @@ private struct NginxErrorTail {
     var hostPort: Int64 = -1
     var referrer: ArenaSlice?
 
-    /// Keys in the order nginx writes them (`ngx_http_log_error_handler`, `ngx_mail_log_error`).
-    /// `client` always comes first.
-    static let keys: [[UInt8]] = ["client", "server", "login", "request", "subrequest", "upstream", "host", "referrer"]
-        .map { Array($0.utf8) }
-    static let clientMarker: [UInt8] = Array(", client: ".utf8)
+    /// `, client: ` — where the context starts.
+    static let clientMarker: StaticString = ", client: "
     /// How many `, client: ` occurrences are tried before giving up (bounds the work on hostile input).
     static let maxCandidates = 8
 
@@ -275,56 +301,70 @@ private struct NginxErrorTail {
     static func locate(_ p: UnsafeRawBufferPointer, from start: Int, into tail: inout NginxErrorTail, base: Int) -> Int? {
         var from = start
         var tries = 0
-        while tries < maxCandidates, let at = find(clientMarker, in: p, from: from) {
+        while tries < maxCandidates, let at = findClientMarker(p, from: from) {
             tries += 1
-            var candidate = NginxErrorTail()
-            if candidate.read(p, at: at, base: base) {
-                tail = candidate
-                return at
-            }
+            if tail.read(p, at: at, base: base) { return at }
+            tail = NginxErrorTail()
             from = at + 1
         }
         return nil
     }
 
-    static func find(_ needle: [UInt8], in p: UnsafeRawBufferPointer, from: Int) -> Int? {
-        let n = p.count
-        let m = needle.count
-        guard m > 0, n >= m else { return nil }
-        let first = needle[0]
+    static func findClientMarker(_ p: UnsafeRawBufferPointer, from: Int) -> Int? {
         var i = from
-        while i <= n - m {
-            if p[i] == first {
-                var k = 1
-                while k < m, p[i + k] == needle[k] { k += 1 }
-                if k == m { return i }
-            }
-            i += 1
+        while i + 10 <= p.count, let comma = find(UInt8(ascii: ","), p, from: i, to: p.count - 9) {
+            if matches(p, comma, clientMarker) { return comma }
+            i = comma + 1
         }
         return nil
     }
 
-    /// True when `p[at...]` starts with `, <key>: ` for a known key whose order is after `after`.
-    static func keyFollows(_ p: UnsafeRawBufferPointer, at: Int, after: Int) -> Bool {
-        keyAt(p, at: at, after: after) != nil
+    /// The first `byte` in `p[from..<to]` (memchr).
+    @inline(__always)
+    static func find(_ byte: UInt8, _ p: UnsafeRawBufferPointer, from: Int, to: Int) -> Int? {
+        guard from < to, let base = p.baseAddress else { return nil }
+        guard let hit = memchr(base + from, Int32(byte), to - from) else { return nil }
+        return UnsafeRawPointer(hit) - base
     }
 
-    /// The index of the known key at `p[at...]` written as `, <key>:` followed by a space, or nil.
-    static func keyAt(_ p: UnsafeRawBufferPointer, at: Int, after: Int) -> Int? {
+    @inline(__always)
+    static func matches(_ p: UnsafeRawBufferPointer, _ at: Int, _ text: StaticString) -> Bool {
+        let count = text.utf8CodeUnitCount
+        guard at + count <= p.count else { return false }
+        let t = text.utf8Start
+        for j in 0..<count where p[at + j] != t[j] { return false }
+        return true
+    }
+
+    /// Known keys in the order nginx writes them (`ngx_http_log_error_handler`, `ngx_mail_log_error`):
+    /// client 0, server 1, login 2, request 3, subrequest 4, upstream 5, host 6, referrer 7.
+    static func keyIndex(_ p: UnsafeRawBufferPointer, _ s: Int, _ e: Int) -> Int? {
+        switch e - s {
+        case 4: return matches(p, s, "host") ? 6 : nil
+        case 5: return matches(p, s, "login") ? 2 : nil
+        case 6:
+            if matches(p, s, "client") { return 0 }
+            return matches(p, s, "server") ? 1 : nil
+        case 7: return matches(p, s, "request") ? 3 : nil
+        case 8:
+            if matches(p, s, "upstream") { return 5 }
+            return matches(p, s, "referrer") ? 7 : nil
+        case 10: return matches(p, s, "subrequest") ? 4 : nil
+        default: return nil
+        }
+    }
+
+    /// At `p[at...]`: `, <key>: ` for a known key ordered after `after`; returns the key and where its value starts.
+    static func keyAt(_ p: UnsafeRawBufferPointer, at: Int, after: Int) -> (key: Int, value: Int)? {
         let n = p.count
         guard at + 2 < n, p[at] == UInt8(ascii: ","), p[at + 1] == UInt8(ascii: " ") else { return nil }
-        var k = after + 1
-        while k < keys.count {
-            let key = keys[k]
-            let end = at + 2 + key.count
-            if end + 2 <= n, p[end] == UInt8(ascii: ":"), p[end + 1] == UInt8(ascii: " ") {
-                var j = 0
-                while j < key.count, p[at + 2 + j] == key[j] { j += 1 }
-                if j == key.count { return k }
-            }
-            k += 1
-        }
-        return nil
+        let s = at + 2
+        var i = s
+        while i < n, i - s <= 10, p[i] >= UInt8(ascii: "a"), p[i] <= UInt8(ascii: "z") { i += 1 }
+        guard i + 1 < n, p[i] == UInt8(ascii: ":"), p[i + 1] == UInt8(ascii: " "),
+            let k = keyIndex(p, s, i), k > after
+        else { return nil }
+        return (k, i + 2)
     }
 
     /// Reads the whole context starting at `at` (which holds `, client: `). False unless it runs to the end.
@@ -333,10 +373,10 @@ private struct NginxErrorTail {
         var i = at
         var last = -1
         while i < n {
-            guard let k = NginxErrorTail.keyAt(p, at: i, after: last) else { return false }
+            guard let (k, v) = NginxErrorTail.keyAt(p, at: i, after: last) else { return false }
             if last == -1 && k != 0 { return false }
             last = k
-            i += 2 + NginxErrorTail.keys[k].count + 2
+            i = v
             let valueStart: Int
             let valueEnd: Int
             if k != 0, i < n, p[i] == UInt8(ascii: "\"") {
@@ -344,12 +384,12 @@ private struct NginxErrorTail {
                 valueStart = i + 1
                 var q = valueStart
                 var end = -1
-                while q < n {
-                    if p[q] == UInt8(ascii: "\"") && (q + 1 == n || NginxErrorTail.keyFollows(p, at: q + 1, after: k)) {
-                        end = q
+                while let quote = NginxErrorTail.find(UInt8(ascii: "\""), p, from: q, to: n) {
+                    if quote + 1 == n || NginxErrorTail.keyAt(p, at: quote + 1, after: k) != nil {
+                        end = quote
                         break
                     }
-                    q += 1
+                    q = quote + 1
                 }
                 guard end >= 0 else { return false }
                 valueEnd = end
