@@ -165,6 +165,18 @@ public enum JSONWriter {
         var runStart = 0
         var i = 0
         while i < n {
+            // Skip 8 plain bytes at a time: none below 0x20, none of `"` and `\`, none above 0x7F.
+            while i &+ 8 <= n {
+                let w = bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                let quote = w ^ 0x2222_2222_2222_2222
+                let slash = w ^ 0x5C5C_5C5C_5C5C_5C5C
+                let control = (w &- 0x2020_2020_2020_2020) & ~w
+                let isQuote = (quote &- 0x0101_0101_0101_0101) & ~quote
+                let isSlash = (slash &- 0x0101_0101_0101_0101) & ~slash
+                if (control | isQuote | isSlash | w) & 0x8080_8080_8080_8080 != 0 { break }
+                i &+= 8
+            }
+            guard i < n else { break }
             let b = bytes[i]
             if b >= 0x20 && b < 0x80 && b != 0x22 && b != 0x5C {
                 i += 1

@@ -128,6 +128,7 @@ public enum ThroughputBenchmark {
             var output: [UInt8] = []
             output.reserveCapacity(1 << 20)
             var outputBytes = 0
+            var encoder = EventEncoder()
             var failures = 0
             var count = 0
             let now = Timestamp(nanoseconds: 0)
@@ -142,11 +143,11 @@ public enum ThroughputBenchmark {
                         origin: LineOrigin(source: 1, offset: Int64(offset), endOffset: Int64(nl + 1)), now: now, into: &events)
                     offset = nl + 1
                     if events.count >= 1024 {
-                        flush(&events, parse, &output, &outputBytes, &failures, &count)
+                        flush(&events, parse, &encoder, &output, &outputBytes, &failures, &count)
                     }
                 }
             }
-            flush(&events, parse, &output, &outputBytes, &failures, &count)
+            flush(&events, parse, &encoder, &output, &outputBytes, &failures, &count)
             let seconds = cpuTime() - start
             let r = Result(
                 lines: count, inputBytes: input.count, outputBytes: outputBytes, seconds: seconds, newlineScanSeconds: scanSeconds,
@@ -157,13 +158,13 @@ public enum ThroughputBenchmark {
     }
 
     private static func flush(
-        _ events: inout [LogEvent], _ parse: ParseStage, _ output: inout [UInt8], _ outputBytes: inout Int, _ failures: inout Int,
+        _ events: inout [LogEvent], _ parse: ParseStage, _ encoder: inout EventEncoder, _ output: inout [UInt8], _ outputBytes: inout Int, _ failures: inout Int,
         _ count: inout Int
     ) {
         for i in events.indices {
             parse.apply(&events[i])
             if events[i].index(of: FieldPaths.tags) != nil { failures += 1 }
-            JSONWriter.write(events[i], into: &output)
+            encoder.encode(events[i], into: &output)
             output.append(0x0A)
         }
         count += events.count

@@ -164,3 +164,56 @@ import Testing
         #expect(Civil.month(abbreviation: 0x58, 0x59, 0x5A) == nil)
     }
 }
+
+@Suite struct EventEncoderTests {
+    func event(_ paths: [String]) -> LogEvent {
+        var e = LogEvent()
+        for (i, p) in paths.enumerated() { e.set(FieldPath.intern(p), .int(Int64(i))) }
+        return e
+    }
+
+    @Test func writesWhatJSONWriterWritesForEveryLayout() {
+        var encoder = EventEncoder()
+        let layouts = [
+            ["@timestamp", "http.request.method", "url.original", "http.version", "http.response.status_code"],
+            ["a", "b.c", "b.d.e", "f", "b.d.g", "h.i"],
+            ["x"],
+            [],
+            ["a.b.c.d.e", "a.b.x", "a.y", "z"],
+        ]
+        for round in 0..<3 {
+            for l in layouts {
+                var fast: [UInt8] = []
+                var slow: [UInt8] = []
+                let e = event(l)
+                encoder.encode(e, into: &fast)
+                JSONWriter.write(e, into: &slow)
+                #expect(fast == slow, "round \(round): \(String(decoding: fast, as: UTF8.self)) vs \(String(decoding: slow, as: UTF8.self))")
+            }
+        }
+        #expect(encoder.planned == 4)  // the empty event needs no plan
+    }
+
+    @Test func aDifferentOrderIsADifferentLayout() {
+        var encoder = EventEncoder()
+        var out: [UInt8] = []
+        encoder.encode(event(["a.b", "c", "a.d"]), into: &out)
+        out.append(0x0A)
+        encoder.encode(event(["c", "a.b", "a.d"]), into: &out)
+        #expect(String(decoding: out, as: UTF8.self) == "{\"a\":{\"b\":0,\"d\":2},\"c\":1}\n{\"c\":0,\"a\":{\"b\":1,\"d\":2}}")
+    }
+
+    @Test func theCacheIsBounded() {
+        var encoder = EventEncoder()
+        encoder.maxLayouts = 4
+        var out: [UInt8] = []
+        for i in 0..<20 { encoder.encode(event(["f\(i)"]), into: &out) }
+        #expect(encoder.planned == 20)
+        var again: [UInt8] = []
+        JSONWriter.write(event(["f19"]), into: &again)
+        out.removeAll()
+        encoder.encode(event(["f19"]), into: &out)
+        #expect(out == again)
+        #expect(encoder.planned == 20)
+    }
+}
