@@ -35,10 +35,8 @@ public struct CRIDecoder: LineDecoder {
         let text = UnsafeRawBufferPointer(rebasing: line[prefix.messageStart...])
         event.arena.reserveCapacity(text.count &+ (origin.path?.utf8.count ?? 0) &+ 16)
         let message = event.append(bytes: text).range
-        let chunk = Chunk(
-            event: event, message: message, timestamp: prefix.timestamp, stream: prefix.stream,
-            isFinal: !prefix.isPartial)
-        joiner.add(chunk, origin: origin, into: &output)
+        let chunk = Chunk(message: message, timestamp: prefix.timestamp, stream: prefix.stream, isFinal: !prefix.isPartial)
+        joiner.add(&event, chunk, origin: origin, into: &output)
     }
 
     public mutating func flush(now: Timestamp, into output: inout [LogEvent]) {

@@ -35,23 +35,114 @@ public struct DockerJSONDecoder: LineDecoder {
     private enum Key {
         case log, stream, time, attrs, unknown
 
+        @inline(__always)
         init(_ b: UnsafeRawBufferPointer) {
+            // Keys are compared as little-endian words of their bytes.
             switch b.count {
-            case 3 where b[0] == UInt8(ascii: "l") && b[1] == UInt8(ascii: "o") && b[2] == UInt8(ascii: "g"):
-                self = .log
-            case 4 where b.elementsEqual("time".utf8): self = .time
-            case 5 where b.elementsEqual("attrs".utf8): self = .attrs
-            case 6 where b.elementsEqual("stream".utf8): self = .stream
+            case 3 where Key.word(b, 3) == 0x67_6F6C: self = .log  // "log"
+            case 4 where Key.word(b, 4) == 0x656D_6974: self = .time  // "time"
+            case 5 where Key.word(b, 5) == 0x73_7274_7461: self = .attrs  // "attrs"
+            case 6 where Key.word(b, 6) == 0x6D61_6572_7473: self = .stream  // "stream"
             default: self = .unknown
             }
+        }
+
+        @inline(__always)
+        static func word(_ b: UnsafeRawBufferPointer, _ n: Int) -> UInt64 {
+            var v: UInt64 = 0
+            for i in 0..<n { v |= UInt64(b[i]) << (8 * UInt64(i)) }
+            return v
         }
     }
 
     public mutating func decode(
         _ line: UnsafeRawBufferPointer, origin: LineOrigin, now: Timestamp, into output: inout [LogEvent]
     ) {
+        if decodeExact(line, origin: origin, now: now, into: &output) { return }
+        decodeGeneric(line, origin: origin, now: now, into: &output)
+    }
+
+    /// A new arena holding the unescaped string whose opening quote is at `quote`, with room for the
+    /// fields written after it; nil with the error when the string is not valid.
+    @inline(__always)
+    private static func unescapeIntoNewArena(
+        _ line: UnsafeRawBufferPointer, quote: Int, extra: Int
+    ) -> (arena: [UInt8], end: Int, failure: JSONError?) {
+        var failure: JSONError?
+        var end = quote
+        let arena = [UInt8](unsafeUninitializedCapacity: line.count &- quote &+ extra) { buffer, count in
+            count = 0
+            guard let out = buffer.baseAddress else { return }
+            do throws(JSONError) {
+                let r = try StringUnescaper.read(line, openingQuote: quote, into: UnsafeMutableRawPointer(out))
+                count = r.written
+                end = r.end
+            } catch {
+                failure = error
+            }
+        }
+        return (arena, end, failure)
+    }
+
+    /// The layout Docker's json-file driver writes, byte for byte: `{"log":"…"`, then optionally
+    /// `,"stream":"stdout|stderr"` and `,"time":"…"`, then `}`. Returns false (having emitted
+    /// nothing) for anything else, which the generic path then reads.
+    @inline(__always)
+    private mutating func decodeExact(
+        _ line: UnsafeRawBufferPointer, origin: LineOrigin, now: Timestamp, into output: inout [LogEvent]
+    ) -> Bool {
+        let n = line.count
+        guard n >= 10, let base = line.baseAddress,
+            base.loadUnaligned(as: UInt64.self) == UInt64(littleEndian: 0x223A_2267_6F6C_227B)  // {"log":"
+        else { return false }
+        let (arena, end, failure) = Self.unescapeIntoNewArena(line, quote: 7, extra: (origin.path?.utf8.count ?? 0) &+ 16)
+        guard failure == nil else { return false }
+        var p = end
+        var stream = StreamKind.none
+        // ,"stream":"stdout"
+        if p + 18 <= n && base.loadUnaligned(fromByteOffset: p, as: UInt64.self) == UInt64(littleEndian: 0x6D61_6572_7473_222C)
+            && line[p + 8] == 0x22 && line[p + 9] == UInt8(ascii: ":") && line[p + 10] == 0x22 && line[p + 17] == 0x22
+        {
+            let word = Key.word(UnsafeRawBufferPointer(rebasing: line[(p + 11)..<(p + 17)]), 6)
+            if word == 0x7475_6F64_7473 {
+                stream = .stdout
+            } else if word == 0x7272_6564_7473 {
+                stream = .stderr
+            } else {
+                return false
+            }
+            p += 18
+        }
+        var time: Timestamp?
+        // ,"time":"…"
+        if p + 9 <= n && base.loadUnaligned(fromByteOffset: p, as: UInt64.self) == UInt64(littleEndian: 0x3A22_656D_6974_222C)
+            && line[p + 8] == 0x22
+        {
+            var q = p + 9
+            while q < n && line[q] != 0x22 && line[q] != 0x5C { q += 1 }
+            guard q < n && line[q] == 0x22 else { return false }
+            time = RFC3339.parse(UnsafeRawBufferPointer(rebasing: line[(p + 9)..<q]))
+            p = q + 1
+        }
+        guard p < n && line[p] == UInt8(ascii: "}") else { return false }
+        p += 1
+        while p < n {
+            switch line[p] {
+            case 0x20, 0x09, 0x0A, 0x0D: p += 1
+            default: return false
+            }
+        }
+        var event = LogEvent(arena: arena)
+        let log = 0..<event.arena.count
+        let isFinal = !log.isEmpty && event.arena[log.upperBound - 1] == 0x0A
+        joiner.add(&event, Chunk(message: log, timestamp: time ?? now, stream: stream, isFinal: isFinal), origin: origin, into: &output)
+        return true
+    }
+
+    private mutating func decodeGeneric(
+        _ line: UnsafeRawBufferPointer, origin: LineOrigin, now: Timestamp, into output: inout [LogEvent]
+    ) {
         var event = LogEvent()
-        event.arena.reserveCapacity(line.count &+ (origin.path?.utf8.count ?? 0) &+ 16)
         var scanner = JSONScanner(line)
         var log: Range<Int>?
         var stream = StreamKind.none
@@ -70,7 +161,18 @@ public struct DockerJSONDecoder: LineDecoder {
                         guard scanner.peek() == 0x22 else {
                             throw JSONError("\"log\" is not a string", at: scanner.position)
                         }
-                        log = try scanner.readString(into: &event.arena)
+                        if event.arena.isEmpty {
+                            // The common case: unescape straight into a new arena sized for the
+                            // message and the fields written after it.
+                            let (arena, end, failure) = Self.unescapeIntoNewArena(
+                                line, quote: scanner.position, extra: (origin.path?.utf8.count ?? 0) &+ 16)
+                            event.arena = arena
+                            if let failure { throw failure }
+                            log = 0..<event.arena.count
+                            scanner.position = end
+                        } else {
+                            log = try scanner.readString(into: &event.arena)
+                        }
                     case .stream:
                         guard scanner.peek() == 0x22 else {
                             try scanner.skipValue()
@@ -78,9 +180,10 @@ public struct DockerJSONDecoder: LineDecoder {
                         }
                         let value = try scanner.readKey()
                         let text = UnsafeRawBufferPointer(rebasing: line[value.range])
-                        if text.elementsEqual(StreamBytes.stdout) {
+                        let word = text.count == 6 && !value.escaped ? Key.word(text, 6) : 0
+                        if word == 0x7475_6F64_7473 {  // "stdout"
                             stream = .stdout
-                        } else if text.elementsEqual(StreamBytes.stderr) {
+                        } else if word == 0x7272_6564_7473 {  // "stderr"
                             stream = .stderr
                         } else {
                             stream = .other
@@ -117,9 +220,9 @@ public struct DockerJSONDecoder: LineDecoder {
         }
         let isFinal = !log.isEmpty && event.arena[log.upperBound - 1] == 0x0A
         let chunk = Chunk(
-            event: event, message: log, timestamp: time ?? now, stream: stream, otherStream: otherStream,
-            extras: extras, isFinal: isFinal)
-        joiner.add(chunk, origin: origin, into: &output)
+            message: log, timestamp: time ?? now, stream: stream, otherStream: otherStream, extras: extras,
+            isFinal: isFinal)
+        joiner.add(&event, chunk, origin: origin, into: &output)
     }
 
     public mutating func flush(now: Timestamp, into output: inout [LogEvent]) {

@@ -27,9 +27,9 @@ func streamKey(source: UInt64, stream: StreamKind) -> UInt64 {
     return z ^ (z >> 31)
 }
 
-/// One decoded physical line before joining: its text is `event.arena[message]`.
+/// What a decoder read from one physical line; the text is `event.arena[message]` of the event
+/// passed along with it.
 struct Chunk {
-    var event: LogEvent
     var message: Range<Int>
     var timestamp: Timestamp
     var stream: StreamKind
@@ -55,8 +55,8 @@ private struct Pending {
     /// This join continues one that was cut at the size bound.
     var continued: Bool
 
-    init(_ chunk: consuming Chunk, origin: LineOrigin, continued: Bool) {
-        var event = chunk.event
+    init(_ event: LogEvent, _ chunk: Chunk, origin: LineOrigin, continued: Bool) {
+        var event = event
         var start = chunk.message.lowerBound
         if chunk.message.upperBound != event.arena.count {
             // Keep the message at the end of the arena so later chunks extend it in place.
@@ -101,14 +101,14 @@ struct PartialJoiner {
     }
 
     /// Takes one decoded physical line.
-    mutating func add(_ chunk: consuming Chunk, origin: LineOrigin, into output: inout [LogEvent]) {
+    mutating func add(_ event: inout LogEvent, _ chunk: Chunk, origin: LineOrigin, into output: inout [LogEvent]) {
         stats.lines &+= 1
         let slot = Int(chunk.stream.rawValue)
         guard var pending = slots[slot] else {
             if chunk.isFinal {
-                emitSingle(chunk, origin: origin, tag: nil, into: &output)
+                emitSingle(&event, chunk, origin: origin, tag: nil, into: &output)
             } else {
-                slots[slot] = Pending(chunk, origin: origin, continued: false)
+                slots[slot] = Pending(event, chunk, origin: origin, continued: false)
                 stats.linesHeld &+= 1
             }
             return
@@ -120,14 +120,14 @@ struct PartialJoiner {
             stats.truncatedJoins &+= 1
             emit(&pending, extraTag: DecoderTags.partialTruncated, into: &output)
             if chunk.isFinal {
-                emitSingle(chunk, origin: origin, tag: DecoderTags.partialTruncated, into: &output)
+                emitSingle(&event, chunk, origin: origin, tag: DecoderTags.partialTruncated, into: &output)
             } else {
-                slots[slot] = Pending(chunk, origin: origin, continued: true)
+                slots[slot] = Pending(event, chunk, origin: origin, continued: true)
                 stats.linesHeld &+= 1
             }
             return
         }
-        pending.event.arena.append(contentsOf: chunk.event.arena[chunk.message])
+        pending.event.arena.append(contentsOf: event.arena[chunk.message])
         pending.lines &+= 1
         pending.origin.endOffset = origin.endOffset
         stats.linesHeld &+= 1
@@ -167,8 +167,9 @@ struct PartialJoiner {
             lines: 1, stripNewline: false, tags: [EventTags.decodeFailure], reason: reason, into: &output)
     }
 
-    private mutating func emitSingle(_ chunk: consuming Chunk, origin: LineOrigin, tag: String?, into output: inout [LogEvent]) {
-        var event = chunk.event
+    private mutating func emitSingle(
+        _ event: inout LogEvent, _ chunk: Chunk, origin: LineOrigin, tag: String?, into output: inout [LogEvent]
+    ) {
         finish(
             &event, message: chunk.message, timestamp: chunk.timestamp, stream: chunk.stream,
             otherStream: chunk.otherStream, extras: chunk.extras, origin: origin, lines: 1, stripNewline: stripNewline,
@@ -227,32 +228,38 @@ enum RFC3339 {
     static func parse(_ b: UnsafeRawBufferPointer) -> Timestamp? {
         let n = b.count
         guard n >= 20 else { return nil }
-        @inline(__always) func digit(_ i: Int) -> Int? {
-            let c = b[i] &- 0x30
-            return c < 10 ? Int(c) : nil
+        @inline(__always) func two(_ i: Int) -> Int {
+            // -1 unless both bytes are digits.
+            let a = Int(b[i] &- 0x30)
+            let c = Int(b[i + 1] &- 0x30)
+            return a < 10 && c < 10 ? a &* 10 &+ c : -1
         }
-        @inline(__always) func two(_ i: Int) -> Int? {
-            guard let a = digit(i), let c = digit(i + 1) else { return nil }
-            return a * 10 + c
-        }
-        guard let y1 = two(0), let y2 = two(2), b[4] == 0x2D, let month = two(5), b[7] == 0x2D, let day = two(8),
-            b[10] == UInt8(ascii: "T") || b[10] == UInt8(ascii: "t"),
-            let hour = two(11), b[13] == 0x3A, let minute = two(14), b[16] == 0x3A, let second = two(17)
+        let y1 = two(0), y2 = two(2), month = two(5), day = two(8), hour = two(11), minute = two(14), second = two(17)
+        guard y1 >= 0, y2 >= 0, b[4] == 0x2D, b[7] == 0x2D, b[10] | 0x20 == UInt8(ascii: "t"), b[13] == 0x3A,
+            b[16] == 0x3A, month >= 1, month <= 12, day >= 1, hour >= 0, hour <= 23, minute >= 0, minute <= 59,
+            second >= 0, second <= 60
         else { return nil }
+        let year = y1 &* 100 &+ y2
+        guard day <= Civil.daysInMonth(year: year, month: month) else { return nil }
         var i = 19
-        var nanos = 0
-        var digits = 0
+        var nanos: Int64 = 0
         if b[i] == UInt8(ascii: ".") {
             i += 1
-            while i < n, let d = digit(i) {
+            var digits = 0
+            while i < n {
+                let d = b[i] &- 0x30
+                guard d < 10 else { break }
                 if digits < 9 {
-                    nanos = nanos * 10 + d
+                    nanos = nanos &* 10 &+ Int64(d)
                     digits += 1
                 }
                 i += 1
             }
             guard digits > 0 else { return nil }
-            for _ in digits..<9 { nanos *= 10 }
+            while digits < 9 {
+                nanos &*= 10
+                digits += 1
+            }
         }
         guard i < n else { return nil }
         var offset = 0
@@ -260,23 +267,24 @@ enum RFC3339 {
         case UInt8(ascii: "Z"), UInt8(ascii: "z"):
             i += 1
         case UInt8(ascii: "+"), UInt8(ascii: "-"):
-            let sign = b[i] == UInt8(ascii: "-") ? -1 : 1
+            let negative = b[i] == UInt8(ascii: "-")
             i += 1
-            guard i + 2 <= n, let oh = two(i) else { return nil }
+            guard i + 2 <= n else { return nil }
+            let oh = two(i)
             i += 2
             if i < n && b[i] == 0x3A { i += 1 }
-            guard i + 2 <= n, let om = two(i), oh <= 23, om <= 59 else { return nil }
+            guard i + 2 <= n else { return nil }
+            let om = two(i)
             i += 2
-            offset = sign * (oh * 3600 + om * 60)
+            guard oh >= 0, oh <= 23, om >= 0, om <= 59 else { return nil }
+            offset = negative ? -(oh * 3600 + om * 60) : oh * 3600 + om * 60
         default:
             return nil
         }
         guard i == n else { return nil }
-        let civil = CivilTime(
-            year: y1 * 100 + y2, month: month, day: day, hour: hour, minute: minute, second: second,
-            nanosecond: nanos, fractionDigits: 9, utcOffset: offset)
-        guard civil.isValid else { return nil }
-        return Timestamp(nanoseconds: civil.timestamp(zone: .utc).nanoseconds, precision: 9)
+        let days = Civil.days(year: year, month: month, day: day)
+        let seconds = days &* 86_400 &+ Int64(hour &* 3600 &+ minute &* 60 &+ second &- offset)
+        return Timestamp(nanoseconds: seconds &* 1_000_000_000 &+ nanos, precision: 9)
     }
 }
 

@@ -17,7 +17,8 @@ public struct RawDecoder: LineDecoder {
         var event = LogEvent()
         event.arena.reserveCapacity(line.count &+ (origin.path?.utf8.count ?? 0) &+ 8)
         let message = event.append(bytes: line).range
-        joiner.add(Chunk(event: event, message: message, timestamp: now, stream: .none, isFinal: true), origin: origin, into: &output)
+        let chunk = Chunk(message: message, timestamp: now, stream: .none, isFinal: true)
+        joiner.add(&event, chunk, origin: origin, into: &output)
     }
 
     public mutating func flush(now: Timestamp, into output: inout [LogEvent]) {}
