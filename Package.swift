@@ -21,6 +21,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // Shared value types: the event model, JSON reader/writer, timestamps, stage protocols.
@@ -34,6 +38,45 @@ let package = Package(
         // zlib, called directly: gzip members for the file output (and a reusable stream for bulk
         // bodies) without an intermediate ByteBuffer copy. Needs zlib1g-dev.
         .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
+        // 1. Input: tailing engine (discovery, rotation, checkpoints) for docker, cri and file sources.
+        .target(
+            name: "InputTail",
+            dependencies: ["ShipperCore", "InputFormats", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        // 3. Buffer: durable disk buffer between the stages and the outputs.
+        .target(
+            name: "BufferDisk",
+            dependencies: ["ShipperCore", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        // 4. Output: Elasticsearch bulk (gzip, per-item retry, dead letters, idempotent ids).
+        .target(
+            name: "OutputElasticsearch",
+            dependencies: [
+                "ShipperCore", "BufferDisk", "CZlib",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Prometheus /metrics and /health.
+        .target(
+            name: "ShipperTelemetry",
+            dependencies: [
+                "ShipperCore",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // 4. Output: JSON-lines files with rotation and gzip.
         .target(name: "OutputFile", dependencies: ["ShipperCore", "CZlib"], swiftSettings: swiftSettings),
         // YAML → typed config, with file:line:column errors.
@@ -45,14 +88,19 @@ let package = Package(
         // Wiring: builds pipelines from config, runs test-pipeline.
         .target(
             name: "ShipperRuntime",
-            dependencies: ["ShipperCore", "ShipperConfig", "InputFormats", "StageParsers", "StageTransforms", "OutputFile",
-                           .product(name: "Logging", package: "swift-log")],
+            dependencies: ["ShipperCore", "ShipperConfig", "InputFormats", "InputTail", "StageParsers", "StageTransforms",
+                           "BufferDisk", "OutputFile", "OutputElasticsearch", "ShipperTelemetry",
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "Metrics", package: "swift-metrics"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                           .product(name: "UnixSignals", package: "swift-service-lifecycle")],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "shipper",
-            dependencies: ["ShipperRuntime", "ShipperConfig", "ShipperCore",
-                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["ShipperRuntime", "ShipperConfig", "ShipperCore", "BufferDisk",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             swiftSettings: swiftSettings
         ),
         // An Elasticsearch stand-in that behaves like Elasticsearch for what a shipper touches.
@@ -91,6 +139,18 @@ let package = Package(
                            .product(name: "CompressNIO", package: "compress-nio")],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "EndToEndTests", dependencies: ["ShipperCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "InputTailTests", dependencies: ["InputTail", "InputFormats", "ShipperCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "BufferDiskTests", dependencies: ["BufferDisk", "ShipperCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "OutputElasticsearchTests",
+            dependencies: ["OutputElasticsearch", "BufferDisk", "ShipperCore", "ElasticsearchTestServer"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ShipperTelemetryTests",
+            dependencies: ["ShipperTelemetry", "ShipperCore", .product(name: "AsyncHTTPClient", package: "async-http-client")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "EndToEndTests", dependencies: ["ShipperCore", "ElasticsearchTestServer"], swiftSettings: swiftSettings),
     ]
 )
