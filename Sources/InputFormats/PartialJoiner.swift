@@ -84,6 +84,9 @@ struct PartialJoiner {
     /// Remove one trailing `\n` from a finished message (docker keeps the newline in `log`).
     var stripNewline: Bool
     var stats = LineDecoderStats()
+    /// The UTF-8 of the last `log.file.path` written (a decoder reads one file, so it rarely changes).
+    private var pathText: String?
+    private var pathBytes: [UInt8] = []
     private var slots: [Pending?] = Array(repeating: nil, count: StreamKind.count)
 
     init(maxLineBytes: Int, stripNewline: Bool) {
@@ -206,7 +209,13 @@ struct PartialJoiner {
         case .other: event.appendField(FieldPaths.stream, .string(event.append(bytes: otherStream)))
         }
         if let path = origin.path {
-            event.appendField(FieldPaths.logFilePath, .string(event.append(string: path)))
+            if path != pathText {
+                pathText = path
+                pathBytes = Array(path.utf8)
+            }
+            let start = event.arena.count
+            event.arena.append(contentsOf: pathBytes)
+            event.appendField(FieldPaths.logFilePath, .string(ArenaSlice(start: start, count: pathBytes.count)))
             event.appendField(FieldPaths.logOffset, .int(origin.offset))
         }
         for field in extras { event.appendField(field.path, field.value) }
