@@ -1,4 +1,5 @@
 import InputFormats
+import InputTail
 import ShipperConfig
 import ShipperCore
 
