@@ -156,8 +156,10 @@ public struct MultilineStage: Stage {
     private enum Matcher {
         case java
         case timestamp
-        /// `continues`: true for `mode: continue` (a match continues), false for `mode: start`.
-        case regex(Regex<AnyRegexOutput>, continues: Bool)
+        /// A match starts an event (`mode: start` with `pattern`).
+        case startRegex
+        /// A match continues the event (`mode: continue`).
+        case continueRegex
     }
 
     private struct Pending {
@@ -173,18 +175,21 @@ public struct MultilineStage: Stage {
         /// Part of an event split by `max_lines` / `max_bytes`.
         var truncated: Bool
 
+        /// A placeholder (no allocation).
+        static var none: Pending {
+            Pending(event: LogEvent(), messageIndex: 0, lines: 0, bytes: 0, seenAt: nil, sequence: 0, truncated: false)
+        }
+
         /// Appends `\n` and the line's bytes to the held message.
         mutating func append(line: ArenaSlice, of other: borrowing LogEvent) {
             guard case .string(var message) = event.fields[messageIndex].value else { return }
             let extra = 1 + Int(line.count)
+            // (No reserveCapacity here: exact reservations would defeat the array's geometric growth.)
             if message.upperBound != event.arena.count {
                 // The message is not at the end of the arena: move it there once, so it can grow.
-                event.arena.reserveCapacity(event.arena.count + Int(message.count) + extra)
                 let start = event.arena.count
                 for k in message.range { event.arena.append(event.arena[k]) }
                 message = ArenaSlice(start: start, count: Int(message.count))
-            } else {
-                event.arena.reserveCapacity(event.arena.count + extra)
             }
             event.arena.append(0x0A)
             other.arena.withUnsafeBytes { raw in
@@ -199,9 +204,15 @@ public struct MultilineStage: Stage {
     }
 
     private let matcher: Matcher
+    private let regex: Regex<AnyRegexOutput>?
     private let maxLines: Int
     private let maxBytes: Int
     private let timeout: Int64
+    /// The held event of the stream seen last (`hotKey`): a run of lines from one stream touches no hash table.
+    private var hot = Pending.none
+    private var hasHot = false
+    private var hotKey: UInt64 = 0
+    /// Held events of the other streams.
     private var pending: [UInt64: Pending] = [:]
     private var sequence: UInt64 = 0
 
@@ -213,14 +224,18 @@ public struct MultilineStage: Stage {
         switch config.mode {
         case .java:
             matcher = .java
+            regex = nil
         case .start:
             if let pattern = config.pattern {
-                matcher = .regex(try Regex(pattern), continues: false)
+                matcher = .startRegex
+                regex = try Regex(pattern)
             } else {
                 matcher = .timestamp
+                regex = nil
             }
         case .continue:
-            matcher = .regex(try Regex(config.pattern ?? ""), continues: true)
+            matcher = .continueRegex
+            regex = try Regex(config.pattern ?? "")
         }
         maxLines = config.maxLines
         maxBytes = config.maxBytes.bytes
@@ -228,46 +243,51 @@ public struct MultilineStage: Stage {
     }
 
     /// Number of streams with an event held back.
-    public var pendingCount: Int { pending.count }
+    public var pendingCount: Int { pending.count + (hasHot ? 1 : 0) }
 
     public mutating func process(_ event: consuming LogEvent, into output: inout [LogEvent]) {
         let key = event.streamKey
+        if key != hotKey { switchHot(to: key) }
         guard let mi = event.index(of: FieldPaths.message), case .string(let line) = event.fields[mi].value,
             line.start >= 0, line.count >= 0, line.upperBound <= event.arena.count
         else {
             // Not a line: release what its stream holds first, to keep the order.
-            if let held = pending.removeValue(forKey: key) { output.append(Self.finish(held)) }
+            if hasHot { output.append(Self.finish(takeHot())) }
             output.append(event)
             return
         }
-        guard let slot = pending.index(forKey: key) else {
-            pending[key] = newPending(event, messageIndex: mi, line: line, truncated: false)
+        guard hasHot else {
+            hot = newPending(event, messageIndex: mi, line: line, truncated: false)
+            hasHot = true
             return
         }
         let continues = event.arena.withUnsafeBytes { raw in
             isContinuation(UnsafeRawBufferPointer(rebasing: raw[line.range]))
         }
+        var truncated = false
         if continues {
-            // Read the counters only: copying the whole `Pending` would make the arena non-unique.
-            let heldLines = pending.values[slot].lines
-            let heldBytes = pending.values[slot].bytes
-            if heldLines < maxLines, heldBytes &+ 1 &+ Int(line.count) <= maxBytes {
-                pending.values[slot].append(line: line, of: event)
+            if hot.lines < maxLines, hot.bytes &+ 1 &+ Int(line.count) <= maxBytes {
+                hot.append(line: line, of: event)
                 return
             }
             // Too long: emit what is held, continue in a new event; nothing is dropped.
-            var next = newPending(event, messageIndex: mi, line: line, truncated: true)
-            swap(&next, &pending.values[slot])
-            next.truncated = true
-            output.append(Self.finish(next))
-            return
+            truncated = true
+            hot.truncated = true
         }
-        var next = newPending(event, messageIndex: mi, line: line, truncated: false)
-        swap(&next, &pending.values[slot])
-        output.append(Self.finish(next))
+        var finished = newPending(event, messageIndex: mi, line: line, truncated: truncated)
+        swap(&finished, &hot)
+        output.append(Self.finish(finished))
     }
 
     public mutating func flush(now: Timestamp?, into output: inout [LogEvent]) {
+        // Park the hot stream with the others for the scan; it is taken back at the end.
+        if hasHot { pending[hotKey] = takeHot() }
+        defer {
+            if let held = pending.removeValue(forKey: hotKey) {
+                hot = held
+                hasHot = true
+            }
+        }
         guard !pending.isEmpty else { return }
         var ready: [(sequence: UInt64, key: UInt64)] = []
         var i = pending.startIndex
@@ -292,6 +312,24 @@ public struct MultilineStage: Stage {
         }
     }
 
+    /// Makes `key` the hot stream: parks the current hot event in the table, takes out `key`'s.
+    private mutating func switchHot(to key: UInt64) {
+        if hasHot { pending[hotKey] = takeHot() }
+        if let held = pending.removeValue(forKey: key) {
+            hot = held
+            hasHot = true
+        }
+        hotKey = key
+    }
+
+    /// Moves the hot event out, leaving an empty placeholder.
+    private mutating func takeHot() -> Pending {
+        var out = Pending.none
+        swap(&out, &hot)
+        hasHot = false
+        return out
+    }
+
     // MARK: Internals
 
     private mutating func newPending(_ event: consuming LogEvent, messageIndex: Int, line: ArenaSlice, truncated: Bool)
@@ -307,10 +345,11 @@ public struct MultilineStage: Stage {
         switch matcher {
         case .java: return MultilineRules.javaContinues(p)
         case .timestamp: return !MultilineRules.startsWithTimestamp(p)
-        case .regex(let regex, let continues):
+        case .startRegex, .continueRegex:
+            guard let regex else { return false }
             let text = String(decoding: p, as: UTF8.self)
             let matched = (try? regex.firstMatch(in: text)) != nil
-            return continues ? matched : !matched
+            return matcher == .continueRegex ? matched : !matched
         }
     }
 
