@@ -110,6 +110,15 @@ public enum LogFormat: String, Decodable, Sendable, CaseIterable {
     /// Each line is the message; `@timestamp` is the time it was read.
     case raw
 
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let format = LogFormat(rawValue: text) else {
+            let all = LogFormat.allCases.map(\.rawValue).joined(separator: ", ")
+            throw ConfigValueError("format '\(text)' is not one of: \(all)")
+        }
+        self = format
+    }
+
     /// The format of a file whose first line is `line` (never ``auto``).
     public static func detect(firstLine line: UnsafeRawBufferPointer) -> LogFormat {
         if let first = line.first, first == UInt8(ascii: "{") { return .docker }

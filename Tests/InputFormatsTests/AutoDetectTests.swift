@@ -1,3 +1,4 @@
+import Foundation
 import InputFormats
 import ShipperCore
 import Testing
@@ -44,7 +45,10 @@ import Testing
         #expect([docker, cri, raw].map { $0.first?.string(FieldPaths.message) } == ["d", "c", "r"])
     }
 
-    @Test func formatNamesAreTheConfigValues() {
+    @Test func formatNamesAreTheConfigValues() throws {
         #expect(LogFormat.allCases.map(\.rawValue) == ["auto", "docker", "cri", "raw"])
+        let decoded = try JSONDecoder().decode([LogFormat].self, from: Data(#"["auto","docker","cri","raw"]"#.utf8))
+        #expect(decoded == LogFormat.allCases)
+        #expect(throws: ConfigValueError.self) { try JSONDecoder().decode([LogFormat].self, from: Data(#"["json"]"#.utf8)) }
     }
 }
