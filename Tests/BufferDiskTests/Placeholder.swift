@@ -1,3 +1,0 @@
-import Testing
-
-@Test func placeholderBufferDisk() { #expect(Bool(true)) }
