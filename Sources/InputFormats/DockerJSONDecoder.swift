@@ -242,15 +242,17 @@ public struct DockerJSONDecoder: LineDecoder {
                 continue
             }
             let value = try scanner.readString(into: &event.arena)
-            let path: FieldPath
+            let found: FieldPath?
             if key.escaped {
                 var keyScanner = JSONScanner(line, position: key.range.lowerBound - 1)
                 var decoded: [UInt8] = []
                 let r = try keyScanner.readString(into: &decoded)
-                path = decoded[r].withUnsafeBytes { attrPath($0) }
+                found = decoded[r].withUnsafeBytes { attrPath($0) }
             } else {
-                path = attrPath(UnsafeRawBufferPointer(rebasing: line[key.range]))
+                found = attrPath(UnsafeRawBufferPointer(rebasing: line[key.range]))
             }
+            // Past the limit of field names from input, further new attrs keys are left out.
+            guard let path = found else { continue }
             let field = Field(path, .string(ArenaSlice(start: value.lowerBound, count: value.count)))
             if let i = extras.firstIndex(where: { $0.path === path }) {
                 extras[i] = field
@@ -261,12 +263,12 @@ public struct DockerJSONDecoder: LineDecoder {
         try scanner.expect(UInt8(ascii: "}"))
     }
 
-    private mutating func attrPath(_ key: UnsafeRawBufferPointer) -> FieldPath {
+    private mutating func attrPath(_ key: UnsafeRawBufferPointer) -> FieldPath? {
         for entry in attrPaths where entry.key.elementsEqual(key) { return entry.path }
         var name = String(decoding: key, as: UTF8.self)
         name = String(name.map { $0 == "." ? "_" : $0 })
         if name.isEmpty { name = "_" }
-        let path = FieldPath.intern("docker.attrs." + name)
+        guard let path = FieldPath.internIfRoom("docker.attrs." + name) else { return nil }
         if attrPaths.count < Self.attrPathCacheSize { attrPaths.append((Array(key), path)) }
         return path
     }

@@ -18,11 +18,8 @@ public final class FieldPath: Sendable, Hashable, CustomStringConvertible {
     public let parent: FieldPath?
     /// The JSON-encoded key of the last segment followed by a colon: `"method":`.
     public let jsonKey: [UInt8]
-    /// False only for paths created after the intern table was full.
-    public let interned: Bool
 
-    private init(dotted: String, name: String, parent: FieldPath?, interned: Bool) {
-        self.interned = interned
+    private init(dotted: String, name: String, parent: FieldPath?) {
         self.dotted = dotted
         self.name = name
         self.parent = parent
@@ -35,13 +32,14 @@ public final class FieldPath: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { dotted }
 
-    public static func == (lhs: FieldPath, rhs: FieldPath) -> Bool {
-        if lhs === rhs { return true }
-        if lhs.interned && rhs.interned { return false }
-        return lhs.dotted == rhs.dotted
-    }
+    /// Always true: every path is interned (kept for code written when some were not).
+    public var interned: Bool { true }
 
-    public func hash(into hasher: inout Hasher) { hasher.combine(dotted) }
+    /// Every path is interned, so equal paths are the same object.
+    @inlinable
+    public static func == (lhs: FieldPath, rhs: FieldPath) -> Bool { lhs === rhs }
+
+    public func hash(into hasher: inout Hasher) { hasher.combine(ObjectIdentifier(self)) }
 
     /// True when `self` is `other` or one of its ancestors (`http` is a prefix of `http.version`).
     @inlinable
@@ -71,16 +69,33 @@ public final class FieldPath: Sendable, Hashable, CustomStringConvertible {
     // MARK: Interning
 
     private static let table = Mutex<[String: FieldPath]>([:])
-    /// Above this many distinct paths new ones are no longer remembered (input-controlled keys from a
-    /// `json` parser must not grow memory without bound); such paths still compare equal by text.
-    private static let internLimit = 200_000
+    /// How many distinct paths ``internIfRoom(_:)`` lets input create: paths live as long as the
+    /// process (fields refer to them without reference counting), so names that come from the
+    /// data itself (keys of a `json` field, Docker `attrs`) must not grow memory without bound.
+    public static let inputLimit = 100_000
 
-    /// Returns the path for a dotted string, creating and remembering it on first use.
+    /// Returns the path for a dotted string, creating it on first use. Paths are never freed: use
+    /// this for names from the config and the code, and ``internIfRoom(_:)`` for names from input.
     /// Segments are split at `.`; an empty string gives the path `""`.
     public static func intern(_ dotted: String) -> FieldPath {
         table.withLock { table in
             intern(dotted, table: &table)
         }
+    }
+
+    /// Like ``intern(_:)``, for names that come from input: nil when the path is new and
+    /// ``inputLimit`` paths exist already (the caller keeps the data some other way).
+    public static func internIfRoom(_ dotted: String) -> FieldPath? {
+        table.withLock { table in
+            if let existing = table[dotted] { return existing }
+            guard table.count < inputLimit else { return nil }
+            return intern(dotted, table: &table)
+        }
+    }
+
+    /// `self` plus a child segment, for names from input (see ``internIfRoom(_:)``).
+    public func appendingIfRoom(_ segment: String) -> FieldPath? {
+        FieldPath.internIfRoom(dotted + "." + segment)
     }
 
     private static func intern(_ dotted: String, table: inout [String: FieldPath]) -> FieldPath {
@@ -95,9 +110,8 @@ public final class FieldPath: Sendable, Hashable, CustomStringConvertible {
             parent = nil
             name = dotted
         }
-        let keep = table.count < internLimit
-        let path = FieldPath(dotted: dotted, name: name, parent: parent, interned: keep)
-        if keep { table[dotted] = path }
+        let path = FieldPath(dotted: dotted, name: name, parent: parent)
+        table[dotted] = path
         return path
     }
 }

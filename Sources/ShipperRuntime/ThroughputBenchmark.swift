@@ -76,6 +76,8 @@ public enum ThroughputBenchmark {
         public var seconds: Double
         public var newlineScanSeconds: Double
         public var failures: Int
+        /// Heap allocations in the measured loop, when the allocation counter is preloaded.
+        public var allocations: Int?
 
         public var linesPerSecond: Double { Double(lines) / seconds }
         public var nanosecondsPerLine: Double { seconds * 1e9 / Double(lines) }
@@ -95,6 +97,7 @@ public enum ThroughputBenchmark {
                 decode + parse + encode, one core: \(lines) docker json-file nginx lines, \(inputBytes / 1_048_576) MiB in, \(outputBytes / 1_048_576) MiB out
                   \(f(linesPerSecond)) lines/s, \(f(nanosecondsPerLine, 1)) ns/line, \(f(Double(inputBytes) / seconds / 1_048_576)) MiB/s, parse failures: \(failures)
                   physical limit (memchr newline scan of the same bytes): \(f(Double(inputBytes) / newlineScanSeconds / 1_048_576)) MiB/s
+                  allocations per line: \(allocations.map { f(Double($0) / Double(lines), 2) } ?? "not counted (preload Benchmarks/malloc-count.c, see Benchmarks/bench.sh)")
                 """
         }
     }
@@ -132,6 +135,7 @@ public enum ThroughputBenchmark {
             var failures = 0
             var count = 0
             let now = Timestamp(nanoseconds: 0)
+            let allocationsBefore = allocationCount()
             let start = cpuTime()
             input.withUnsafeBytes { buf in
                 var offset = 0
@@ -149,9 +153,10 @@ public enum ThroughputBenchmark {
             }
             flush(&events, parse, &encoder, &output, &outputBytes, &failures, &count)
             let seconds = cpuTime() - start
+            let allocationsAfter = allocationCount()
             let r = Result(
                 lines: count, inputBytes: input.count, outputBytes: outputBytes, seconds: seconds, newlineScanSeconds: scanSeconds,
-                failures: failures)
+                failures: failures, allocations: allocationsBefore.flatMap { b in allocationsAfter.map { $0 - b } })
             if best == nil || r.seconds < best!.seconds { best = r }
         }
         return best!
@@ -175,6 +180,13 @@ public enum ThroughputBenchmark {
 
     static func decodeNginxConfig(format: String) throws -> NginxAccessConfig {
         try NginxAccessConfig(from: FormatOnlyDecoder(format: format))
+    }
+
+    /// The process's heap allocation count, when Benchmarks/malloc-count.c is preloaded.
+    static func allocationCount() -> Int? {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "shipper_allocation_count") else { return nil }
+        typealias Counter = @convention(c) () -> UInt
+        return Int(unsafeBitCast(symbol, to: Counter.self)())
     }
 
     /// Thread CPU time in seconds.

@@ -105,7 +105,9 @@ public struct JSONFieldParser: LogParser {
                 keyBuffer.removeAll(keepingCapacity: true)
                 let k = try scanner.readString(into: &keyBuffer)
                 let key = String(decoding: keyBuffer[k], as: UTF8.self)
-                let path = prefix.map { $0.appending(key) } ?? FieldPath.intern(key)
+                guard let path = prefix.map({ $0.appendingIfRoom(key) }) ?? FieldPath.internIfRoom(key) else {
+                    throw JSONError("more distinct field names than shipper keeps (\(FieldPath.inputLimit))", at: scanner.position)
+                }
                 try scanner.expect(UInt8(ascii: ":"))
                 if scanner.peek() == UInt8(ascii: "{") {
                     guard depth + 1 < JSONFieldParser.maxDepth else {
