@@ -8,17 +8,29 @@ import Musl
 import Darwin
 #endif
 
-/// Container metadata read from Docker's `config.v2.json` next to a json-file log (no Docker socket).
+/// What is known about the container that wrote a log file: read from Docker's `config.v2.json`
+/// next to a json-file log (no Docker socket), or from a CRI log file name
+/// (`<pod>_<namespace>_<container>-<id>.log`). ``fields`` gives the event fields.
 public struct ContainerMetadata: Sendable, Equatable {
-    public var id: String
-    public var name: String?
-    public var image: String?
-    public var labels: [(key: String, value: String)]
+    /// The container id (64 hex digits).
+    public var id: String { didSet { fields = makeFields() } }
+    /// The container name, without Docker's leading `/`.
+    public var name: String? { didSet { fields = makeFields() } }
+    /// The image as the user asked for it (`Config.Image`, e.g. `nginx:1.27`).
+    public var image: String? { didSet { fields = makeFields() } }
+    /// The container labels in document order.
+    public var labels: [(key: String, value: String)] { didSet { fields = makeFields() } }
+    /// The Kubernetes pod name (CRI logs only).
+    public var podName: String? { didSet { fields = makeFields() } }
+    /// The Kubernetes namespace (CRI logs only).
+    public var namespace: String? { didSet { fields = makeFields() } }
 
     public static func == (a: ContainerMetadata, b: ContainerMetadata) -> Bool {
-        a.id == b.id && a.name == b.name && a.image == b.image && a.labels.elementsEqual(b.labels, by: { $0 == $1 })
+        a.id == b.id && a.name == b.name && a.image == b.image && a.podName == b.podName && a.namespace == b.namespace
+            && a.labels.elementsEqual(b.labels, by: { $0 == $1 })
     }
 
+    /// The value of a label, nil when the container has no such label.
     public func label(_ key: String) -> String? { labels.first { $0.key == key }?.value }
 
     /// Parses the contents of a `config.v2.json`.
@@ -34,20 +46,51 @@ public struct ContainerMetadata: Sendable, Equatable {
         } else {
             labels = []
         }
+        fields = makeFields()
     }
 
-    public init(id: String, name: String? = nil, image: String? = nil, labels: [(key: String, value: String)] = []) {
+    public init(
+        id: String, name: String? = nil, image: String? = nil, labels: [(key: String, value: String)] = [],
+        podName: String? = nil, namespace: String? = nil
+    ) {
         self.id = id
         self.name = name
         self.image = image
         self.labels = labels
+        self.podName = podName
+        self.namespace = namespace
+        fields = makeFields()
     }
 
-    /// ECS fields for events of this container: `container.*`, `service.name` and the Swarm fields.
-    public var fields: [(FieldPath, String)] {
+    /// The metadata in a CRI log file name as the kubelet links it:
+    /// `/var/log/containers/<pod>_<namespace>_<container>-<id>.log`; nil when the name has another shape.
+    public init?(criLogPath path: String) {
+        var file = Substring(path[(path.lastIndex(of: "/").map { path.index(after: $0) } ?? path.startIndex)...])
+        guard file.hasSuffix(".log") else { return nil }
+        file = file.dropLast(4)
+        // Pod, namespace and container names are DNS names: no `_`. The container name may hold `-`.
+        let parts = file.split(separator: "_", maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty, let dash = parts[2].lastIndex(of: "-") else { return nil }
+        let container = parts[2][..<dash]
+        let id = parts[2][parts[2].index(after: dash)...]
+        guard !container.isEmpty, !id.isEmpty else { return nil }
+        self.init(id: String(id), name: String(container), podName: String(parts[0]), namespace: String(parts[1]))
+    }
+
+    /// ECS fields for events of this container: `container.*`, `service.name`, the Swarm fields and
+    /// `container.labels.*` (Docker); `container.id`, `container.name`, `kubernetes.pod.name`,
+    /// `kubernetes.namespace` (CRI). Computed once when the value is made or changed.
+    public private(set) var fields: [(FieldPath, String)] = []
+
+    private func makeFields() -> [(FieldPath, String)] {
         var out: [(FieldPath, String)] = [(Paths.containerID, id)]
         if let name { out.append((Paths.containerName, name)) }
         if let image { out.append((Paths.imageName, image)) }
+        if podName != nil || namespace != nil {
+            if let podName { out.append((Paths.podName, podName)) }
+            if let namespace { out.append((Paths.namespace, namespace)) }
+            return out
+        }
         let service = label("com.docker.swarm.service.name") ?? label("com.docker.compose.service") ?? name
         if let service { out.append((Paths.serviceName, service)) }
         if let v = label("com.docker.swarm.service.name") { out.append((Paths.swarmService, v)) }
@@ -72,11 +115,14 @@ public struct ContainerMetadata: Sendable, Equatable {
         static let swarmTask = FieldPath.intern("swarm.task.name")
         static let swarmStack = FieldPath.intern("swarm.stack.namespace")
         static let swarmNode = FieldPath.intern("swarm.node.id")
+        static let podName = FieldPath.intern("kubernetes.pod.name")
+        static let namespace = FieldPath.intern("kubernetes.namespace")
     }
 }
 
 /// Finds and caches container metadata for log paths laid out as Docker does
-/// (`<root>/<id>/<id>-json.log` with `<root>/<id>/config.v2.json`).
+/// (`<root>/<id>/<id>-json.log` with `<root>/<id>/config.v2.json`). A lookup costs one `stat` of
+/// the `config.v2.json`; the file is parsed again only when its mtime or size changed.
 public final class ContainerMetadataCache {
     private var cache: [String: (mtime: Int, meta: ContainerMetadata?)] = [:]
 
