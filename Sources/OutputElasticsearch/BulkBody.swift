@@ -1,0 +1,99 @@
+import ShipperCore
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Builds `_bulk` NDJSON bodies: for each item a `create` action line and the document line.
+///
+/// ```
+/// {"create":{"_index":"logs-app","_id":"q3Vb…"}}\n
+/// {"@timestamp":"…","message":"…"}\n
+/// ```
+public enum BulkBody {
+    /// Why an item could not be put in a body.
+    public enum Problem: Sendable, Equatable {
+        /// The document is empty or only whitespace (an empty line would shift the response items).
+        case emptyDocument
+    }
+
+    /// A built body.
+    public struct Built: Sendable, Equatable {
+        /// The NDJSON bytes (each line ends with `\n`).
+        public var bytes: [UInt8]
+        /// Indices (into the input) of the items in the body, in order: response item *k* belongs to
+        /// `included[k]`.
+        public var included: [Int]
+        /// Items left out, with the reason.
+        public var excluded: [(index: Int, problem: Problem)]
+
+        public static func == (a: Built, b: Built) -> Bool {
+            a.bytes == b.bytes && a.included == b.included && a.excluded.elementsEqual(b.excluded, by: { $0 == $1 })
+        }
+    }
+
+    /// The body for `items[i]` for every `i` in `indices` (all items when nil).
+    public static func build(_ items: [BulkItem], indices: [Int]? = nil) -> Built {
+        var built = Built(bytes: [], included: [], excluded: [])
+        build(items, indices: indices, into: &built)
+        return built
+    }
+
+    /// Like ``build(_:indices:)``, reusing `built`'s storage.
+    public static func build(_ items: [BulkItem], indices: [Int]?, into built: inout Built) {
+        built.bytes.removeAll(keepingCapacity: true)
+        built.included.removeAll(keepingCapacity: true)
+        built.excluded.removeAll(keepingCapacity: true)
+        let count = indices?.count ?? items.count
+        if built.bytes.capacity == 0 {
+            var estimate = 0
+            for k in 0..<count { estimate &+= items[indices?[k] ?? k].document.count &+ 100 }
+            built.bytes.reserveCapacity(estimate)
+        }
+        for k in 0..<count {
+            let i = indices?[k] ?? k
+            if append(items[i], to: &built.bytes) {
+                built.included.append(i)
+            } else {
+                built.excluded.append((i, .emptyDocument))
+            }
+        }
+    }
+
+    static let actionStart = Array(#"{"create":{"_index":"#.utf8)
+    static let idKey = Array(#","_id":"#.utf8)
+    static let actionEnd = Array("}}\n".utf8)
+
+    /// Appends one item (action line and document line); false (nothing appended) when the document
+    /// is empty. Raw CR/LF bytes in the document (legal only as JSON whitespace) become spaces so the
+    /// document stays one line.
+    @discardableResult
+    public static func append(_ item: BulkItem, to out: inout [UInt8]) -> Bool {
+        let (hasContent, hasNewline) = item.document.withUnsafeBytes { doc -> (Bool, Bool) in
+            var content = false
+            for b in doc where !(b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D) {
+                content = true
+                break
+            }
+            guard let base = doc.baseAddress, content else { return (content, false) }
+            return (content, memchr(base, 0x0A, doc.count) != nil || memchr(base, 0x0D, doc.count) != nil)
+        }
+        if !hasContent { return false }
+        out.append(contentsOf: actionStart)
+        JSONWriter.writeString(item.index, into: &out)
+        out.append(contentsOf: idKey)
+        JSONWriter.writeString(item.id, into: &out)
+        out.append(contentsOf: actionEnd)
+        if hasNewline {
+            for b in item.document { out.append(b == 0x0A || b == 0x0D ? 0x20 : b) }
+        } else {
+            out.append(contentsOf: item.document)
+        }
+        out.append(0x0A)
+        return true
+    }
+}

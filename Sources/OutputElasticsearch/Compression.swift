@@ -1,0 +1,104 @@
+import CZlib
+import NIOCore
+import Synchronization
+
+/// A zlib deflate stream producing gzip, kept for reuse: each body resets it (`deflateReset`)
+/// instead of allocating zlib's state again. One body at a time (see ``GzipCompressorPool``).
+final class GzipCompressor: @unchecked Sendable {
+    private let stream: UnsafeMutablePointer<z_stream>
+    let level: Int32
+
+    struct Failure: Error, CustomStringConvertible {
+        var code: Int32
+        var description: String { "zlib error \(code)" }
+    }
+
+    init(level: Int32) throws {
+        self.level = level
+        stream = .allocate(capacity: 1)
+        stream.initialize(to: z_stream())
+        let status = shipper_deflateInit2(stream, level, 15 + 16)
+        guard status == Z_OK else {
+            stream.deallocate()
+            throw Failure(code: status)
+        }
+    }
+
+    deinit {
+        deflateEnd(stream)
+        stream.deinitialize(count: 1)
+        stream.deallocate()
+    }
+
+    /// Appends one gzip member holding `input` to `out`.
+    func compress(_ input: UnsafeRawBufferPointer, into out: inout ByteBuffer) throws {
+        guard deflateReset(stream) == Z_OK else { throw Failure(code: Z_STREAM_ERROR) }
+        let bound = Int(deflateBound(stream, UInt(input.count))) + 64
+        var status: Int32 = Z_OK
+        let written = out.writeWithUnsafeMutableBytes(minimumWritableBytes: bound) { dst -> Int in
+            stream.pointee.next_in = UnsafeMutablePointer(mutating: input.baseAddress?.assumingMemoryBound(to: Bytef.self))
+            stream.pointee.avail_in = uInt(input.count)
+            stream.pointee.next_out = dst.baseAddress!.assumingMemoryBound(to: Bytef.self)
+            stream.pointee.avail_out = uInt(dst.count)
+            status = deflate(stream, Z_FINISH)
+            return dst.count - Int(stream.pointee.avail_out)
+        }
+        stream.pointee.next_in = nil
+        stream.pointee.next_out = nil
+        guard status == Z_STREAM_END else {
+            out.moveWriterIndex(to: out.writerIndex - written)
+            throw Failure(code: status)
+        }
+    }
+
+    /// `input` as a gzip member, in a new buffer.
+    func compress(_ input: [UInt8], allocator: ByteBufferAllocator = ByteBufferAllocator()) throws -> ByteBuffer {
+        var out = allocator.buffer(capacity: input.count / 4 + 1024)
+        try input.withUnsafeBytes { try compress($0, into: &out) }
+        return out
+    }
+}
+
+/// Compressors to reuse across requests (one per request in flight).
+final class GzipCompressorPool: Sendable {
+    private let idle = Mutex<[GzipCompressor]>([])
+    let level: Int32
+
+    init(level: Int32) { self.level = level }
+
+    func withCompressor<T>(_ body: (GzipCompressor) throws -> T) throws -> T {
+        let c = try idle.withLock { $0.popLast() } ?? GzipCompressor(level: level)
+        defer { idle.withLock { if $0.count < 16 { $0.append(c) } } }
+        return try body(c)
+    }
+}
+
+/// Decodes a gzip or zlib body (responses are small; one stream per call).
+enum Inflate {
+    static func decompress(_ data: [UInt8], limit: Int = 256 << 20) -> [UInt8]? {
+        var stream = z_stream()
+        guard shipper_inflateInit2(&stream, 15 + 32) == Z_OK else { return nil }
+        defer { inflateEnd(&stream) }
+        var output: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        return data.withUnsafeBytes { input -> [UInt8]? in
+            guard let base = input.baseAddress else { return [] }
+            stream.next_in = UnsafeMutablePointer(mutating: base.assumingMemoryBound(to: Bytef.self))
+            stream.avail_in = uInt(input.count)
+            while true {
+                var status: Int32 = Z_OK
+                let produced = chunk.withUnsafeMutableBytes { c -> Int in
+                    stream.next_out = c.baseAddress!.assumingMemoryBound(to: Bytef.self)
+                    stream.avail_out = uInt(c.count)
+                    status = inflate(&stream, Z_NO_FLUSH)
+                    return c.count - Int(stream.avail_out)
+                }
+                output.append(contentsOf: chunk[0..<produced])
+                if output.count > limit { return nil }
+                if status == Z_STREAM_END { return output }
+                if status != Z_OK && !(status == Z_BUF_ERROR && produced > 0) { return nil }
+                if stream.avail_in == 0 && produced == 0 { return nil }
+            }
+        }
+    }
+}
