@@ -2,15 +2,16 @@
 # One-shot setup of the companynews Elasticsearch (run by the es-setup service of
 # deploy/docker-stack.yml, in the curlimages/curl image):
 #   1. waits for the cluster,
-#   2. sets the kibana_system password from the kibana_password secret,
-#   3. installs the index template for logs-* (deploy/elasticsearch/index-template.json).
-# Every step is idempotent; a failure exits non-zero and Swarm runs the task again.
+#   2. sets the kibana_system password from the kibana_password secret.
+# The logs-* index template is installed by shipper (install_template); to install it by hand:
+#   curl -u elastic -X PUT -H 'Content-Type: application/json' \
+#        http://elasticsearch:9200/_index_template/shipper-logs --data-binary @index-template.json
+# Idempotent; a failure exits non-zero and Swarm runs the task again.
 set -eu
 
 ES="${ES_URL:-http://elasticsearch:9200}"
 ELASTIC_PASSWORD="$(cat /run/secrets/es_password)"
 KIBANA_PASSWORD="$(cat /run/secrets/kibana_password)"
-TEMPLATE="${TEMPLATE_FILE:-/index-template.json}"
 
 es() {
     # es METHOD PATH [curl args…]: fails on HTTP errors, prints the body.
@@ -34,6 +35,3 @@ case "$KIBANA_PASSWORD" in
 esac
 es POST /_security/user/kibana_system/_password -d "{\"password\":\"${KIBANA_PASSWORD}\"}" >/dev/null
 echo "es-setup: kibana_system password set"
-
-es PUT /_index_template/shipper-logs --data-binary "@${TEMPLATE}" >/dev/null
-echo "es-setup: index template shipper-logs installed"
