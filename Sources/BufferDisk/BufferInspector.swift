@@ -1,0 +1,137 @@
+import ShipperCore
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// `shipper buffer inspect PATH`: a read-only report on a buffer directory.
+///
+/// Changes nothing (no repairs, no lock), so it works on a stopped shipper's buffer; on a running
+/// one it shows a snapshot that may be a little inconsistent.
+public enum BufferInspector {
+    /// The report: segments with bytes and record counts (and what recovery would do with bad
+    /// bytes), total events, the oldest event's age, per-reader lag, quarantined files.
+    ///
+    /// - Throws: ``BufferError/io(operation:path:errno:)`` when `path` is not a readable directory.
+    public static func inspect(path: String) throws -> String {
+        try inspect(path: path, now: FS.now())
+    }
+
+    static func inspect(path: String, now: Int64) throws -> String {
+        guard FS.isDirectory(path) else { throw BufferError.io(operation: "inspect", path: path, errno: ENOTDIR) }
+        let names = try FS.list(path)
+        var out = "buffer \(path)\n"
+
+        struct Scanned {
+            var id: UInt64
+            var scan: SegmentScan?
+            var error: String?
+        }
+        var segments: [Scanned] = []
+        for name in names {
+            guard let id = SegmentName.id(fromFileName: name) else { continue }
+            do {
+                let f = try FileHandle.openFile(path + "/" + name, O_RDONLY)
+                segments.append(Scanned(id: id, scan: try SegmentScanner.scan(f)))
+            } catch {
+                segments.append(Scanned(id: id, error: "\(error)"))
+            }
+        }
+        segments.sort { $0.id < $1.id }
+
+        let totalBytes = segments.reduce(Int64(0)) { $0 + ($1.scan?.fileSize ?? 0) }
+        let totalRecords = segments.reduce(0) { $0 + ($1.scan?.ends.count ?? 0) }
+        out += "segments: \(segments.count), \(formatBytes(totalBytes)) on disk, \(totalRecords) events\n"
+        for (k, s) in segments.enumerated() {
+            let name = SegmentName.fileName(s.id)
+            guard let scan = s.scan else {
+                out += "  \(name)  unreadable: \(s.error ?? "?")\n"
+                continue
+            }
+            out += "  \(name)  \(scan.fileSize) bytes  \(scan.ends.count) events"
+            if scan.problem != nil {
+                let bad = scan.fileSize - scan.validEnd
+                let action = scan.looksTorn && (k == segments.count - 1 || scan.restIsZero) ? "torn tail, cut on next start" : "corrupt, quarantined on next start"
+                out += "  (\(scan.problemDescription) at offset \(scan.validEnd): \(bad) bytes, \(action))"
+            }
+            out += "\n"
+        }
+        let oldest = segments.lazy.compactMap { $0.scan?.firstTimestamp }.first
+        if let oldest {
+            out += "oldest event: \(formatTimestamp(oldest)) (\(formatAge(now - oldest)) ago)\n"
+        } else {
+            out += "oldest event: none\n"
+        }
+
+        // Readers.
+        var readerLines: [String] = []
+        for name in names {
+            guard let reader = Ledger.readerName(fromFileName: name) else { continue }
+            guard let bytes = FS.readFile(path + "/" + name), let ledger = Ledger.decode(bytes), ledger.reader == reader else {
+                readerLines.append("  \(reader): ledger unreadable (starts at the oldest event on next start)")
+                continue
+            }
+            var records = 0
+            var bytesBehind: Int64 = 0
+            for s in segments {
+                guard let scan = s.scan else { continue }
+                if s.id > ledger.position.segment {
+                    records += scan.ends.count
+                    bytesBehind += scan.validEnd
+                } else if s.id == ledger.position.segment {
+                    let acked = upperBound(scan.ends, ledger.position.offset)
+                    records += scan.ends.count - acked
+                    bytesBehind += scan.validEnd - (acked == 0 ? 0 : Int64(scan.ends[acked - 1]))
+                }
+            }
+            readerLines.append("  \(reader): acknowledged through \(ledger.position); lag \(records) events, \(formatBytes(bytesBehind))")
+        }
+        out += "readers:" + (readerLines.isEmpty ? " none\n" : "\n" + readerLines.joined(separator: "\n") + "\n")
+
+        // Quarantine.
+        let qdir = path + "/quarantine"
+        let quarantined = FS.isDirectory(qdir) ? ((try? FS.list(qdir)) ?? []) : []
+        if quarantined.isEmpty {
+            out += "quarantined: none\n"
+        } else {
+            out += "quarantined: \(quarantined.count) files\n"
+            for q in quarantined { out += "  quarantine/\(q)  \(FS.fileSize(qdir + "/" + q) ?? 0) bytes\n" }
+        }
+        return out
+    }
+
+    static func formatBytes(_ n: Int64) -> String {
+        if n < 1024 { return "\(n) bytes" }
+        let units = ["KiB", "MiB", "GiB", "TiB"]
+        var v = Double(n) / 1024
+        var u = 0
+        while v >= 1024 && u < units.count - 1 {
+            v /= 1024
+            u += 1
+        }
+        let tenths = Int((v * 10).rounded())
+        return "\(tenths / 10).\(tenths % 10) \(units[u])"
+    }
+
+    static func formatAge(_ ns: Int64) -> String {
+        let s = max(0, ns / 1_000_000_000)
+        if s < 60 { return "\(s)s" }
+        if s < 3600 { return "\(s / 60)m \(s % 60)s" }
+        if s < 86400 { return "\(s / 3600)h \(s % 3600 / 60)m" }
+        return "\(s / 86400)d \(s % 86400 / 3600)h"
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SSZ` (UTC).
+    static func formatTimestamp(_ ns: Int64) -> String {
+        let secs = ns >= 0 ? ns / 1_000_000_000 : (ns - 999_999_999) / 1_000_000_000
+        let days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400
+        let rem = Int(secs - days * 86400)
+        let (y, m, d) = Civil.civil(fromDays: days)
+        func two(_ v: Int) -> String { String(v).leftPadded(to: 2) }
+        return "\(y)-\(two(m))-\(two(d))T\(two(rem / 3600)):\(two(rem % 3600 / 60)):\(two(rem % 60))Z"
+    }
+}

@@ -1,0 +1,976 @@
+//! The durable disk buffer between the stages and the outputs.
+//!
+//! # On-disk format (version 1)
+//!
+//! The buffer directory (`path`) holds:
+//!
+//! ```text
+//! segment-00000000000000000007.dat   records, appended; ids increase, never reused
+//! segment-00000000000000000008.dat
+//! reader-elasticsearch.ledger        one per reader (output): its acknowledged position
+//! reader-elasticsearch.ledger.tmp    transient while a ledger is rewritten (removed on start)
+//! lock                               flock(2)ed while a buffer has the directory open
+//! quarantine/segment-00000000000000000007.dat.at-4096   corrupt bytes moved aside
+//! ```
+//!
+//! **Segment files** have no file header: they are frames back to back. A writer appends to the
+//! newest segment only and starts a new one (id + 1) when the next frame would take the file past
+//! the segment size (a single larger frame gets a segment of its own). Every open starts a new
+//! segment: older ones are never written again.
+//!
+//! **Frame** (all integers little endian):
+//!
+//! ```text
+//! offset  size  field
+//! 0       4     payload length N (26 ... 512 MiB)
+//! 4       4     CRC-32C of the payload
+//! 8       4     CRC-32C of bytes 0..<8 (so a corrupt length is recognised as such)
+//! 12      N     payload
+//! ```
+//!
+//! **Payload** (a ``BufferRecord``):
+//!
+//! ```text
+//! 1   version = 1
+//! 8   source (u64): fingerprint of the source file, 0 for none
+//! 8   offset (i64): byte offset of the event's first line in it, -1 for none
+//! 8   timestamp (i64): @timestamp, ns since the epoch
+//! v   attribute count (unsigned LEB128, at most 5 bytes)
+//!     per attribute: v name length, name (UTF-8), v value length, value
+//! *   document: the rest of the payload (the event as compact JSON)
+//! ```
+//!
+//! **Positions**: a ``BufferPosition`` is (segment id, byte offset just after a record).
+//!
+//! **Ledger** `reader-<name>.ledger` (`<name>` with bytes other than `[A-Za-z0-9_.-]` written
+//! `%XX`), rewritten atomically on every acknowledgement (temporary file, fsync, rename, fsync of
+//! the directory):
+//!
+//! ```text
+//! 0   4   magic "SBLG"
+//! 4   1   version = 1, then 3 zero bytes
+//! 8   8   segment id of the acknowledged position (u64)
+//! 16  8   offset of the acknowledged position (i64)
+//! 24  2   reader name length L (u16)
+//! 26  L   reader name (UTF-8)
+//! 26+L 4  CRC-32C of bytes 0..<26+L
+//! ```
+//!
+//! A segment file is deleted once every configured reader has acknowledged all its records.
+//!
+//! # Opening (recovery)
+//!
+//! Every segment is read and every frame checked. At the first bad frame of a segment:
+//! - **Torn tail of the last segment** (a short header, an intact header with a short payload,
+//!   a checksum mismatch in the very last frame, or only zero bytes): cut off with ftruncate. The
+//!   append that wrote it never returned, so its input lines were never checkpointed and are read
+//!   again. Counted in ``BufferRecoveryReport/tornTails``.
+//! - **Anything else** (a bad frame followed by more data, or a bad tail of an older segment): the
+//!   rest of that segment, from the bad frame on, is copied to
+//!   `quarantine/segment-<id>.dat.at-<offset>`, the segment is cut there, an error is logged, and
+//!   reading goes on with the next segment. If the copy fails, the segment is left as it is (only
+//!   its valid part is used) and the repair is tried again on the next start.
+//! - Segments without a valid record are deleted.
+//!
+//! Ledgers: a configured reader whose ledger is missing (while the buffer holds records) or
+//! unreadable starts at the oldest retained record: a replay, never a loss (warning logged). A
+//! ledger position that is not a record boundary (after a cut or quarantine) is rounded down to
+//! the previous boundary. Ledgers of readers that are no longer configured are removed, so they no
+//! longer hold segments back. Opening never fails because of the bytes in the directory; it fails
+//! only when the file system refuses (permissions, a full disk during repairs, another process
+//! holding the lock).
+
+import Logging
+import ShipperCore
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The durable FIFO between the pipeline worker and the outputs: append-only segment files,
+/// one acknowledged position (ledger) per reader, fsync policy, size limit with backpressure.
+///
+/// One appender and any number of readers use it from their own tasks. Each reader (output) has
+/// a read cursor and an acknowledged position; a new reader starts at the oldest retained record.
+///
+/// ```swift
+/// let buffer = try DiskBuffer(config: config, readers: ["es"], logger: logger)
+/// try await buffer.append(records)              // durable per `fsync` when it returns
+/// while let batch = try await buffer.read(reader: "es", maxRecords: 1000, maxBytes: 5 << 20) {
+///     try await send(batch.records)
+///     try await buffer.acknowledge(reader: "es", through: batch.end)
+/// }
+/// ```
+public final class DiskBuffer: Sendable {
+    /// The configuration the buffer was opened with.
+    public let config: DiskBufferConfig
+    /// The reader names, as passed to `init` (duplicates removed).
+    public let readers: [String]
+    /// What opening the buffer found and repaired.
+    public let recovery: BufferRecoveryReport
+
+    let directory: String
+    let segmentLimit: Int64
+    let logger: Logger
+    private let state: Mutex<State>
+
+    // MARK: State
+
+    struct Segment {
+        let id: UInt64
+        let file: FileHandle
+        /// Bytes of published (whole, written) records.
+        var size: Int64
+        /// End offset of every published record.
+        var ends: [UInt32]
+        /// Global index of the first record (indices count from the oldest retained record at open).
+        var firstIndex: Int64
+        /// No more writes: every segment but the newest one written in this run.
+        var sealed: Bool
+        var firstTimestamp: Int64?
+        var endIndex: Int64 { firstIndex + Int64(ends.count) }
+    }
+
+    struct Waiter {
+        let id: UInt64
+        /// Resumed with `false` on a wake-up (`true` only for an immediate `.ready(true)`).
+        let continuation: CheckedContinuation<Bool, any Error>
+
+        func wake() { continuation.resume(returning: false) }
+        func fail(_ error: any Error) { continuation.resume(throwing: error) }
+    }
+
+    struct Reader {
+        /// Index of the next record `read` hands out.
+        var readIndex: Int64
+        /// Index of the first record not acknowledged.
+        var ackIndex: Int64
+        var dataWaiters: [Waiter] = []
+        var ackBusy = false
+        var ackQueue: [Waiter] = []
+    }
+
+    struct State {
+        var segments: [Segment] = []
+        var nextSegmentID: UInt64 = 1
+        /// Index just after the last published record.
+        var totalRecords: Int64 = 0
+        var bytesOnDisk: Int64 = 0
+        var readers: [String: Reader] = [:]
+        /// Bytes written in this run (a log sequence number for durability).
+        var writtenLSN: Int64 = 0
+        var durableLSN: Int64 = 0
+        var syncs = 0
+        var closed = false
+        var finalSyncDone = false
+        var appendBusy = false
+        var appendQueue: [Waiter] = []
+        var spaceWaiter: Waiter?
+        var syncWaiters: [(lsn: Int64, waiter: Waiter)] = []
+        var nextWaiterID: UInt64 = 0
+        var ticker: Task<Void, Never>?
+        var corruptSkipped = 0
+        var lockFile: FileHandle?
+
+        var minAckIndex: Int64 {
+            readers.values.lazy.map(\.ackIndex).min() ?? totalRecords
+        }
+
+        var activeSegment: Segment? {
+            guard let last = segments.last, !last.sealed else { return nil }
+            return last
+        }
+
+        /// The position of `segment` whose index is `index`.
+        func segmentIndex(containing index: Int64) -> Int? {
+            var lo = 0
+            var hi = segments.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if segments[mid].endIndex <= index { lo = mid + 1 } else { hi = mid }
+            }
+            return lo < segments.count && segments[lo].firstIndex <= index ? lo : nil
+        }
+
+        /// Global index of the record boundary `p`, nil when `p` is not a boundary of a retained
+        /// segment.
+        func index(of p: BufferPosition) -> Int64? {
+            guard let si = segments.firstIndex(where: { $0.id == p.segment }) else { return nil }
+            let seg = segments[si]
+            if p.offset == 0 { return seg.firstIndex }
+            guard p.offset > 0, p.offset <= seg.size, let i = binarySearch(seg.ends, UInt32(p.offset)) else { return nil }
+            return seg.firstIndex + Int64(i) + 1
+        }
+
+        mutating func removeWaiter(_ id: UInt64) -> Waiter? {
+            if let i = appendQueue.firstIndex(where: { $0.id == id }) { return appendQueue.remove(at: i) }
+            if let w = spaceWaiter, w.id == id {
+                spaceWaiter = nil
+                return w
+            }
+            if let i = syncWaiters.firstIndex(where: { $0.waiter.id == id }) { return syncWaiters.remove(at: i).waiter }
+            for (name, var r) in readers {
+                if let i = r.dataWaiters.firstIndex(where: { $0.id == id }) {
+                    let w = r.dataWaiters.remove(at: i)
+                    readers[name] = r
+                    return w
+                }
+                if let i = r.ackQueue.firstIndex(where: { $0.id == id }) {
+                    let w = r.ackQueue.remove(at: i)
+                    readers[name] = r
+                    return w
+                }
+            }
+            return nil
+        }
+
+        mutating func takeDataWaiters() -> [Waiter] {
+            var all: [Waiter] = []
+            for name in readers.keys where !(readers[name]?.dataWaiters.isEmpty ?? true) {
+                all += readers[name]!.dataWaiters
+                readers[name]!.dataWaiters = []
+            }
+            return all
+        }
+
+        /// Removes the oldest sealed segments every reader acknowledged completely.
+        mutating func removeAcknowledgedSegments() -> [FileHandle] {
+            let minAck = minAckIndex
+            var removed: [FileHandle] = []
+            while let first = segments.first, first.sealed, first.endIndex <= minAck {
+                removed.append(first.file)
+                bytesOnDisk -= first.size
+                segments.removeFirst()
+            }
+            return removed
+        }
+    }
+
+    // MARK: Opening
+
+    /// Opens (creating when missing) the buffer directory and recovers it: checks every record,
+    /// cuts torn tails, quarantines corrupt regions, loads the readers' ledgers.
+    ///
+    /// - Parameters:
+    ///   - config: The buffer options.
+    ///   - readers: The names of the outputs reading from the buffer. A name without a ledger
+    ///     starts at the oldest retained record; ledgers of names not listed are removed. With no
+    ///     readers at all, records are not retained once written.
+    ///   - logger: Repairs are logged here (errors for quarantined data, warnings for reset readers).
+    /// - Throws: ``BufferError/io(operation:path:errno:)`` when the directory cannot be created,
+    ///   read or repaired, or another buffer holds its lock.
+    public init(config: DiskBufferConfig, readers: [String], logger: Logger) throws {
+        var dir = config.path
+        while dir.count > 1 && dir.hasSuffix("/") { dir.removeLast() }
+        self.config = config
+        self.directory = dir
+        self.segmentLimit = Int64(config.effectiveSegmentSize)
+        self.logger = logger
+        var unique: [String] = []
+        for r in readers where !unique.contains(r) { unique.append(r) }
+        self.readers = unique
+
+        try FS.makeDirectories(dir)
+        guard let lockFile = try FS.lock(dir + "/lock") else {
+            throw BufferError.io(operation: "lock (another shipper, or another buffer in this process, uses it)", path: dir, errno: EWOULDBLOCK)
+        }
+        var report = BufferRecoveryReport()
+        var s = State()
+        s.lockFile = lockFile
+        let names = try FS.list(dir)
+
+        for name in names where name.hasSuffix(".tmp") { try FS.remove(dir + "/" + name) }
+
+        // Ledgers.
+        var ledgers: [String: BufferPosition] = [:]
+        var unreadable: Set<String> = []
+        var ledgerFiles: [String: String] = [:]
+        for name in names {
+            guard let reader = Ledger.readerName(fromFileName: name) else { continue }
+            ledgerFiles[reader] = name
+            if let bytes = FS.readFile(dir + "/" + name), let ledger = Ledger.decode(bytes), ledger.reader == reader {
+                ledgers[reader] = ledger.position
+            } else {
+                unreadable.insert(reader)
+            }
+        }
+
+        // Segments.
+        let ids = names.compactMap(SegmentName.id(fromFileName:)).sorted()
+        report.segments = ids.count
+        var index: Int64 = 0
+        for (k, id) in ids.enumerated() {
+            let path = dir + "/" + SegmentName.fileName(id)
+            let file = try FileHandle.openFile(path, O_RDWR)
+            let scan = try SegmentScanner.scan(file)
+            var size = scan.validEnd
+            if scan.problem != nil {
+                size = Self.repair(scan, file: file, id: id, isLast: k == ids.count - 1, directory: dir, logger: logger, report: &report)
+            }
+            guard !scan.ends.isEmpty else {
+                try FS.remove(path)
+                report.segmentsDeleted += 1
+                continue
+            }
+            s.segments.append(Segment(id: id, file: file, size: size, ends: scan.ends, firstIndex: index, sealed: true, firstTimestamp: scan.firstTimestamp))
+            s.bytesOnDisk += size
+            report.records += Int64(scan.ends.count)
+            report.bytes += size
+            index += Int64(scan.ends.count)
+        }
+        s.totalRecords = index
+        s.nextSegmentID = max(ids.last ?? 0, ledgers.values.map(\.segment).max() ?? 0) &+ 1
+
+        // Readers.
+        for name in unique {
+            var ack: Int64 = 0
+            if let p = ledgers[name] {
+                ack = Self.resolve(p, in: s.segments, total: s.totalRecords)
+            } else if unreadable.contains(name) {
+                logger.warning("buffer ledger of reader '\(name)' is unreadable: it starts again at the oldest retained record (records may be sent twice)", metadata: ["path": "\(dir)"])
+                report.readersReset.append(name)
+            } else if s.totalRecords > 0 {
+                logger.warning("buffer reader '\(name)' has no ledger: it starts at the oldest retained record (a new output, or a lost ledger)", metadata: ["path": "\(dir)"])
+                report.readersReset.append(name)
+            }
+            s.readers[name] = Reader(readIndex: ack, ackIndex: ack)
+        }
+        for (name, file) in ledgerFiles.sorted(by: { $0.key < $1.key }) where !unique.contains(name) {
+            try FS.remove(dir + "/" + file)
+            report.readersDropped.append(name)
+            logger.notice("buffer reader '\(name)' is no longer configured: its ledger is removed", metadata: ["path": "\(dir)"])
+        }
+        let removed = s.removeAcknowledgedSegments()
+        for f in removed { try FS.remove(f.path) }
+        report.segmentsDeleted += removed.count
+
+        self.recovery = report
+        self.state = Mutex(s)
+        if case let .interval(d) = config.fsync { startTicker(d.duration) }
+    }
+
+    /// Cuts or quarantines what follows the valid part of a segment; returns the size to use.
+    private static func repair(
+        _ scan: SegmentScan, file: FileHandle, id: UInt64, isLast: Bool, directory: String, logger: Logger,
+        report: inout BufferRecoveryReport
+    ) -> Int64 {
+        let name = SegmentName.fileName(id)
+        let bad = scan.fileSize - scan.validEnd
+        if scan.looksTorn && (isLast || scan.restIsZero) {
+            do {
+                try file.truncate(to: scan.validEnd)
+                try file.syncData()
+            } catch {
+                logger.error("buffer: cannot cut the torn tail of \(name): \(error); only its valid part is used")
+                return scan.validEnd
+            }
+            report.tornTails += 1
+            report.tornBytes += bad
+            logger.notice(
+                "buffer: cut a torn tail of \(bad) bytes (\(scan.problemDescription)) at offset \(scan.validEnd) of \(name), left by an interrupted write",
+                metadata: ["path": "\(directory)"])
+            return scan.validEnd
+        }
+        let quarantineDir = directory + "/quarantine"
+        do {
+            try FS.makeDirectories(quarantineDir)
+            var target = "\(name).at-\(scan.validEnd)"
+            var n = 1
+            while FS.exists(quarantineDir + "/" + target) {
+                target = "\(name).at-\(scan.validEnd).\(n)"
+                n += 1
+            }
+            let out = try FileHandle.openFile(quarantineDir + "/" + target, O_WRONLY | O_CREAT | O_EXCL)
+            var off = scan.validEnd
+            while off < scan.fileSize {
+                let chunk = try file.read(count: Int(min(Int64(SegmentScanner.window), scan.fileSize - off)), at: off)
+                if chunk.isEmpty { break }
+                try out.write(chunk, at: off - scan.validEnd)
+                off += Int64(chunk.count)
+            }
+            try out.sync()
+            try FS.syncDirectory(quarantineDir)
+            try file.truncate(to: scan.validEnd)
+            try file.syncData()
+            report.quarantined.append("quarantine/" + target)
+            report.quarantinedBytes += bad
+            logger.error(
+                "buffer: corrupt data in \(name) at offset \(scan.validEnd) (\(scan.problemDescription)): moved the rest of the segment (\(bad) bytes) to quarantine/\(target); records in it are not delivered",
+                metadata: ["path": "\(directory)"])
+        } catch {
+            logger.error(
+                "buffer: corrupt data in \(name) at offset \(scan.validEnd) (\(scan.problemDescription)), and it cannot be quarantined: \(error). Only the part before it is used; the repair is tried again on the next start",
+                metadata: ["path": "\(directory)"])
+        }
+        return scan.validEnd
+    }
+
+    /// The index of the first record after ledger position `p` (rounded down to a boundary).
+    static func resolve(_ p: BufferPosition, in segments: [Segment], total: Int64) -> Int64 {
+        var index: Int64 = 0
+        for seg in segments {
+            if seg.id < p.segment {
+                index = seg.endIndex
+            } else if seg.id == p.segment {
+                return seg.firstIndex + Int64(upperBound(seg.ends, p.offset))
+            } else {
+                break
+            }
+        }
+        return index
+    }
+
+    // MARK: Appending
+
+    /// Appends records; returns once they are durable per the `fsync` policy, so input
+    /// checkpoints may move past them.
+    ///
+    /// Suspends first while the buffer is at `max_size` (until acknowledgements let segments be
+    /// deleted). A batch larger than `max_size` waits until every reader acknowledged everything
+    /// and is then written on its own. Appends are written in call order.
+    ///
+    /// - Throws: ``BufferError/closed`` after `close()`; `CancellationError` when cancelled while
+    ///   waiting (for space: nothing was written; for the fsync: the records are written but may
+    ///   not be durable); ``BufferError/io(operation:path:errno:)`` when a write or fsync fails
+    ///   (some records may be written: appending them again only duplicates them).
+    public func append(_ records: [BufferRecord]) async throws {
+        let lsn = try await appendWithoutWaitingForSync(records)
+        try await waitUntilDurable(lsn)
+    }
+
+    /// Like ``append(_:)`` but returns once the records are written, before the fsync that makes
+    /// them durable; pass the result to ``waitUntilDurable(_:)`` before committing checkpoints.
+    public func appendWithoutWaitingForSync(_ records: [BufferRecord]) async throws -> BufferAppendTicket {
+        guard !records.isEmpty else { return BufferAppendTicket(lsn: 0) }
+        let batch = try RecordCodec.encodeFrames(records)
+        try await acquireAppendTurn(closing: false)
+        defer { releaseAppendTurn() }
+        try await waitForSpace(Int64(batch.bytes.count))
+        return BufferAppendTicket(lsn: try write(batch))
+    }
+
+    /// Waits until the records of an append are durable per the `fsync` policy.
+    public func waitUntilDurable(_ ticket: BufferAppendTicket) async throws {
+        switch config.fsync {
+        case .never:
+            return
+        case .always:
+            if state.withLock({ $0.durableLSN >= ticket.lsn }) { return }
+            try syncNow()
+        case .interval:
+            while true {
+                let syncHere = try await suspend { s, w in
+                    if s.durableLSN >= ticket.lsn { return .ready(false) }
+                    if s.finalSyncDone { return .ready(true) }
+                    s.syncWaiters.append((ticket.lsn, w))
+                    return .wait
+                }
+                if syncHere { try syncNow() }
+                if state.withLock({ $0.durableLSN >= ticket.lsn }) { return }
+            }
+        }
+    }
+
+    private func acquireAppendTurn(closing: Bool) async throws {
+        _ = try await suspend { s, w in
+            if s.closed && !closing { return .fail(BufferError.closed) }
+            if !s.appendBusy {
+                s.appendBusy = true
+                return .ready(false)
+            }
+            s.appendQueue.append(w)
+            return .wait
+        }
+    }
+
+    private func releaseAppendTurn() {
+        let next = state.withLock { s -> Waiter? in
+            if s.appendQueue.isEmpty {
+                s.appendBusy = false
+                return nil
+            }
+            return s.appendQueue.removeFirst()  // the turn passes to it: appendBusy stays true
+        }
+        next?.wake()
+    }
+
+    private func waitForSpace(_ need: Int64) async throws {
+        while true {
+            let (ready, deleted) = try state.withLock { s throws -> (Bool, [FileHandle]) in
+                if s.closed { throw BufferError.closed }
+                if s.bytesOnDisk + need <= Int64(config.maxSize.bytes) || s.segments.isEmpty { return (true, []) }
+                guard s.minAckIndex >= s.totalRecords else { return (false, []) }
+                // Every reader acknowledged everything: drop all segments, the active one included.
+                let files = s.segments.map(\.file)
+                s.segments.removeAll()
+                s.bytesOnDisk = 0
+                return (true, files)
+            }
+            for f in deleted { try FS.remove(f.path) }
+            if ready { return }
+            _ = try await suspend { s, w in
+                if s.closed { return .fail(BufferError.closed) }
+                if s.bytesOnDisk + need <= Int64(self.config.maxSize.bytes) || s.minAckIndex >= s.totalRecords { return .ready(false) }
+                s.spaceWaiter = w
+                return .wait
+            }
+        }
+    }
+
+    /// Writes the frames (holding the append turn); returns the LSN after the last one.
+    private func write(_ batch: RecordCodec.EncodedBatch) throws -> Int64 {
+        let ends = batch.frameEnds
+        var next = 0
+        var lsn: Int64 = 0
+        while next < ends.count {
+            let chunkStart = next == 0 ? 0 : ends[next - 1]
+            let active = state.withLock { $0.activeSegment.map { ($0.file, $0.size, $0.id) } }
+            guard let (file, size, id) = active, size == 0 || size + Int64(ends[next] - chunkStart) <= segmentLimit else {
+                try rotate()
+                continue
+            }
+            var last = next
+            while last + 1 < ends.count && size + Int64(ends[last + 1] - chunkStart) <= segmentLimit { last += 1 }
+            let chunkEnd = ends[last]
+            do {
+                try batch.bytes.withUnsafeBytes { (b) in
+                    try file.write(UnsafeRawBufferPointer(rebasing: b[chunkStart..<chunkEnd]), at: size)
+                }
+            } catch {
+                // Drop what may have been written after the published size; start a new segment next time.
+                try? file.truncate(to: size)
+                state.withLock { s in
+                    if let i = s.segments.lastIndex(where: { $0.id == id }) { s.segments[i].sealed = true }
+                }
+                throw error
+            }
+            var segmentEnds: [UInt32] = []
+            segmentEnds.reserveCapacity(last - next + 1)
+            for i in next...last { segmentEnds.append(UInt32(size + Int64(ends[i] - chunkStart))) }
+            let timestamp: Int64? = size == 0 ? batch.bytes.withUnsafeBytes { RecordCodec.timestamp(ofPayload: $0.baseAddress! + chunkStart + RecordCodec.headerSize) } : nil
+            let count = Int64(chunkEnd - chunkStart)
+            let neverSync = config.fsync == .never
+            let waiters = state.withLock { s -> [Waiter] in
+                guard let i = s.segments.lastIndex(where: { $0.id == id }) else { return [] }
+                s.segments[i].size += count
+                s.segments[i].ends += segmentEnds
+                if s.segments[i].firstTimestamp == nil { s.segments[i].firstTimestamp = timestamp }
+                s.totalRecords += Int64(segmentEnds.count)
+                s.bytesOnDisk += count
+                s.writtenLSN += count
+                if neverSync { s.durableLSN = s.writtenLSN }
+                lsn = s.writtenLSN
+                return s.takeDataWaiters()
+            }
+            for w in waiters { w.wake() }
+            next = last + 1
+        }
+        return lsn
+    }
+
+    /// Seals the active segment (fsynced unless `fsync: never`) and creates the next one.
+    private func rotate() throws {
+        let (old, id) = state.withLock { s -> (FileHandle?, UInt64) in
+            let id = s.nextSegmentID
+            s.nextSegmentID &+= 1
+            return (s.activeSegment?.file, id)
+        }
+        let sync = config.fsync != .never
+        if let old, sync {
+            try old.syncData()
+            state.withLock { $0.syncs += 1 }
+        }
+        let path = directory + "/" + SegmentName.fileName(id)
+        let file = try FileHandle.openFile(path, O_RDWR | O_CREAT | O_TRUNC)
+        if sync { try FS.syncDirectory(directory) }
+        state.withLock { s in
+            if let i = s.segments.indices.last, !s.segments[i].sealed { s.segments[i].sealed = true }
+            s.segments.append(Segment(id: id, file: file, size: 0, ends: [], firstIndex: s.totalRecords, sealed: false, firstTimestamp: nil))
+        }
+    }
+
+    // MARK: Durability
+
+    /// fdatasyncs the active segment now, making everything written so far durable.
+    ///
+    /// The `fsync` interval policy calls this from its own task; `close()` calls it last.
+    public func sync() async throws {
+        try syncNow()
+    }
+
+    private func syncNow() throws {
+        let job = state.withLock { s -> (Int64, FileHandle?)? in
+            s.durableLSN >= s.writtenLSN ? nil : (s.writtenLSN, s.activeSegment?.file)
+        }
+        guard let (target, file) = job else { return }
+        do {
+            try file?.syncData()
+        } catch {
+            let failed = state.withLock { s -> [Waiter] in
+                let (done, rest) = s.syncWaiters.partitioned { $0.lsn <= target }
+                s.syncWaiters = rest
+                return done.map(\.waiter)
+            }
+            for w in failed { w.fail(error) }
+            throw error
+        }
+        let done = state.withLock { s -> [Waiter] in
+            s.durableLSN = max(s.durableLSN, target)
+            if file != nil { s.syncs += 1 }
+            let durable = s.durableLSN
+            let (done, rest) = s.syncWaiters.partitioned { $0.lsn <= durable }
+            s.syncWaiters = rest
+            return done.map(\.waiter)
+        }
+        for w in done { w.wake() }
+    }
+
+    private func startTicker(_ interval: Duration) {
+        let task = Task { [weak self] in
+            while !Task.isCancelled {
+                do { try await Task.sleep(for: interval) } catch { return }
+                guard let self else { return }
+                do { try self.syncNow() } catch { self.logger.error("buffer: periodic fsync failed: \(error)") }
+            }
+        }
+        state.withLock { $0.ticker = task }
+    }
+
+    // MARK: Reading
+
+    /// The next records for `reader` after its read cursor, at most `maxRecords` records and
+    /// `maxBytes` bytes of frames (always at least one record), from one segment.
+    ///
+    /// Suspends while there is nothing to read. Returns nil once `close()` was called and the
+    /// reader has read everything. A record that fails its checksum (disk corruption after the
+    /// buffer was opened) is logged and skipped; `end` still covers it. The batch is empty only
+    /// when every record in it was skipped and nothing follows yet: acknowledge `end` as usual.
+    ///
+    /// - Throws: ``BufferError/unknownReader(_:)``, `CancellationError`, or an I/O error (the read
+    ///   cursor is then left where it was).
+    public func read(reader: String, maxRecords: Int, maxBytes: Int) async throws -> BufferBatch? {
+        let maxRecords = max(1, maxRecords)
+        while true {
+            try Task.checkCancellation()
+            let step = try state.withLock { s throws -> ReadStep in
+                guard var r = s.readers[reader] else { throw BufferError.unknownReader(reader) }
+                if r.readIndex >= s.totalRecords { return s.closed ? .finished : .wait }
+                guard let si = s.segmentIndex(containing: r.readIndex) else {
+                    r.readIndex = s.totalRecords  // unreachable: every index below the total is in a segment
+                    s.readers[reader] = r
+                    return .wait
+                }
+                let seg = s.segments[si]
+                let local = Int(r.readIndex - seg.firstIndex)
+                let start = local == 0 ? 0 : Int64(seg.ends[local - 1])
+                var k = local + 1
+                while k < seg.ends.count && k - local < maxRecords && Int64(seg.ends[k]) - start <= Int64(maxBytes) { k += 1 }
+                let plan = ReadPlan(
+                    file: seg.file, segment: seg.id, start: start, ends: Array(seg.ends[local..<k]),
+                    firstIndex: r.readIndex, more: Int64(k - local) + r.readIndex < s.totalRecords)
+                r.readIndex += Int64(k - local)
+                s.readers[reader] = r
+                return .read(plan)
+            }
+            switch step {
+            case .finished:
+                return nil
+            case .wait:
+                _ = try await suspend { s, w in
+                    guard let r = s.readers[reader] else { return .fail(BufferError.unknownReader(reader)) }
+                    if r.readIndex < s.totalRecords || s.closed { return .ready(false) }
+                    s.readers[reader]!.dataWaiters.append(w)
+                    return .wait
+                }
+            case let .read(plan):
+                let batch: BufferBatch
+                do {
+                    batch = try decode(plan)
+                } catch {
+                    state.withLock { s in
+                        let reserved = plan.firstIndex + Int64(plan.ends.count)
+                        if s.readers[reader]?.readIndex == reserved { s.readers[reader]!.readIndex = plan.firstIndex }
+                    }
+                    throw error
+                }
+                if batch.records.isEmpty && plan.more { continue }
+                return batch
+            }
+        }
+    }
+
+    private enum ReadStep {
+        case read(ReadPlan)
+        case wait
+        case finished
+    }
+
+    private struct ReadPlan {
+        let file: FileHandle
+        let segment: UInt64
+        let start: Int64
+        let ends: [UInt32]
+        let firstIndex: Int64
+        let more: Bool
+    }
+
+    private func decode(_ plan: ReadPlan) throws -> BufferBatch {
+        let end = Int64(plan.ends.last!)
+        let bytes = try plan.file.read(count: Int(end - plan.start), at: plan.start)
+        guard bytes.count == Int(end - plan.start) else {
+            throw BufferError.io(operation: "read (file shorter than expected)", path: plan.file.path, errno: EIO)
+        }
+        var records: [BufferRecord] = []
+        var positions: [BufferPosition] = []
+        records.reserveCapacity(plan.ends.count)
+        positions.reserveCapacity(plan.ends.count)
+        var skipped = 0
+        bytes.withUnsafeBytes { b in
+            var from = 0
+            for e in plan.ends {
+                let to = Int(Int64(e) - plan.start)
+                defer { from = to }
+                let frame = UnsafeRawBufferPointer(rebasing: b[from..<to])
+                if let record = Self.decodeFrame(frame) {
+                    records.append(record)
+                    positions.append(BufferPosition(segment: plan.segment, offset: Int64(e)))
+                } else {
+                    skipped += 1
+                    logger.error(
+                        "buffer: record at offset \(Int64(from) + plan.start) of \(SegmentName.fileName(plan.segment)) fails its checksum: skipped",
+                        metadata: ["path": "\(directory)"])
+                }
+            }
+        }
+        if skipped > 0 { state.withLock { $0.corruptSkipped += skipped } }
+        return BufferBatch(records: records, positions: positions, end: BufferPosition(segment: plan.segment, offset: end))
+    }
+
+    /// The record in a whole frame, nil when its header, checksum or payload is bad.
+    static func decodeFrame(_ frame: UnsafeRawBufferPointer) -> BufferRecord? {
+        guard frame.count >= RecordCodec.headerSize,
+            case let .valid(length, crc) = RecordCodec.header(at: frame.baseAddress!),
+            length == frame.count - RecordCodec.headerSize
+        else { return nil }
+        let payload = UnsafeRawBufferPointer(rebasing: frame[RecordCodec.headerSize...])
+        guard CRC32C.update(0, payload) == crc else { return nil }
+        return try? RecordCodec.decode(payload)
+    }
+
+    // MARK: Acknowledging
+
+    /// Records that `reader` has delivered every record up to `position` (a ``BufferBatch/end`` or
+    /// one of its ``BufferBatch/positions``): writes the reader's ledger atomically, then deletes
+    /// the segments every reader has acknowledged and wakes a waiting append.
+    ///
+    /// Acknowledging a position at or before the current one does nothing.
+    ///
+    /// - Throws: ``BufferError/unknownReader(_:)``, ``BufferError/invalidPosition(_:)`` for a
+    ///   position that is not a record boundary, or an I/O error writing the ledger (the
+    ///   acknowledgement then did not happen).
+    public func acknowledge(reader: String, through position: BufferPosition) async throws {
+        _ = try await suspend { s, w in
+            guard var r = s.readers[reader] else { return .fail(BufferError.unknownReader(reader)) }
+            if !r.ackBusy {
+                r.ackBusy = true
+                s.readers[reader] = r
+                return .ready(false)
+            }
+            r.ackQueue.append(w)
+            s.readers[reader] = r
+            return .wait
+        }
+        defer {
+            let next = state.withLock { s -> Waiter? in
+                guard s.readers[reader] != nil else { return nil }
+                if s.readers[reader]!.ackQueue.isEmpty {
+                    s.readers[reader]!.ackBusy = false
+                    return nil
+                }
+                return s.readers[reader]!.ackQueue.removeFirst()
+            }
+            next?.wake()
+        }
+        let target = try state.withLock { s throws -> Int64? in
+            guard let r = s.readers[reader] else { throw BufferError.unknownReader(reader) }
+            guard let index = s.index(of: position) else {
+                // A segment already deleted: acknowledged by every reader before.
+                if position.segment < (s.segments.first?.id ?? s.nextSegmentID) { return nil }
+                throw BufferError.invalidPosition(position)
+            }
+            return index > r.ackIndex ? index : nil
+        }
+        guard let target else { return }
+        let ledger = Ledger(reader: reader, position: position)
+        try FS.writeAtomically(ledger.encode(), to: directory + "/" + Ledger.fileName(for: reader), directory: directory)
+        let (deleted, space) = state.withLock { s -> ([FileHandle], Waiter?) in
+            s.readers[reader]!.ackIndex = max(s.readers[reader]!.ackIndex, target)
+            s.readers[reader]!.readIndex = max(s.readers[reader]!.readIndex, s.readers[reader]!.ackIndex)
+            let deleted = s.removeAcknowledgedSegments()
+            let space = s.spaceWaiter
+            s.spaceWaiter = nil
+            return (deleted, space)
+        }
+        space?.wake()
+        for f in deleted {
+            do { try FS.remove(f.path) } catch { logger.error("buffer: \(error)") }
+        }
+    }
+
+    /// Moves `reader`'s read cursor back to its acknowledged position: the next `read` returns
+    /// the unacknowledged records again (an output restarting after an error).
+    public func rewind(reader: String) async {
+        state.withLock { s in
+            guard let r = s.readers[reader] else { return }
+            s.readers[reader]!.readIndex = r.ackIndex
+        }
+    }
+
+    // MARK: Stats and closing
+
+    /// Sizes, record counts and per-reader lag right now.
+    public func stats() -> BufferStats {
+        state.withLock { s in
+            var lags: [BufferReaderLag] = []
+            for name in readers {
+                guard let r = s.readers[name] else { continue }
+                var bytes: Int64 = 0
+                if let si = s.segmentIndex(containing: r.ackIndex) {
+                    let seg = s.segments[si]
+                    let local = Int(r.ackIndex - seg.firstIndex)
+                    bytes = seg.size - (local == 0 ? 0 : Int64(seg.ends[local - 1]))
+                    for later in s.segments[(si + 1)...] { bytes += later.size }
+                }
+                lags.append(
+                    BufferReaderLag(
+                        name: name, records: s.totalRecords - r.ackIndex, bytes: bytes, inFlight: r.readIndex - r.ackIndex))
+            }
+            return BufferStats(
+                bytes: s.bytesOnDisk,
+                records: s.totalRecords - (s.segments.first?.firstIndex ?? s.totalRecords),
+                segments: s.segments.count,
+                oldestTimestamp: s.segments.first?.firstTimestamp,
+                readers: lags,
+                unsyncedBytes: s.writtenLSN - s.durableLSN,
+                syncs: s.syncs,
+                appendsWaitingForSpace: (s.spaceWaiter == nil ? 0 : 1),
+                appendsWaitingForSync: s.syncWaiters.count,
+                readersWaiting: s.readers.values.reduce(0) { $0 + $1.dataWaiters.count },
+                corruptRecordsSkipped: s.corruptSkipped)
+        }
+    }
+
+    /// Stops appends and the fsync task, makes everything written durable, and lets readers
+    /// drain: `read` returns the remaining records, then nil. Appends waiting for space or for
+    /// their turn throw ``BufferError/closed``. Acknowledgements keep working (outputs drain
+    /// after the buffer is closed). Releases the directory lock.
+    public func close() async throws {
+        let woken = state.withLock { s -> (failed: [Waiter], data: [Waiter])? in
+            if s.closed { return nil }
+            s.closed = true
+            var failed = s.appendQueue
+            s.appendQueue = []
+            if let w = s.spaceWaiter { failed.append(w) }
+            s.spaceWaiter = nil
+            return (failed, s.takeDataWaiters())
+        }
+        guard let woken else { return }
+        for w in woken.failed { w.fail(BufferError.closed) }
+        for w in woken.data { w.wake() }
+        // Wait for an append that is writing right now.
+        try await acquireAppendTurn(closing: true)
+        defer { releaseAppendTurn() }
+        let ticker = state.withLock { s in
+            defer { s.ticker = nil }
+            return s.ticker
+        }
+        ticker?.cancel()
+        await ticker?.value
+        defer {
+            let waiters = state.withLock { s -> [Waiter] in
+                s.finalSyncDone = true
+                s.lockFile = nil
+                defer { s.syncWaiters = [] }
+                return s.syncWaiters.map(\.waiter)
+            }
+            for w in waiters { w.wake() }  // they sync themselves now (finalSyncDone)
+        }
+        if config.fsync != .never { try syncNow() }
+    }
+
+    // MARK: Waiting
+
+    enum Registration {
+        /// Registered: suspend until resumed.
+        case wait
+        /// Go on without waiting, with this value.
+        case ready(Bool)
+        /// Do not wait: throw.
+        case fail(any Error)
+    }
+
+    /// Suspends until the registered waiter is resumed. `register` runs under the lock: it
+    /// checks the condition and either stores the waiter (`.wait`) or answers at once, so no
+    /// wake-up is lost. Cancellation removes the waiter and throws `CancellationError`.
+    private func suspend(_ register: (inout State, Waiter) -> Registration) async throws -> Bool {
+        let id = state.withLock { s in
+            s.nextWaiterID &+= 1
+            return s.nextWaiterID
+        }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (c: CheckedContinuation<Bool, any Error>) in
+                let r = state.withLock { s -> Registration in
+                    if Task.isCancelled { return .fail(CancellationError()) }
+                    return register(&s, Waiter(id: id, continuation: c))
+                }
+                switch r {
+                case .wait: break
+                case let .ready(v): c.resume(returning: v)
+                case let .fail(e): c.resume(throwing: e)
+                }
+            }
+        } onCancel: {
+            if let w = state.withLock({ $0.removeWaiter(id) }) { w.fail(CancellationError()) }
+        }
+    }
+}
+
+/// Identifies an append for ``DiskBuffer/waitUntilDurable(_:)``.
+public struct BufferAppendTicket: Sendable, Hashable {
+    let lsn: Int64
+}
+
+func binarySearch(_ a: [UInt32], _ v: UInt32) -> Int? {
+    var lo = 0
+    var hi = a.count
+    while lo < hi {
+        let mid = (lo + hi) / 2
+        if a[mid] < v { lo = mid + 1 } else { hi = mid }
+    }
+    return lo < a.count && a[lo] == v ? lo : nil
+}
+
+/// The number of elements of the sorted `a` that are `<= v`.
+func upperBound(_ a: [UInt32], _ v: Int64) -> Int {
+    var lo = 0
+    var hi = a.count
+    while lo < hi {
+        let mid = (lo + hi) / 2
+        if Int64(a[mid]) <= v { lo = mid + 1 } else { hi = mid }
+    }
+    return lo
+}
+
+extension Array {
+    func partitioned(by belongs: (Element) -> Bool) -> ([Element], [Element]) {
+        var yes: [Element] = []
+        var no: [Element] = []
+        for e in self { if belongs(e) { yes.append(e) } else { no.append(e) } }
+        return (yes, no)
+    }
+}

@@ -1,0 +1,162 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Segment file names: `segment-<id, 20 digits>.dat`.
+enum SegmentName {
+    static let prefix = "segment-"
+    static let suffix = ".dat"
+
+    static func fileName(_ id: UInt64) -> String {
+        prefix + String(id).leftPadded(to: 20) + suffix
+    }
+
+    static func id(fromFileName name: String) -> UInt64? {
+        guard name.hasPrefix(prefix), name.hasSuffix(suffix) else { return nil }
+        let digits = name.dropFirst(prefix.count).dropLast(suffix.count)
+        guard digits.count == 20, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        return UInt64(digits)
+    }
+}
+
+/// The result of reading a segment file from the start and checking every frame.
+struct SegmentScan: Sendable {
+    /// Size of the file.
+    var fileSize: Int64
+    /// End of the last valid record (the file is valid up to here).
+    var validEnd: Int64
+    /// End offset of every valid record.
+    var ends: [UInt32]
+    /// `timestamp` of the first valid record.
+    var firstTimestamp: Int64?
+    /// What is wrong at `validEnd`, nil when the whole file is valid.
+    var problem: Problem?
+    /// Every byte from `validEnd` to the end of the file is zero (left by a crash on some file
+    /// systems after the size was updated but before the data was written).
+    var restIsZero = false
+
+    enum Problem: Equatable, Sendable {
+        /// Fewer than 12 bytes left: a header cut short.
+        case shortHeader
+        /// The header CRC does not match.
+        case corruptHeader
+        /// The header is intact but its length is outside the format's limits.
+        case impossibleLength(Int)
+        /// The header is intact, the payload runs past the end of the file.
+        case shortPayload(length: Int)
+        /// The payload CRC does not match.
+        case payloadCRC(length: Int)
+    }
+
+    /// True when the bad bytes are what an interrupted append leaves at the end of a file: a
+    /// short header or payload, a CRC mismatch in the very last record, or only zeros.
+    var looksTorn: Bool {
+        guard let problem else { return false }
+        if restIsZero { return true }
+        let rest = fileSize - validEnd
+        switch problem {
+        case .shortHeader, .shortPayload: return true
+        case .corruptHeader, .impossibleLength: return rest <= Int64(RecordCodec.headerSize)
+        case let .payloadCRC(length): return rest == Int64(RecordCodec.headerSize + length)
+        }
+    }
+
+    var problemDescription: String {
+        guard let problem else { return "valid" }
+        switch problem {
+        case .shortHeader: return "record header cut short"
+        case .corruptHeader: return "record header checksum mismatch"
+        case let .impossibleLength(n): return "impossible record length \(n)"
+        case let .shortPayload(n): return "record of \(n) bytes cut short"
+        case let .payloadCRC(n): return "checksum mismatch in a record of \(n) bytes"
+        }
+    }
+}
+
+/// Reads a segment file sequentially, checking each frame (header CRC, length, payload CRC).
+enum SegmentScanner {
+    static let window = 1 << 20
+
+    static func scan(_ file: FileHandle) throws -> SegmentScan {
+        let size = try file.size()
+        var reader = WindowReader(file: file, size: size)
+        var result = SegmentScan(fileSize: size, validEnd: 0, ends: [])
+        var off: Int64 = 0
+        let h = Int64(RecordCodec.headerSize)
+        while off < size {
+            guard size - off >= h else {
+                result.problem = .shortHeader
+                break
+            }
+            let header = try reader.withBytes(at: off, count: RecordCodec.headerSize) { RecordCodec.header(at: $0.baseAddress!) }
+            guard case let .valid(length, crc)? = header else {
+                if case let .impossibleLength(n)? = header { result.problem = .impossibleLength(n) } else { result.problem = .corruptHeader }
+                break
+            }
+            guard off + h + Int64(length) <= size, off + h + Int64(length) <= Int64(UInt32.max) else {
+                result.problem = .shortPayload(length: length)
+                break
+            }
+            let check = try reader.withBytes(at: off + h, count: length) { p in
+                (CRC32C.update(0, p) == crc, RecordCodec.timestamp(ofPayload: p.baseAddress!))
+            }
+            guard let (valid, timestamp) = check, valid else {
+                result.problem = .payloadCRC(length: length)
+                break
+            }
+            if result.firstTimestamp == nil { result.firstTimestamp = timestamp }
+            off += h + Int64(length)
+            result.ends.append(UInt32(off))
+        }
+        result.validEnd = off
+        if result.problem != nil { result.restIsZero = try reader.isZero(from: off) }
+        return result
+    }
+}
+
+/// Sequential reads through a window buffer (one pread per window, not per record).
+struct WindowReader {
+    let file: FileHandle
+    let size: Int64
+    var buffer: [UInt8] = []
+    var start: Int64 = 0
+    var count = 0
+
+    init(file: FileHandle, size: Int64) {
+        self.file = file
+        self.size = size
+    }
+
+    /// Calls `body` with the bytes `[offset, offset + count)`, nil when the file is shorter.
+    mutating func withBytes<T>(at offset: Int64, count n: Int, _ body: (UnsafeRawBufferPointer) -> T) throws -> T? {
+        guard offset >= 0, n >= 0, offset + Int64(n) <= size else { return nil }
+        if !(offset >= start && offset + Int64(n) <= start + Int64(count)) {
+            let want = max(n, min(SegmentScanner.window, Int(size - offset)))
+            if buffer.count < want { buffer = [UInt8](repeating: 0, count: want) }
+            let f = file
+            let got = try buffer.withUnsafeMutableBytes { (b) throws -> Int in
+                try f.read(into: UnsafeMutableRawBufferPointer(rebasing: b[0..<want]), at: offset)
+            }
+            start = offset
+            count = got
+            guard got >= n else { return nil }
+        }
+        let i = Int(offset - start)
+        return buffer.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[i..<(i + n)])) }
+    }
+
+    /// Whether every byte from `offset` to the end of the file is zero.
+    mutating func isZero(from offset: Int64) throws -> Bool {
+        var off = offset
+        while off < size {
+            let n = Int(min(Int64(SegmentScanner.window), size - off))
+            guard let zero = try withBytes(at: off, count: n, { $0.allSatisfy { $0 == 0 } }), zero else { return false }
+            off += Int64(n)
+        }
+        return true
+    }
+}
