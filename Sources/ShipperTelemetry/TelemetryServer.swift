@@ -257,10 +257,13 @@ final class TelemetryHTTPHandler: ChannelInboundHandler {
         for (name, value) in response.extraHeaders { headers.add(name: name, value: value) }
         if !keepAlive { headers.add(name: "Connection", value: "close") }
 
-        var body = context.channel.allocator.buffer(capacity: response.body.count)
-        body.writeBytes(response.body)
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: response.status, headers: headers))), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        // A response to HEAD has no body (the client would read it as the next response).
+        if request.method != .HEAD {
+            var body = context.channel.allocator.buffer(capacity: response.body.count)
+            body.writeBytes(response.body)
+            context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        }
         if keepAlive {
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         } else {

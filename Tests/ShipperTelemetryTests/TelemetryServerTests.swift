@@ -199,8 +199,9 @@ struct TelemetryServerTests {
     ])
     func malformedRequestsDoNotHurtTheServer(request: String) async throws {
         try await withTelemetryServer { port in
-            let answer = try await rawExchange(port: port, request)
-            #expect(answer.isEmpty || answer.hasPrefix("HTTP/1.1 400") || answer.hasPrefix("HTTP/1.1 404"), "\(answer.prefix(80))")
+            let answer = try await rawExchange(port: port, request, halfClose: true)
+            #expect(answer.isEmpty || answer.hasPrefix("HTTP/"), "\(answer.prefix(80))")
+            #expect(!answer.contains(" 200 "), "\(answer.prefix(80))")
             #expect(try await fetch(port, "/metrics").status == 200)
         }
     }
@@ -229,8 +230,9 @@ struct TelemetryServerTests {
 }
 
 /// Sends `request` on a raw TCP connection and returns everything the server sends until it
-/// closes (the server closes on a bad request or `Connection: close`; we half-close our side).
-func rawExchange(port: Int, _ request: String) async throws -> String {
+/// closes (it does on a bad request, HTTP/1.0 or `Connection: close`). With `halfClose`, our side
+/// of the connection is shut after the request, so the server closes even if it would keep it.
+func rawExchange(port: Int, _ request: String, halfClose: Bool = false) async throws -> String {
     let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
         .channelOption(.allowRemoteHalfClosure, value: true)
         .connect(host: "127.0.0.1", port: port) { channel in
@@ -240,6 +242,7 @@ func rawExchange(port: Int, _ request: String) async throws -> String {
         }
     return try await channel.executeThenClose { inbound, outbound in
         try await outbound.write(ByteBuffer(string: request))
+        if halfClose { outbound.finish() }
         var text = ""
         for try await chunk in inbound {
             text += String(buffer: chunk)
