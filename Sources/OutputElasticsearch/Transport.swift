@@ -100,10 +100,11 @@ public final class AsyncHTTPTransport: ElasticsearchTransport {
         if let body = request.body { r.body = .bytes(body) }
         let client = self.client
         let timeout = request.timeout
+        let prepared = r
         return try await withThrowingTaskGroup(of: TransportResponse?.self) { group in
             group.addTask {
                 do {
-                    let response = try await client.execute(r, timeout: TimeAmount(timeout))
+                    let response = try await client.execute(prepared, timeout: TimeAmount(timeout))
                     var buffer = try await response.body.collect(upTo: 256 << 20)
                     var body = buffer.readBytes(length: buffer.readableBytes) ?? []
                     let headers = response.headers.map { (name: $0.name, value: $0.value) }
