@@ -108,6 +108,9 @@ public final class ElasticsearchOutput: Sendable {
     let backoff: Backoff
     let logger: Logger
     let templateBody: [UInt8]?
+    let healthObserver: (@Sendable (_ healthy: Bool) -> Void)?
+    /// 0: unknown, 1: healthy, 2: failing.
+    private let health = Atomic<Int>(0)
 
     /// The dead-letter file of an output: `dead_letter.path`, relative to `dataDirectory` unless
     /// absolute; default `dead-letter/<output name>.ndjson`.
@@ -126,12 +129,16 @@ public final class ElasticsearchOutput: Sendable {
     ///   - dataDirectory: base of a relative `dead_letter.path`.
     ///   - metricsFactory: default `MetricsSystem.factory`.
     ///   - transport: default ``AsyncHTTPTransport`` (call ``shutdown()`` when done).
+    ///   - healthObserver: called when delivery starts failing (`false`: no answer, whole requests
+    ///     refused, health check failing) and when it works again (`true`), on changes only.
     public init(
         name: String, config: ElasticsearchOutputConfig, dataDirectory: String, logger: Logger,
-        metricsFactory: (any MetricsFactory)? = nil, transport: (any ElasticsearchTransport)? = nil
+        metricsFactory: (any MetricsFactory)? = nil, transport: (any ElasticsearchTransport)? = nil,
+        healthObserver: (@Sendable (_ healthy: Bool) -> Void)? = nil
     ) throws {
         try config.validate()
         self.name = name
+        self.healthObserver = healthObserver
         self.config = config
         resolver = try IndexResolver(config: config)
         attributeFields = resolver.fields.map { FieldPath.intern($0) }
@@ -167,6 +174,20 @@ public final class ElasticsearchOutput: Sendable {
         }
         let connectTimeout = min(config.requestTimeout.duration, .seconds(10))
         self.transport = try transport ?? AsyncHTTPTransport(tls: config.tls, connectTimeout: connectTimeout)
+    }
+
+    /// True while requests get answers (nil before the first request).
+    public var isHealthy: Bool? {
+        switch health.load(ordering: .relaxed) {
+        case 1: return true
+        case 2: return false
+        default: return nil
+        }
+    }
+
+    func reportHealth(_ healthy: Bool) {
+        let new = healthy ? 1 : 2
+        if health.exchange(new, ordering: .relaxed) != new { healthObserver?(healthy) }
     }
 
     /// Closes the HTTP client.
@@ -297,6 +318,7 @@ public final class ElasticsearchOutput: Sendable {
             report.requests += 1
             let (answer, host) = try await sendBulk(built.bytes)
             guard let response = answer.response else {
+                reportHealth(false)
                 work.append(included)
                 let available = rotation.withLock { $0.hasAvailable(now: .now) }
                 logger.warning(
@@ -307,6 +329,7 @@ public final class ElasticsearchOutput: Sendable {
             }
             switch BulkResponseClassifier.classify(status: response.status, body: response.body, itemCount: included.count) {
             case .items(let outcomes):
+                reportHealth(true)
                 var retry: [Int] = []
                 var delivered = 0
                 var deliveredBytes = 0
@@ -364,6 +387,7 @@ public final class ElasticsearchOutput: Sendable {
                     work.append(retry)
                 }
             case .retryRequest(let status, let reason):
+                reportHealth(false)
                 let malformed = (200..<300).contains(status)
                 metrics.error(malformed ? "malformed_response" : "request_failed")
                 logger.warning(
@@ -387,6 +411,7 @@ public final class ElasticsearchOutput: Sendable {
                             error: ElasticsearchError(type: type, reason: status == 413 ? "the document alone is too large: \(reason)" : reason)))
                 }
             case .misconfigured(let status, let reason):
+                reportHealth(false)
                 metrics.error("unauthorized")
                 logger.error(
                     "Elasticsearch refused the request (\(status)): a configuration problem (credentials, privileges, host URL or proxy); retrying, nothing is dropped",
@@ -535,8 +560,10 @@ public final class ElasticsearchOutput: Sendable {
                     }
                 }
                 try await installTemplate()
+                reportHealth(true)
                 return
             } catch let error as ElasticsearchOutputError {
+                reportHealth(false)
                 if case .templateRejected = error { throw error }
                 if Task.isCancelled { throw CancellationError() }
                 if "\(error)".contains("HTTP 401") || "\(error)".contains("HTTP 403") {

@@ -1,6 +1,7 @@
 import ElasticsearchTestServer
 import Foundation
 import ShipperCore
+import Synchronization
 import Testing
 
 @testable import OutputElasticsearch
@@ -112,7 +113,10 @@ struct EndToEndTests {
             // A second host that refuses connections: round robin skips it after its first failure.
             config.hosts.append(ElasticsearchHost(host: "127.0.0.1", port: 1))
             config.healthCheck = false
-            try await withOutput(config, dataDirectory: dir, logs: logs, metrics: metrics) { output in
+            let transitions = Mutex<[Bool]>([])
+            try await withOutput(config, dataDirectory: dir, logs: logs, metrics: metrics, health: { h in transitions.withLock { $0.append(h) } }) {
+                output in
+                #expect(output.isHealthy == nil)
                 let documents = makeDocuments(n)
                 let source = ArraySource(documents, batchSize: 50)
                 try await output.run(source: source)
@@ -120,7 +124,12 @@ struct EndToEndTests {
                 #expect(count == n)
                 #expect(ids.count == n)
                 #expect(source.acknowledgements.last == n)
+                #expect(output.isHealthy == true)
             }
+            let seen = transitions.withLock { $0 }
+            #expect(seen.last == true)
+            #expect(seen.contains(false))
+            #expect(zip(seen, seen.dropFirst()).allSatisfy { $0 != $1 }, "reported on changes only: \(seen)")
             #expect(server.faultCounters.downPeriods == 1)
         }
         #expect(metrics.total("shipper_component_errors_total", ["error_type": "connection_failed"]) >= 2)

@@ -181,10 +181,11 @@ func withServer<T>(
 @discardableResult
 func withOutput<T>(
     name: String = "es", _ config: ElasticsearchOutputConfig, dataDirectory: String, logs: LogCapture = LogCapture(),
-    metrics: TestMetrics? = nil, _ body: (ElasticsearchOutput) async throws -> T
+    metrics: TestMetrics? = nil, health: (@Sendable (Bool) -> Void)? = nil, _ body: (ElasticsearchOutput) async throws -> T
 ) async throws -> T {
     let output = try ElasticsearchOutput(
-        name: name, config: config, dataDirectory: dataDirectory, logger: logs.logger(), metricsFactory: metrics ?? TestMetrics())
+        name: name, config: config, dataDirectory: dataDirectory, logger: logs.logger(), metricsFactory: metrics ?? TestMetrics(),
+        healthObserver: health)
     do {
         let result = try await body(output)
         try await output.shutdown()
