@@ -36,7 +36,7 @@ struct AccessLogFormatToken: Sendable {
 /// An optional tail (used by the built-in formats) is tried first and dropped when it does not
 /// match: `combined` accepts a trailing `"$http_x_forwarded_for"`, Jetty's default accepts both the
 /// NCSA and the extended NCSA layout.
-struct AccessLogProgram: Sendable {
+final class AccessLogProgram: Sendable {
     enum StepKind: UInt8, Sendable {
         case literal
         case field
@@ -69,11 +69,58 @@ struct AccessLogProgram: Sendable {
         var isTail: Bool
     }
 
+    /// The per-line view of a field: a small kind code and unmanaged paths, so the hot loop does
+    /// no reference counting and no enum payload copies. (The paths stay alive through `fields`.)
+    struct HotField: @unchecked Sendable {
+        enum Kind: UInt8 {
+            case address
+            case destinationAddress
+            case requestLine
+            case requestURI
+            case query
+            case httpVersion
+            case time
+            case duration
+            case integer
+            case string
+        }
+        var kind: Kind
+        var path: Unmanaged<FieldPath>?
+        var unit: Int64 = 0
+        var timeIndex: Int = 0
+    }
+
+    /// Paths the emitter writes, unmanaged (interned paths live for the whole process).
+    struct KnownPaths: @unchecked Sendable {
+        let timestamp = Unmanaged.passUnretained(AccessLogPaths.timestamp)
+        let sourceAddress = Unmanaged.passUnretained(AccessLogPaths.sourceAddress)
+        let sourceIP = Unmanaged.passUnretained(AccessLogPaths.sourceIP)
+        let destinationAddress = Unmanaged.passUnretained(AccessLogPaths.destinationAddress)
+        let destinationIP = Unmanaged.passUnretained(AccessLogPaths.destinationIP)
+        let method = Unmanaged.passUnretained(AccessLogPaths.method)
+        let version = Unmanaged.passUnretained(AccessLogPaths.version)
+        let urlOriginal = Unmanaged.passUnretained(AccessLogPaths.urlOriginal)
+        let urlPath = Unmanaged.passUnretained(AccessLogPaths.urlPath)
+        let urlQuery = Unmanaged.passUnretained(AccessLogPaths.urlQuery)
+        let eventDuration = Unmanaged.passUnretained(AccessLogPaths.eventDuration)
+        let remoteIPList: Unmanaged<FieldPath>
+        let rawRequest: Unmanaged<FieldPath>
+    }
+
     let steps: [Step]
     let literals: [UInt8]
     let fields: [CompiledField]
+    let hot: [HotField]
+    /// Layout and zone of each time field (`HotField.timeIndex`).
+    let times: [AccessLogTimeLayout]
+    let timeZones: [TimeZoneRule]
+    /// Field indices of the address chain: X-Forwarded-For fields first, then client addresses.
+    let addressOrder: [Int]
+    let known: KnownPaths
     /// Index of the first optional-tail step (`steps.count` when there is no tail).
     let tailStart: Int
+    /// Index of the first field of the optional tail (`fields.count` when there is none).
+    let firstTailField: Int
     /// The step re-matched with ``endFollow`` when the tail does not match.
     let fallbackStep: Int
     let endFollow = Follow()
@@ -83,6 +130,8 @@ struct AccessLogProgram: Sendable {
     let rawRequest: FieldPath
     /// Top-level names of every field the program can write (to find fields of the event it replaces).
     let roots: [FieldPath]
+    /// For each of `roots`, the paths under it the program can write.
+    let claimsByRoot: [[FieldPath]]
     /// Upper bound of fields one line adds.
     let maxFields: Int
     let hasAddressChain: Bool
@@ -219,15 +268,51 @@ struct AccessLogProgram: Sendable {
         self.literals = literals
         self.fields = fields
         self.tailStart = tailStart
+        self.firstTailField = fields.firstIndex { $0.isTail } ?? fields.count
         self.fallbackStep = fallbackStep
         self.remoteIPList = FieldPath.intern(namespace + ".remote_ip_list")
         self.rawRequest = FieldPath.intern(namespace + ".request")
+        self.known = KnownPaths(
+            remoteIPList: Unmanaged.passUnretained(remoteIPList), rawRequest: Unmanaged.passUnretained(rawRequest))
+        var hot: [HotField] = []
+        var times: [AccessLogTimeLayout] = []
+        var timeZones: [TimeZoneRule] = []
+        for f in fields {
+            switch f.role {
+            case .clientAddress, .forwardedFor: hot.append(HotField(kind: .address))
+            case .destinationAddress: hot.append(HotField(kind: .destinationAddress))
+            case .requestLine: hot.append(HotField(kind: .requestLine))
+            case .requestURI: hot.append(HotField(kind: .requestURI))
+            case .query: hot.append(HotField(kind: .query))
+            case .httpVersion: hot.append(HotField(kind: .httpVersion))
+            case .time(let layout, let zone):
+                hot.append(HotField(kind: .time, timeIndex: times.count))
+                times.append(layout)
+                timeZones.append(zone)
+            case .duration(let unit): hot.append(HotField(kind: .duration, unit: unit))
+            case .integer(let path): hot.append(HotField(kind: .integer, path: Unmanaged.passUnretained(path)))
+            case .string(let path): hot.append(HotField(kind: .string, path: Unmanaged.passUnretained(path)))
+            }
+        }
+        self.hot = hot
+        self.times = times
+        self.timeZones = timeZones
+        self.addressOrder = fields.indices.filter { fields[$0].role == .forwardedFor }
+            + fields.indices.filter { fields[$0].role == .clientAddress }
         var roots: [FieldPath] = []
+        var claimsByRoot: [[FieldPath]] = []
         for p in claimPaths {
-            let root = FieldPath.intern(p).ancestor(atDepth: 1)
-            if !roots.contains(where: { $0 === root }) { roots.append(root) }
+            let path = FieldPath.intern(p)
+            let root = path.ancestor(atDepth: 1)
+            if let r = roots.firstIndex(where: { $0 === root }) {
+                if !claimsByRoot[r].contains(where: { $0 === path }) { claimsByRoot[r].append(path) }
+            } else {
+                roots.append(root)
+                claimsByRoot.append([path])
+            }
         }
         self.roots = roots
+        self.claimsByRoot = claimsByRoot
         self.maxFields = claimPaths.count
         self.hasAddressChain = hasAddressChain
     }
@@ -261,6 +346,13 @@ struct AccessLogProgram: Sendable {
         _ p: UnsafeRawBufferPointer, _ start: Int, _ end: Int, literals lit: UnsafeRawBufferPointer,
         spans: UnsafeMutableBufferPointer<Span>
     ) -> Bool {
+        steps.withUnsafeBufferPointer { steps in match(p, start, end, steps: steps, literals: lit, spans: spans) }
+    }
+
+    private func match(
+        _ p: UnsafeRawBufferPointer, _ start: Int, _ end: Int, steps: UnsafeBufferPointer<Step>,
+        literals lit: UnsafeRawBufferPointer, spans: UnsafeMutableBufferPointer<Span>
+    ) -> Bool {
         for i in 0..<spans.count { spans[i] = Span(start: -1, end: -1) }
         var s = start
         var e = end
@@ -276,23 +368,23 @@ struct AccessLogProgram: Sendable {
             var ok = true
             while k < limit {
                 if k == fallbackStep && !fellBack { savedPos = pos }
-                let step = steps[k]
-                switch step.kind {
+                switch steps[k].kind {
                 case .literal:
-                    ok = hasPrefix(p, pos, e, lit, step.literalStart, step.literalCount)
-                    if ok { pos += step.literalCount }
+                    let count = steps[k].literalCount
+                    ok = hasPrefix(p, pos, e, lit, steps[k].literalStart, count)
+                    if ok { pos += count }
                 case .field:
-                    let follow = fellBack && k == fallbackStep ? endFollow : step.follow
+                    let follow = fellBack && k == fallbackStep ? endFollow : steps[k].follow
                     if let valueEnd = scanField(p, pos, e, lit, follow) {
-                        spans[step.field] = Span(start: pos, end: valueEnd)
+                        spans[steps[k].field] = Span(start: pos, end: valueEnd)
                         pos = valueEnd
                     } else {
                         ok = false
                     }
                 case .quotedField:
-                    let follow = fellBack && k == fallbackStep ? endFollow : step.follow
+                    let follow = fellBack && k == fallbackStep ? endFollow : steps[k].follow
                     if let (vs, ve, next) = scanQuoted(p, pos, e, lit, follow) {
-                        spans[step.field] = Span(start: vs, end: ve)
+                        spans[steps[k].field] = Span(start: vs, end: ve)
                         pos = next
                     } else {
                         ok = false
@@ -308,7 +400,7 @@ struct AccessLogProgram: Sendable {
             limit = tailStart
             pos = savedPos
             k = fallbackStep
-            for i in fields.indices where fields[i].isTail { spans[i] = Span(start: -1, end: -1) }
+            for i in firstTailField..<spans.count { spans[i] = Span(start: -1, end: -1) }
             if k < limit, steps[k].kind != .literal { spans[steps[k].field] = Span(start: -1, end: -1) }
         }
     }
@@ -383,7 +475,8 @@ struct AccessLogProgram: Sendable {
                 else { return nil }
                 return (pos + 1, close, close + 1)
             }
-            for allowEscaped in [false, true] {
+            for pass in 0..<2 {
+                let allowEscaped = pass == 1
                 var i = pos + 1
                 while let q = find(quote, p, i, end) {
                     i = q + 1
@@ -423,82 +516,114 @@ struct AccessLogProgram: Sendable {
             return .noMatch
         }
         let n0 = event.fields.count
+        var timestampIndex = -1
+        var replaced: FieldValue? = nil
         let ok: Bool = arena.withUnsafeBytes { p in
             literals.withUnsafeBytes { lit in
                 withUnsafeTemporaryAllocation(of: Span.self, capacity: max(fields.count, 1)) { spans in
                     guard match(p, text.lowerBound, text.upperBound, literals: lit, spans: spans) else { return false }
                     event.fields.reserveCapacity(n0 + maxFields)
-                    if emit(p, spans: spans, into: &event.fields) { return true }
+                    if emit(
+                        p, spans: spans, into: &event.fields, originalCount: n0, timestampIndex: &timestampIndex,
+                        replaced: &replaced)
+                    {
+                        return true
+                    }
+                    // Roll back: drop what was appended and restore an @timestamp replaced in place.
                     event.fields.removeSubrange(n0...)
+                    if let replaced, timestampIndex >= 0 && timestampIndex < n0 {
+                        event.fields[timestampIndex].value = replaced
+                    }
                     return false
                 }
             }
         }
         guard ok else { return .noMatch }
-        if n0 > 0 { Self.replaceConflicting(&event.fields, originalCount: n0, roots: roots) }
+        if n0 > 0 { replaceConflicting(&event.fields, originalCount: n0, skip: timestampIndex < n0 ? timestampIndex : -1) }
         return .consumed
     }
 
     /// Converts captured values to fields. False when a value is invalid for its role (a status
     /// that is not a number, a time that does not parse): the line then does not match.
-    private func emit(_ p: UnsafeRawBufferPointer, spans: UnsafeMutableBufferPointer<Span>, into out: inout [Field])
-        -> Bool
-    {
-        var chainDone = false
-        for fi in 0..<fields.count {
-            let span = spans[fi]
-            let role = fields[fi].role
-            if role.aggregates {
-                if !chainDone {
-                    chainDone = true
-                    emitAddressChain(p, spans: spans, into: &out)
-                }
-                continue
-            }
-            guard span.start >= 0 else { continue }
-            let s = span.start
-            let e = span.end
-            if e <= s || AccessLogBytes.isDash(p, s, e) { continue }
-            switch role {
-            case .clientAddress, .forwardedFor:
-                continue
-            case .destinationAddress:
-                out.append(Field(AccessLogPaths.destinationAddress, .string(ArenaSlice(start: s, count: e - s))))
-                if IPAddressClassifier.classify(p, s, e) != .notIP {
-                    out.append(Field(AccessLogPaths.destinationIP, .string(ArenaSlice(start: s, count: e - s))))
-                }
-            case .requestLine:
-                emitRequestLine(p, s, e, into: &out)
-            case .requestURI:
-                emitURL(p, s, e, into: &out)
-            case .query:
-                var qs = s
-                if p[qs] == UInt8(ascii: "?") { qs += 1 }
-                // Jetty writes `?null` when there is no query string.
-                if qs == e || (e - qs == 4 && p[qs] == UInt8(ascii: "n") && p[qs + 1] == UInt8(ascii: "u")
-                    && p[qs + 2] == UInt8(ascii: "l") && p[qs + 3] == UInt8(ascii: "l"))
-                {
+    private func emit(
+        _ p: UnsafeRawBufferPointer, spans: UnsafeMutableBufferPointer<Span>, into out: inout [Field],
+        originalCount: Int, timestampIndex: inout Int, replaced: inout FieldValue?
+    ) -> Bool {
+        hot.withUnsafeBufferPointer { hot in
+            var chainDone = false
+            for fi in 0..<hot.count {
+                let h = hot[fi]
+                if h.kind == .address {
+                    if !chainDone {
+                        chainDone = true
+                        emitAddressChain(p, spans: spans, into: &out)
+                    }
                     continue
                 }
-                out.append(Field(AccessLogPaths.urlQuery, .string(ArenaSlice(start: qs, count: e - qs))))
-            case .httpVersion:
-                let vs = AccessLogBytes.isProtocol(p, s, e) || (e - s > 5 && p[s + 4] == UInt8(ascii: "/")) ? s + 5 : s
-                guard vs < e else { continue }
-                out.append(Field(AccessLogPaths.version, .string(ArenaSlice(start: vs, count: e - vs))))
-            case .time(let layout, let zone):
-                guard let t = AccessLogTimeParser.parse(p, s, e, layout: layout, zone: zone) else { return false }
-                out.append(Field(AccessLogPaths.timestamp, .timestamp(t)))
-            case .duration(let unit):
-                guard let ns = AccessLogBytes.duration(p, s, e, unit: unit) else { return false }
-                out.append(Field(AccessLogPaths.eventDuration, .int(ns)))
-            case .integer(let path):
-                guard let v = AccessLogBytes.integer(p, s, e) else { return false }
-                out.append(Field(path, .int(v)))
-            case .string(let path):
-                out.append(Field(path, .string(ArenaSlice(start: s, count: e - s))))
+                let span = spans[fi]
+                guard span.start >= 0 else { continue }
+                let s = span.start
+                let e = span.end
+                if e <= s || AccessLogBytes.isDash(p, s, e) { continue }
+                switch h.kind {
+                case .address:
+                    continue
+                case .destinationAddress:
+                    out.append(Field(known.destinationAddress.takeUnretainedValue(), .string(ArenaSlice(start: s, count: e - s))))
+                    if IPAddressClassifier.classify(p, s, e) != .notIP {
+                        out.append(Field(known.destinationIP.takeUnretainedValue(), .string(ArenaSlice(start: s, count: e - s))))
+                    }
+                case .requestLine:
+                    emitRequestLine(p, s, e, into: &out)
+                case .requestURI:
+                    emitURL(p, s, e, into: &out)
+                case .query:
+                    var qs = s
+                    if p[qs] == UInt8(ascii: "?") { qs += 1 }
+                    // Jetty writes `?null` when there is no query string.
+                    if qs == e || (e - qs == 4 && p[qs] == UInt8(ascii: "n") && p[qs + 1] == UInt8(ascii: "u")
+                        && p[qs + 2] == UInt8(ascii: "l") && p[qs + 3] == UInt8(ascii: "l"))
+                    {
+                        continue
+                    }
+                    out.append(Field(known.urlQuery.takeUnretainedValue(), .string(ArenaSlice(start: qs, count: e - qs))))
+                case .httpVersion:
+                    let hasPrefix = e - s > 5 && p[s + 4] == UInt8(ascii: "/")
+                    let vs = hasPrefix ? s + 5 : s
+                    guard vs < e else { continue }
+                    out.append(Field(known.version.takeUnretainedValue(), .string(ArenaSlice(start: vs, count: e - vs))))
+                case .time:
+                    let t = times.withUnsafeBufferPointer { times in
+                        timeZones.withUnsafeBufferPointer { zones in
+                            AccessLogTimeParser.parse(p, s, e, layout: times[h.timeIndex], zone: zones[h.timeIndex])
+                        }
+                    }
+                    guard let t else { return false }
+                    // The event usually has an @timestamp already (the time the line was read):
+                    // replace it in place.
+                    if timestampIndex < 0 {
+                        timestampIndex = Self.index(of: known.timestamp, in: out, below: originalCount)
+                        if timestampIndex >= 0 {
+                            replaced = out[timestampIndex].value
+                            out[timestampIndex].value = .timestamp(t)
+                            continue
+                        }
+                        timestampIndex = out.count
+                    }
+                    out.append(Field(known.timestamp.takeUnretainedValue(), .timestamp(t)))
+                case .duration:
+                    guard let ns = AccessLogBytes.duration(p, s, e, unit: h.unit) else { return false }
+                    out.append(Field(known.eventDuration.takeUnretainedValue(), .int(ns)))
+                case .integer:
+                    guard let v = AccessLogBytes.integer(p, s, e), let path = h.path else { return false }
+                    out.append(Field(path.takeUnretainedValue(), .int(v)))
+                case .string:
+                    guard let path = h.path else { continue }
+                    out.append(Field(path.takeUnretainedValue(), .string(ArenaSlice(start: s, count: e - s))))
+                }
             }
+            return true
         }
-        return true
     }
 
     /// `METHOD URI PROTOCOL` → method, URL fields, version. Anything else (garbage sent to the port,
@@ -528,20 +653,20 @@ struct AccessLogProgram: Sendable {
                 urlEnd = lastSpace
                 while urlEnd > urlStart && p[urlEnd - 1] == UInt8(ascii: " ") { urlEnd -= 1 }
             }
-            out.append(Field(AccessLogPaths.method, .string(ArenaSlice(start: s, count: methodEnd - s))))
+            out.append(Field(known.method.takeUnretainedValue(), .string(ArenaSlice(start: s, count: methodEnd - s))))
             if !AccessLogBytes.isDash(p, urlStart, urlEnd) { emitURL(p, urlStart, urlEnd, into: &out) }
             if versionStart >= 0 {
-                out.append(Field(AccessLogPaths.version, .string(ArenaSlice(start: versionStart, count: e - versionStart))))
+                out.append(Field(known.version.takeUnretainedValue(), .string(ArenaSlice(start: versionStart, count: e - versionStart))))
             }
             return
         }
-        out.append(Field(rawRequest, .string(ArenaSlice(start: s, count: e - s))))
+        out.append(Field(known.rawRequest.takeUnretainedValue(), .string(ArenaSlice(start: s, count: e - s))))
     }
 
     /// `url.original`, plus `url.path` and `url.query` split at the first `?` (the path only for
     /// origin-form `/…` and absolute-form `http(s)://host/…` targets).
     private func emitURL(_ p: UnsafeRawBufferPointer, _ s: Int, _ e: Int, into out: inout [Field]) {
-        out.append(Field(AccessLogPaths.urlOriginal, .string(ArenaSlice(start: s, count: e - s))))
+        out.append(Field(known.urlOriginal.takeUnretainedValue(), .string(ArenaSlice(start: s, count: e - s))))
         let q = AccessLogBytes.find(UInt8(ascii: "?"), p, s, e)
         let pathEnd = q ?? e
         var pathStart = -1
@@ -553,10 +678,10 @@ struct AccessLogProgram: Sendable {
             pathStart = AccessLogBytes.find(UInt8(ascii: "/"), p, colon + 3, pathEnd) ?? -1
         }
         if pathStart >= 0 && pathStart < pathEnd {
-            out.append(Field(AccessLogPaths.urlPath, .string(ArenaSlice(start: pathStart, count: pathEnd - pathStart))))
+            out.append(Field(known.urlPath.takeUnretainedValue(), .string(ArenaSlice(start: pathStart, count: pathEnd - pathStart))))
         }
         if let q, q + 1 < e {
-            out.append(Field(AccessLogPaths.urlQuery, .string(ArenaSlice(start: q + 1, count: e - q - 1))))
+            out.append(Field(known.urlQuery.takeUnretainedValue(), .string(ArenaSlice(start: q + 1, count: e - q - 1))))
         }
     }
 
@@ -573,10 +698,8 @@ struct AccessLogProgram: Sendable {
     private func forEachAddress(
         _ p: UnsafeRawBufferPointer, spans: UnsafeMutableBufferPointer<Span>, _ body: (Int, Int) -> Void
     ) {
-        for pass in 0..<2 {
-            for fi in 0..<fields.count {
-                let role = fields[fi].role
-                guard pass == 0 ? role == .forwardedFor : role == .clientAddress else { continue }
+        addressOrder.withUnsafeBufferPointer { order in
+            for fi in order {
                 let span = spans[fi]
                 guard span.start >= 0 else { continue }
                 var i = span.start
@@ -612,45 +735,82 @@ struct AccessLogProgram: Sendable {
         guard count > 0 else { return }
         let chosen = firstPublic.start >= 0 ? firstPublic : (firstIP.start >= 0 ? firstIP : first)
         let slice = ArenaSlice(start: chosen.start, count: chosen.end - chosen.start)
-        out.append(Field(AccessLogPaths.sourceAddress, .string(slice)))
+        out.append(Field(known.sourceAddress.takeUnretainedValue(), .string(slice)))
         if firstPublic.start >= 0 || firstIP.start >= 0 {
-            out.append(Field(AccessLogPaths.sourceIP, .string(slice)))
+            out.append(Field(known.sourceIP.takeUnretainedValue(), .string(slice)))
         }
         var list: [FieldValue] = []
         list.reserveCapacity(count)
         forEachAddress(p, spans: spans) { s, e in list.append(.string(ArenaSlice(start: s, count: e - s))) }
-        out.append(Field(remoteIPList, .array(list)))
+        out.append(Field(known.remoteIPList.takeUnretainedValue(), .array(list)))
     }
 
     // MARK: Fields the event already had
 
+    /// The index of the field at exactly `path` among the first `limit` fields, or -1.
+    @inline(__always)
+    static func index(of path: Unmanaged<FieldPath>, in fields: [Field], below limit: Int) -> Int {
+        fields.withUnsafeBufferPointer { buf in
+            let target = path.toOpaque()
+            for i in 0..<min(limit, buf.count) {
+                unowned(unsafe) let candidate = buf[i].path
+                if Unmanaged.passUnretained(candidate).toOpaque() == target { return i }
+            }
+            return -1
+        }
+    }
+
     /// Fields appended after `originalCount` replace the event's earlier fields at the same path
     /// (in place) and remove earlier fields they conflict with (an ancestor or descendant path).
-    static func replaceConflicting(_ fields: inout [Field], originalCount: Int, roots: [FieldPath]) {
+    /// `skip` is the index of a field already replaced in place (the @timestamp), or -1.
+    func replaceConflicting(_ fields: inout [Field], originalCount: Int, skip: Int) {
         var n0 = originalCount
         var i = 0
+        var skip = skip
         while i < n0 {
-            let path = fields[i].path
-            let root = path.ancestor(atDepth: 1)
-            guard roots.contains(where: { $0 == root }) else {
+            if i == skip {
                 i += 1
                 continue
             }
+            // Which of `roots` is this field under? (Read without reference counting: this runs per line.)
+            let rootIndex = fields.withUnsafeBufferPointer { buf -> Int in
+                unowned(unsafe) var node = buf[i].path
+                while node.depth > 1 {
+                    guard let parent = node.parent else { break }
+                    unowned(unsafe) let p = parent
+                    node = p
+                }
+                return roots.withUnsafeBufferPointer { roots in
+                    for r in 0..<roots.count where roots[r] === node || (!node.interned && roots[r] == node) {
+                        return r
+                    }
+                    return -1
+                }
+            }
+            guard rootIndex >= 0 else {
+                i += 1
+                continue
+            }
+            let path = fields[i].path
             var removeOriginal = false
-            var j = n0
-            while j < fields.count {
-                let other = fields[j].path
-                if other == path {
+            for claim in claimsByRoot[rootIndex] {
+                let same = claim === path || (!path.interned && claim == path)
+                guard same || claim.isPrefix(of: path) || path.isPrefix(of: claim) else { continue }
+                // Did this line write `claim`?
+                var j = n0
+                while j < fields.count && fields[j].path !== claim { j += 1 }
+                guard j < fields.count else { continue }
+                if same {
                     fields[i].value = fields[j].value
                     fields.remove(at: j)
-                    continue
+                } else {
+                    removeOriginal = true
                 }
-                if other.isPrefix(of: path) || path.isPrefix(of: other) { removeOriginal = true }
-                j += 1
             }
             if removeOriginal {
                 fields.remove(at: i)
                 n0 -= 1
+                if skip > i { skip -= 1 }
             } else {
                 i += 1
             }

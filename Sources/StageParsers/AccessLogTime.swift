@@ -150,13 +150,47 @@ enum AccessLogTimeParser {
         var c = ByteCursor(p, start, end)
         let civil: CivilTime?
         switch layout {
-        case .clf: civil = parseCLF(&c)
+        case .clf:
+            if end - start == 26, let t = fixedCLF(p, start) { return t }
+            civil = parseCLF(&c)
         case .iso8601: civil = parseISO(&c)
         case .epochSeconds: return parseEpoch(&c)
         case .pattern(let elements): civil = parsePattern(&c, elements)
         }
         guard let civil, c.atEnd, civil.isValid else { return nil }
         return civil.timestamp(zone: zone)
+    }
+
+    /// The common case, `dd/MMM/yyyy:HH:mm:ss ±hhmm` in exactly 26 bytes at `s`, read by position.
+    @inline(__always)
+    static func fixedCLF(_ p: UnsafeRawBufferPointer, _ s: Int) -> Timestamp? {
+        @inline(__always) func two(_ i: Int) -> Int {
+            let a = p[s + i] &- 48
+            let b = p[s + i + 1] &- 48
+            return a < 10 && b < 10 ? Int(a) * 10 + Int(b) : -1
+        }
+        let sign = p[s + 21]
+        guard p[s + 2] == UInt8(ascii: "/"), p[s + 6] == UInt8(ascii: "/"), p[s + 11] == UInt8(ascii: ":"),
+            p[s + 14] == UInt8(ascii: ":"), p[s + 17] == UInt8(ascii: ":"), p[s + 20] == UInt8(ascii: " "),
+            sign == UInt8(ascii: "+") || sign == UInt8(ascii: "-"),
+            let month = Civil.month(abbreviation: p[s + 3], p[s + 4], p[s + 5])
+        else { return nil }
+        let day = two(0)
+        let y1 = two(7)
+        let y2 = two(9)
+        let hour = two(12)
+        let minute = two(15)
+        let second = two(18)
+        let oh = two(22)
+        let om = two(24)
+        guard day >= 1, y1 >= 0, y2 >= 0, hour >= 0, hour <= 23, minute >= 0, minute <= 59, second >= 0,
+            second <= 60, oh >= 0, oh <= 18, om >= 0, om <= 59
+        else { return nil }
+        let year = y1 * 100 + y2
+        guard day <= Civil.daysInMonth(year: year, month: month) else { return nil }
+        let offset = (oh * 3600 + om * 60) * (sign == UInt8(ascii: "-") ? -1 : 1)
+        let local = Civil.days(year: year, month: month, day: day) * 86_400 + Int64(hour * 3600 + minute * 60 + second)
+        return Timestamp(nanoseconds: (local - Int64(offset)) &* 1_000_000_000, precision: 3)
     }
 
     /// `dd/MMM/yyyy:HH:mm:ss ±hhmm` (the offset may be missing; the day may have one digit).
