@@ -131,6 +131,15 @@ public final class Tailer {
         }
     }
 
+    /// The same, with the kind given apart (it replaces `config.kind`), as in docs/DESIGN.md.
+    public convenience init(
+        config: TailConfig, kind: SourceKind, checkpointPath: String, logger: Logger, clock: TailClock = .system
+    ) throws {
+        var c = config
+        c.kind = kind
+        try self.init(config: c, checkpointPath: checkpointPath, logger: logger, clock: clock)
+    }
+
     deinit { close() }
 
     // MARK: Public state
@@ -208,6 +217,7 @@ public final class Tailer {
         var lastCheck = clockNow
         let checkEvery: Duration = watcher != nil ? .milliseconds(500) : .milliseconds(100)
         let step: Duration = watcher != nil ? .milliseconds(10) : .milliseconds(25)
+        if hasUnreadData() { return }
         while !Task.isCancelled && !closed {
             if !pending.isEmpty { return }
             if let watcher, watcher.isReadable(waitingMilliseconds: 0) { return }
@@ -293,7 +303,16 @@ public final class Tailer {
         guard let st = Posix.status(fd: f.fd) else { return }
         let size = Posix.size(st)
         f.nlink = UInt64(truncatingIfNeeded: st.st_nlink)
-        if size < f.scannedEnd { restart(f, reason: "truncated", into: &out) }
+        if size < f.scannedEnd {
+            restart(f, reason: "truncated", into: &out)
+        } else if size > f.scannedEnd, let c = f.lastCheck, c.offset == f.lineStart {
+            // About to read on: the bytes just before the read position must be those read last
+            // (else the file was truncated and written past the read position meanwhile).
+            let b = Posix.read(f.fd, at: c.offset - Int64(c.length), count: c.length)
+            if let b, b.count == c.length, FileHash.hash(b) != c.hash {
+                restart(f, reason: "replaced (bytes before the read position changed)", into: &out)
+            }
+        }
         f.size = size
         if f.nlink == 0 && !f.draining {
             f.draining = true
@@ -395,6 +414,7 @@ public final class Tailer {
             let got = bytes.count
             let atEOF = got < want || Int64(got) >= avail
             var lines: [TailLine] = []
+            lines.reserveCapacity(min(16384, got / 64 + 1))
             var consumed = 0
             var partialTail = false
             let base = f.lineStart
@@ -421,8 +441,8 @@ public final class Tailer {
             }
             if lines.isEmpty {
                 if !atEOF && want <= maxLine {
-                    // A line longer than what was read: read enough to find its end or cut it.
-                    want = Int(min(avail, Int64(maxLine + 1)))
+                    // A line longer than what was read: read more (growing) to find its end or cut it.
+                    want = Int(min(avail, Int64(min(maxLine + 1, max(want * 4, 16384)))))
                     continue
                 }
                 f.scannedEnd = f.lineStart + Int64(got)
@@ -488,6 +508,7 @@ public final class Tailer {
     private func hasUnreadData() -> Bool {
         let now = clock.monotonic()
         for f in files {
+            if f.size > f.scannedEnd { return true }
             guard let st = Posix.status(fd: f.fd) else { continue }
             let size = Posix.size(st)
             if size != f.size || (st.st_nlink == 0) != (f.nlink == 0) { return true }
