@@ -98,7 +98,8 @@ let package = Package(
         ),
         .executableTarget(
             name: "shipper",
-            dependencies: ["ShipperRuntime", "ShipperConfig", "ShipperCore", "BufferDisk",
+            dependencies: ["ShipperRuntime", "ShipperConfig", "ShipperCore", "BufferDisk", "ShipperTelemetry",
+                           .product(name: "Logging", package: "swift-log"),
                            .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             swiftSettings: swiftSettings

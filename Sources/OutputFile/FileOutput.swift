@@ -124,6 +124,23 @@ public final class FileOutput {
         try flushPending()
     }
 
+    /// Writes documents already encoded as JSON, each to its path (from ``PathTemplate/render(timestamp:attribute:)``).
+    public func write(documents: [(path: String, json: [UInt8])]) throws {
+        for (path, json) in documents {
+            if pending[path] == nil {
+                pending[path] = []
+                order.append(path)
+            }
+            pending[path]!.append(contentsOf: json)
+            pending[path]!.append(0x0A)
+        }
+        eventsWritten += documents.count
+        try flushPending()
+    }
+
+    /// The path template (for rendering paths of buffered documents).
+    public var pathTemplate: PathTemplate { template }
+
     private func flushPending() throws {
         defer {
             pending.removeAll(keepingCapacity: true)
@@ -316,6 +333,35 @@ public struct PathTemplate: Sendable {
         if !literal.isEmpty { parts.append(.literal(literal)) }
         self.parts = parts
         self.isConstant = parts.allSatisfy { if case .literal = $0 { return true } else { return false } }
+    }
+
+    /// The fields the template refers to.
+    public var fieldReferences: [FieldPath] {
+        parts.compactMap { if case .field(let p) = $0 { return p } else { return nil } }
+    }
+
+    /// The path for a buffered document: `%Y…` from its timestamp (ns, UTC), `%{field}` from `attribute`.
+    public func render(timestamp: Int64, attribute: (FieldPath) -> [UInt8]?) -> String {
+        if isConstant, case .literal(let s)? = parts.first { return s }
+        let secs = timestamp >= 0 ? timestamp / 1_000_000_000 : (timestamp - 999_999_999) / 1_000_000_000
+        let days = secs >= 0 ? secs / 86_400 : (secs - 86_399) / 86_400
+        let (y, m, d) = Civil.civil(fromDays: days)
+        let h = Int((secs - days * 86_400) / 3600)
+        var out = ""
+        for part in parts {
+            switch part {
+            case .literal(let s): out += s
+            case .year: out += String(y)
+            case .month: out += Self.two(m)
+            case .day: out += Self.two(d)
+            case .hour: out += Self.two(h)
+            case .field(let path):
+                var value = attribute(path).map { String(decoding: $0, as: UTF8.self) } ?? "_"
+                if value.isEmpty || value == "." || value == ".." { value = "_" }
+                out += String(value.map { $0 == "/" || $0 == "\0" ? "_" : $0 })
+            }
+        }
+        return out
     }
 
     /// The path for one event. Field values have `/` and NUL replaced so they cannot leave the directory.

@@ -21,3 +21,19 @@ enum FileManagerShim {
         return ferror(f) == 0 ? out : nil
     }
 }
+
+/// The process environment without Foundation.
+public enum ProcessInfoShim {
+    public static var environment: [String: String] {
+        var out: [String: String] = [:]
+        var p = environ
+        while let entry = p.pointee {
+            let text = String(cString: entry)
+            if let eq = text.firstIndex(of: "=") {
+                out[String(text[..<eq])] = String(text[text.index(after: eq)...])
+            }
+            p += 1
+        }
+        return out
+    }
+}

@@ -55,6 +55,38 @@ public struct ComponentSpec: Decodable, @unchecked Sendable {
     }
 }
 
+/// A config section decoded later by the module it belongs to (with positions in errors).
+public struct ConfigSection: Decodable, @unchecked Sendable {
+    public let location: String
+    let decoder: YAMLNodeDecoder
+
+    public init(from decoder: any Decoder) throws {
+        guard let d = decoder as? YAMLNodeDecoder else { throw ConfigValueError("sections can only be read from YAML") }
+        self.decoder = d
+        self.location = d.location
+    }
+
+    public func decode<T: Decodable>(_ type: T.Type) throws -> T { try decoder.decode(T.self) }
+}
+
+/// shipper's own log settings.
+public struct LogSettings: Decodable, Sendable {
+    public enum Level: String, Decodable, Sendable, CaseIterable { case trace, debug, info, notice, warning, error, critical }
+    public enum Format: String, Decodable, Sendable, CaseIterable { case logfmt, json }
+    public var level: Level = .info
+    public var format: Format = .logfmt
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case level, format }
+
+    public init() {}
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        level = try c.decodeIfPresent(Level.self, forKey: .level) ?? .info
+        format = try c.decodeIfPresent(Format.self, forKey: .format) ?? .logfmt
+    }
+}
+
 /// A value with the name it has in the config (`sources: {containers: …}`).
 public struct Named<Value: Sendable>: Sendable {
     public var name: String
@@ -141,7 +173,15 @@ public struct ShipperConfiguration: Decodable, Sendable {
     /// Where events go (`file`, `stdout`, `elasticsearch`), by name.
     public var outputs: OrderedMapping<ComponentSpec>
     /// The disk buffer between stages and outputs; decoded by the buffer module.
-    public var buffer: JSONValue?
+    public var buffer: ConfigSection?
+    /// The /metrics and /health endpoint; decoded by the telemetry module.
+    public var telemetry: ConfigSection?
+    /// Where shipper keeps its state (checkpoints; the buffer unless `buffer.path` says otherwise).
+    public var dataDir: String
+    /// How long outputs may take to deliver what is buffered when shipper is asked to stop.
+    public var drainTimeout: ConfigDuration
+    /// shipper's own log: `level` (trace, debug, info, notice, warning, error, critical) and `format` (logfmt, json).
+    public var log: LogSettings
     /// Test cases for `shipper test-pipeline`.
     public var tests: [PipelineTestCase]
     /// Other config files whose pipelines come first (paths relative to this file).
@@ -149,14 +189,22 @@ public struct ShipperConfiguration: Decodable, Sendable {
     /// The file this came from.
     public var file: String = ""
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case include, sources, pipelines, outputs, buffer, tests }
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case include, sources, pipelines, outputs, buffer, telemetry, tests, log
+        case dataDir = "data_dir"
+        case drainTimeout = "drain_timeout"
+    }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         sources = try c.decodeIfPresent(OrderedMapping<ComponentSpec>.self, forKey: .sources) ?? OrderedMapping()
         pipelines = try c.decodeIfPresent(OrderedMapping<PipelineSpec>.self, forKey: .pipelines) ?? OrderedMapping()
         outputs = try c.decodeIfPresent(OrderedMapping<ComponentSpec>.self, forKey: .outputs) ?? OrderedMapping()
-        buffer = try c.decodeIfPresent(JSONValue.self, forKey: .buffer)
+        buffer = try c.decodeIfPresent(ConfigSection.self, forKey: .buffer)
+        telemetry = try c.decodeIfPresent(ConfigSection.self, forKey: .telemetry)
+        dataDir = try c.decodeIfPresent(String.self, forKey: .dataDir) ?? "/var/lib/shipper"
+        drainTimeout = try c.decodeIfPresent(ConfigDuration.self, forKey: .drainTimeout) ?? .seconds(20)
+        log = try c.decodeIfPresent(LogSettings.self, forKey: .log) ?? LogSettings()
         tests = try c.decodeIfPresent([PipelineTestCase].self, forKey: .tests) ?? []
         include = try c.decodeIfPresent([String].self, forKey: .include) ?? []
     }
@@ -164,8 +212,58 @@ public struct ShipperConfiguration: Decodable, Sendable {
 
 /// Reads config files.
 public enum ConfigLoader {
+    /// Replaces `${NAME}` and `${NAME:-default}` with environment variables. Only upper-case names
+    /// (`A-Z`, `0-9`, `_`) are variables, so nginx's `${remote_addr}` stays as it is; `$${` writes `${`.
+    public static func substituteEnvironment(
+        _ text: String, file: String, environment: [String: String] = ProcessInfoShim.environment
+    ) throws -> String {
+        guard text.contains("${") else { return text }
+        var out = ""
+        var line = 1
+        var column = 1
+        var i = text.startIndex
+        while i < text.endIndex {
+            let c = text[i]
+            if c == "$", text[i...].hasPrefix("$${") {
+                out += "${"
+                i = text.index(i, offsetBy: 3)
+                column += 3
+                continue
+            }
+            if c == "$", text[i...].hasPrefix("${"), let close = text[i...].firstIndex(of: "}") {
+                let inner = text[text.index(i, offsetBy: 2)..<close]
+                let parts = inner.split(separator: ":-", maxSplits: 1, omittingEmptySubsequences: false)
+                let name = String(parts[0])
+                if !name.isEmpty, name.allSatisfy({ ($0 >= "A" && $0 <= "Z") || ($0 >= "0" && $0 <= "9") || $0 == "_" }) {
+                    if let value = environment[name], !value.isEmpty {
+                        out += value
+                    } else if parts.count == 2 {
+                        out += parts[1]
+                    } else {
+                        throw ConfigError(
+                            file: file, line: line, column: column,
+                            message: "environment variable \(name) is not set; set it, or give a default: ${\(name):-value}")
+                    }
+                    column += text.distance(from: i, to: close) + 1
+                    i = text.index(after: close)
+                    continue
+                }
+            }
+            out.append(c)
+            if c == "\n" {
+                line += 1
+                column = 1
+            } else {
+                column += 1
+            }
+            i = text.index(after: i)
+        }
+        return out
+    }
+
     /// Parses YAML text into a configuration; every problem is a ``ConfigError`` with its position.
     public static func parse(yaml text: String, file: String) throws -> ShipperConfiguration {
+        let text = try substituteEnvironment(text, file: file)
         let node: Node?
         do {
             node = try Yams.compose(yaml: text)

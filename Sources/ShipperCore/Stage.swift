@@ -9,10 +9,15 @@ public protocol Stage {
     /// Emits held-back events: all of them when `now` is nil (end of input, shutdown), otherwise
     /// those whose wait has timed out at `now`.
     mutating func flush(now: Timestamp?, into output: inout [LogEvent])
+
+    /// Calls `body` with the origin of every event the stage holds back. The run loop keeps a
+    /// file's checkpoint before the first line of any held event, so a crash re-reads it.
+    func forEachHeldOrigin(_ body: (EventOrigin) -> Void)
 }
 
 extension Stage {
     public mutating func flush(now: Timestamp?, into output: inout [LogEvent]) {}
+    public func forEachHeldOrigin(_ body: (EventOrigin) -> Void) {}
 }
 
 /// A parser reads one text field (normally `message`) and adds structured fields to the event.

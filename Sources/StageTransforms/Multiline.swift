@@ -218,6 +218,11 @@ public struct MultilineStage: Stage {
 
     private static let flagsPath = FieldPaths.logFlags
 
+    public func forEachHeldOrigin(_ body: (EventOrigin) -> Void) {
+        if hasHot { body(hot.event.origin) }
+        for p in pending.values { body(p.event.origin) }
+    }
+
     public init(config: MultilineConfig) throws {
         try config.validate()
         self.config = config

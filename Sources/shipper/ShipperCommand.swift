@@ -1,12 +1,12 @@
 import ArgumentParser
 
 @main
-struct ShipperCommand: ParsableCommand {
+struct ShipperCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "shipper",
         abstract: "Ships container logs: tail → parse → buffer → Elasticsearch or files.",
         version: ShipperVersion.text,
-        subcommands: [Run.self, TestPipeline.self, Validate.self, Bench.self]
+        subcommands: [Run.self, TestPipeline.self, Validate.self, Buffer.self, Health.self, Bench.self]
     )
 }
 

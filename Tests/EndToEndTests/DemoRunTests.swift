@@ -6,9 +6,9 @@ import Testing
     @Test func theDemoWritesEveryEventWithSwarmMetadata() throws {
         let dir = try TempDir()
         try FileManager.default.createSymbolicLink(atPath: dir.path + "/pipelines", withDestinationPath: Repo.path("pipelines"))
-        let r = try shipper(["run", "--config", "pipelines/demo.yaml"], cwd: dir.path)
+        let r = try shipper(["run", "--config", "pipelines/demo.yaml", "--once"], cwd: dir.path)
         #expect(r.status == 0, "\(r.stderr)")
-        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path + "/out").sorted()
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path + "/out").filter { !$0.hasPrefix(".") }.sorted()
         #expect(files == ["companynews_dynamic-2026-11-25.ndjson", "companynews_static-2026-11-25.ndjson"])
         var events: [Any] = []
         for f in files {
@@ -25,6 +25,15 @@ import Testing
         }
         let traces = events.filter { value($0, "error.stack_trace") != nil }
         #expect(traces.count == 1)
-        #expect(r.stderr.contains("lines in: 31, events out: 20"), "\(r.stderr)")
+        #expect(r.stderr.contains("events=20 lines=31"), "\(r.stderr)")
+        #expect(files.contains { $0.hasPrefix(".") } == false)
+
+        // A second run reads nothing twice: the checkpoints remember where each file was read to.
+        let again = try shipper(["run", "--config", "pipelines/demo.yaml", "--once"], cwd: dir.path)
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.stderr.contains("events=0 lines=0"), "\(again.stderr)")
+        var count = 0
+        for f in files { count += try String(contentsOfFile: dir.path + "/out/" + f, encoding: .utf8).split(separator: "\n").count }
+        #expect(count == 20)
     }
 }

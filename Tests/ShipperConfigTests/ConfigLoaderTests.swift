@@ -112,3 +112,27 @@ import Testing
         }
     }
 }
+
+@Suite struct EnvironmentSubstitutionTests {
+    @Test(arguments: [
+        ("host: ${HOST}", "host: node-7"),
+        ("host: ${MISSING:-fallback}", "host: fallback"),
+        ("host: ${EMPTY:-fallback}", "host: fallback"),
+        ("format: '${remote_addr} $status'", "format: '${remote_addr} $status'"),
+        ("text: $${HOST}", "text: ${HOST}"),
+        ("a: ${HOST}-${HOST}", "a: node-7-node-7"),
+    ])
+    func substitutes(input: String, expected: String) throws {
+        let env = ["HOST": "node-7", "EMPTY": ""]
+        #expect(try ConfigLoader.substituteEnvironment(input, file: "t.yaml", environment: env) == expected)
+    }
+
+    @Test func aMissingVariableIsAnErrorWithItsPosition() {
+        do {
+            _ = try ConfigLoader.substituteEnvironment("a: 1\nb: x ${NOPE}\n", file: "t.yaml", environment: [:])
+            Issue.record("accepted a missing variable")
+        } catch {
+            #expect("\(error)" == "t.yaml:2:6: environment variable NOPE is not set; set it, or give a default: ${NOPE:-value}")
+        }
+    }
+}

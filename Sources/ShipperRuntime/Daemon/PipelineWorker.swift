@@ -1,0 +1,191 @@
+import BufferDisk
+import InputFormats
+import InputTail
+import Logging
+import ShipperConfig
+import ShipperCore
+
+/// Reads the sources, runs the pipelines and appends the results to the buffer: the input and
+/// stage half of `shipper run`, on one task (one core).
+///
+/// A file's checkpoint is committed only after the events made from its lines are durable in the
+/// buffer, and never past the first line of an event still held (a Docker partial chunk in the
+/// decoder, a multiline event in a stage): after a crash those lines are read again.
+final class PipelineWorker {
+    struct Source {
+        let name: String
+        let tailer: Tailer
+        let hostName: String
+        let docker: Bool
+    }
+
+    struct FileState {
+        var decoder: any LineDecoder
+        var fingerprint: UInt64
+        var lastEnd: Int64
+        var committed: Int64
+    }
+
+    private(set) var sources: [Source]
+    private(set) var router: Router
+    private var builder: RecordBuilder
+    private let buffer: DiskBuffer
+    private let logger: Logger
+    private var files: [FileID: (source: Int, state: FileState)] = [:]
+    /// Files read to their end and released by the tailer: forgotten once committed.
+    private var finished: Set<FileID> = []
+    private let maxBytesPerStep: Int
+    private let decoderOptions: [LineDecoderOptions]
+    private var lastFlush = Timestamp.now()
+    private var lastCheckpointWrite = Timestamp.now()
+    private let checkpointInterval: Int64 = 1_000_000_000
+    /// Counters for the summary and metrics.
+    private(set) var linesRead = 0
+    private(set) var eventsOut = 0
+
+    static let hostNamePath = FieldPath.intern("host.name")
+
+    init(
+        sources: [Source], decoderOptions: [LineDecoderOptions], router: Router, attributeFields: [FieldPath], buffer: DiskBuffer,
+        logger: Logger, maxBytesPerStep: Int = 1 << 20
+    ) {
+        self.sources = sources
+        self.decoderOptions = decoderOptions
+        self.router = router
+        self.builder = RecordBuilder(attributeFields: attributeFields)
+        self.buffer = buffer
+        self.logger = logger
+        self.maxBytesPerStep = maxBytesPerStep
+    }
+
+    /// Replaces the pipelines (SIGHUP). Events held by the old stages are flushed through them first.
+    func replaceRouter(_ new: Router) async throws {
+        var held = router.flush(now: nil)
+        router = new
+        try await append(&held)
+    }
+
+    /// One round: read what is new, process it, make it durable, commit checkpoints.
+    /// Returns false when no source had anything new.
+    func step() async throws -> Bool {
+        var batch: [ShipperCore.LogEvent] = []
+        var touched = false
+        for (index, source) in sources.enumerated() {
+            let chunks = try source.tailer.poll(maxBytes: maxBytesPerStep / max(1, sources.count))
+            for chunk in chunks where !chunk.lines.isEmpty {
+                touched = true
+                decode(chunk, sourceIndex: index, into: &batch)
+            }
+        }
+        let now = Timestamp.now()
+        var out = batch.isEmpty ? [] : router.process(batch)
+        if now.nanoseconds - lastFlush.nanoseconds >= 200_000_000 {
+            out.append(contentsOf: router.flush(now: now))
+            lastFlush = now
+        }
+        if !out.isEmpty { try await append(&out) }
+        commitSafeOffsets()
+        if now.nanoseconds - lastCheckpointWrite.nanoseconds >= checkpointInterval {
+            try persistCheckpoints()
+            lastCheckpointWrite = now
+        }
+        return touched
+    }
+
+    /// Waits until a source may have new data (or the timeout passes).
+    func waitForData(timeout: Duration) async {
+        guard let first = sources.first else {
+            try? await Task.sleep(for: timeout)
+            return
+        }
+        await first.tailer.waitForData(timeout: timeout)
+    }
+
+    /// At shutdown: emit what stages hold (multiline), make it durable, commit and write checkpoints.
+    /// Decoder partial chunks are not flushed: they are not lines yet, and are read again next start.
+    func drain() async throws {
+        var held = router.flush(now: nil)
+        if !held.isEmpty { try await append(&held) }
+        commitSafeOffsets()
+        try persistCheckpoints()
+    }
+
+    func persistCheckpoints() throws {
+        for s in sources { try s.tailer.persistCheckpoints() }
+    }
+
+    private func decode(_ chunk: TailChunk, sourceIndex: Int, into batch: inout [ShipperCore.LogEvent]) {
+        let source = sources[sourceIndex]
+        var entry = files[chunk.file.id]
+        if entry == nil {
+            let firstLine = chunk.lines.first.map { Array(chunk.bytes[$0.range]) } ?? []
+            let decoder = makeDecoder(format: chunk.file.format, firstLine: firstLine, options: decoderOptions[sourceIndex])
+            let start = chunk.lines.first?.offset ?? 0
+            entry = (sourceIndex, FileState(decoder: decoder, fingerprint: chunk.file.fingerprint, lastEnd: start, committed: start))
+        }
+        var state = entry!.state
+        let first = batch.count
+        let now = Timestamp.now()
+        chunk.forEachLine { bytes, line in
+            state.decoder.decode(bytes, origin: chunk.origin(of: line), now: now, into: &batch)
+            state.lastEnd = line.endOffset
+        }
+        if chunk.isLast {
+            // The file is gone or rotated away and read to its end: nothing will complete a held chunk.
+            state.decoder.flush(now: now, into: &batch)
+            finished.insert(chunk.file.id)
+        }
+        linesRead += chunk.lines.count
+        if first < batch.count {
+            let meta = chunk.file.metadata
+            for i in first..<batch.count {
+                if source.docker || meta != nil { batch[i].addContainerMetadata(meta) }
+                batch[i].set(Self.hostNamePath, string: source.hostName)
+            }
+        }
+        files[chunk.file.id] = (sourceIndex, state)
+    }
+
+    private func append(_ events: inout [ShipperCore.LogEvent]) async throws {
+        var records: [BufferRecord] = []
+        records.reserveCapacity(events.count)
+        for e in events { records.append(builder.record(for: e)) }
+        eventsOut += events.count
+        events.removeAll(keepingCapacity: true)
+        try await buffer.append(records)
+    }
+
+    /// Commits, per file, the offset before which every line's events are durable.
+    private func commitSafeOffsets() {
+        var held: [UInt64: Int64] = [:]
+        router.forEachHeldOrigin { origin in
+            if origin.offset >= 0 { held[origin.source] = min(held[origin.source] ?? .max, origin.offset) }
+        }
+        for (id, entry) in files {
+            var safe = entry.state.lastEnd
+            if let pending = entry.state.decoder.pendingOffset { safe = min(safe, pending) }
+            if let h = held[entry.state.fingerprint] { safe = min(safe, h) }
+            if safe > entry.state.committed {
+                sources[entry.source].tailer.commit(file: id, offset: safe)
+                files[id]?.state.committed = safe
+            }
+            if finished.contains(id) && held[entry.state.fingerprint] == nil {
+                files[id] = nil
+                finished.remove(id)
+            }
+        }
+    }
+}
+
+extension Router {
+    /// Calls `body` with the origin of every event some stage holds back.
+    public func forEachHeldOrigin(_ body: (EventOrigin) -> Void) {
+        for p in pipelines { p.forEachHeldOrigin(body) }
+    }
+}
+
+extension Pipeline {
+    public func forEachHeldOrigin(_ body: (EventOrigin) -> Void) {
+        for s in stages { s.forEachHeldOrigin(body) }
+    }
+}

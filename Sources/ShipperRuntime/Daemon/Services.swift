@@ -1,0 +1,122 @@
+import BufferDisk
+import Logging
+import ServiceLifecycle
+import ShipperConfig
+import ShipperCore
+import ShipperTelemetry
+import Synchronization
+import UnixSignals
+
+/// Reads, processes and buffers until asked to stop; then flushes what stages hold and writes
+/// checkpoints. SIGHUP reloads the pipelines from the config file.
+final class PipelineService: Service, @unchecked Sendable {
+    let worker: PipelineWorker
+    let configPath: String
+    let logger: Logger
+    let health: HealthState
+    /// Stop once every source is read to its end (`shipper run --once`).
+    let once: Bool
+    private let reloadRequested = Atomic<Bool>(false)
+
+    init(worker: PipelineWorker, configPath: String, logger: Logger, health: HealthState, once: Bool = false) {
+        self.worker = worker
+        self.once = once
+        self.configPath = configPath
+        self.logger = logger
+        self.health = health
+    }
+
+    func run() async throws {
+        health.pipelineRunning(true)
+        defer { health.pipelineRunning(false) }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { [self] in
+                for await _ in await UnixSignalsSequence(trapping: .sighup) {
+                    self.reloadRequested.store(true, ordering: .relaxed)
+                }
+            }
+            while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                if reloadRequested.exchange(false, ordering: .relaxed) { await reload() }
+                let busy = try await worker.step()
+                if !busy {
+                    if once { break }
+                    await worker.waitForData(timeout: .milliseconds(200))
+                }
+            }
+            group.cancelAll()
+        }
+        try await worker.drain()
+        logger.info("input stopped; held events flushed and checkpoints written", metadata: ["lines": "\(worker.linesRead)", "events": "\(worker.eventsOut)"])
+    }
+
+    /// Builds the pipelines of the config file again; a config that does not load or build is
+    /// refused and the running one stays.
+    func reload() async {
+        do {
+            let config = try ConfigLoader.load(path: configPath)
+            let router = try Router(config: config)
+            try await worker.replaceRouter(router)
+            logger.notice("configuration reloaded", metadata: ["file": "\(configPath)", "pipelines": "\(router.pipelines.map(\.name))"])
+        } catch {
+            logger.error("configuration reload refused; the running configuration stays", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+/// Owns the buffer's lifetime: when the input has stopped, it closes the buffer for appends, so
+/// outputs deliver what is left and stop.
+final class BufferService: Service, @unchecked Sendable {
+    let buffer: DiskBuffer
+    let logger: Logger
+
+    init(buffer: DiskBuffer, logger: Logger) {
+        self.buffer = buffer
+        self.logger = logger
+    }
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        try await buffer.close()
+    }
+}
+
+/// Runs one output until the buffer is closed and drained, or the drain time has passed after
+/// shutdown began (what is not acknowledged then is sent again at the next start).
+final class OutputService: Service, @unchecked Sendable {
+    let runner: any OutputRunner
+    let buffer: DiskBuffer
+    let drainTimeout: Duration
+    let logger: Logger
+
+    init(runner: any OutputRunner, buffer: DiskBuffer, drainTimeout: Duration, logger: Logger) {
+        self.runner = runner
+        self.buffer = buffer
+        self.drainTimeout = drainTimeout
+        self.logger = logger
+    }
+
+    struct DrainTimedOut: Error {}
+
+    func run() async throws {
+        let runner = self.runner
+        let buffer = self.buffer
+        let drainTimeout = self.drainTimeout
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await runner.run(buffer: buffer) }
+                group.addTask {
+                    try await gracefulShutdown()
+                    try await Task.sleep(for: drainTimeout)
+                    throw DrainTimedOut()
+                }
+                try await group.next()
+                group.cancelAll()
+            }
+        } catch is DrainTimedOut {
+            logger.warning(
+                "drain time over; undelivered events stay in the buffer for the next start",
+                metadata: ["output": "\(runner.name)", "drain_timeout": "\(drainTimeout)"])
+        } catch is CancellationError {
+        }
+    }
+}
