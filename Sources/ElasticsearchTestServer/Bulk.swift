@@ -411,6 +411,8 @@ struct BulkOutcome: Sendable {
     var errors: Bool
     var counters = FaultCounters()
     var applied = 0
+    /// An ingest pipeline ran for some item (the response then carries `ingest_took`).
+    var ingestRan = false
 }
 
 /// Runs parsed operations against the cluster (called with the cluster lock held).
@@ -419,6 +421,7 @@ struct BulkExecutor {
     let options: BulkRequestOptions
     var faults: ItemFaultPlan
     var counters = FaultCounters()
+    var ingestRan = false
     var idGenerator: () -> String
 
     init(cluster: Cluster, options: BulkRequestOptions, faults: ItemFaultPlan, idGenerator: @escaping () -> String) {
@@ -440,7 +443,7 @@ struct BulkExecutor {
             if failed { errors = true } else { applied += 1 }
             items.append(item)
         }
-        return BulkOutcome(items: items, errors: errors, counters: counters, applied: applied)
+        return BulkOutcome(items: items, errors: errors, counters: counters, applied: applied, ingestRan: ingestRan)
     }
 
     // MARK: Items
@@ -549,8 +552,11 @@ struct BulkExecutor {
 
     private mutating func write(_ op: inout BulkOp, name: String, position: Int) throws -> WriteResult {
         // Ingest pipelines run first on the coordinating node.
-        if let pipeline = op.pipeline ?? options.pipeline, pipeline != "_none", !config.pipelines.contains(pipeline) {
-            throw ItemFailure(index: name, id: op.id, error: .illegalArgument("pipeline with id [\(pipeline)] does not exist"))
+        if let pipeline = op.pipeline ?? options.pipeline, pipeline != "_none" {
+            guard config.pipelines.contains(pipeline) else {
+                throw ItemFailure(index: name, id: op.id, error: .illegalArgument("pipeline with id [\(pipeline)] does not exist"))
+            }
+            ingestRan = true
         }
         let target: Cluster.Target
         do {

@@ -697,11 +697,10 @@ final class ServerCore: @unchecked Sendable {
             return HandlerOutput(reply: .result(.empty(0)), delay: delay, drop: true)
         }
         let took = max(0, Int((ContinuousClock.now - started) / .milliseconds(1)))
-        let body: JSONValue = .object([
-            JSONMember("errors", .bool(outcome.errors)),
-            JSONMember("took", .int(took)),
-            JSONMember("items", .array(outcome.items)),
-        ])
+        var members: [JSONMember] = [JSONMember("errors", .bool(outcome.errors)), JSONMember("took", .int(took))]
+        if outcome.ingestRan { members.append(JSONMember("ingest_took", .int(0))) }
+        members.append(JSONMember("items", .array(outcome.items)))
+        let body: JSONValue = .object(members)
         return HandlerOutput(reply: .value(200, body), delay: delay)
     }
 

@@ -284,7 +284,10 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     private let box: ServerBox
     private var head: HTTPRequestHead?
     private var body: ByteBuffer?
+    /// Body parts are being thrown away (413 / 417).
     private var discarding = false
+    /// The response for the current request was already written (early 413 / 417).
+    private var answered = false
     private var closed = false
 
     init(core: ServerCore, box: ServerBox) {
@@ -307,10 +310,12 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .head(let h):
             head = h
             discarding = false
+            answered = false
             let expect = h.headers["expect"].first?.lowercased()
             if let expect, expect != "100-continue" {
                 write(context, head: h, .simpleError(417, "Unknown Expect header value [\(expect)]"), forceClose: true)
                 discarding = true
+                answered = true
                 return
             }
             let length = h.headers["content-length"].first.flatMap { Int($0) }
@@ -320,6 +325,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                 if expect != nil {
                     // The 413 replaces the 100; the client will not send the body, so the connection is done.
                     write(context, head: h, .empty(413), forceClose: true)
+                    answered = true
                 }
                 discarding = true
                 return
@@ -336,6 +342,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                 core.addCounters { $0.tooLargeRequests += 1 }
                 recordEarly(h, size: body!.readableBytes, status: 413)
                 discarding = true
+                answered = true
                 body = nil
                 write(context, head: h, .empty(413), forceClose: true)
             }
@@ -344,9 +351,10 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             head = nil
             if discarding {
                 discarding = false
-                if h.headers["expect"].isEmpty && !closed {
+                if !answered && !closed {
                     write(context, head: h, .empty(413), forceClose: false)
                 }
+                answered = false
                 return
             }
             var raw = body ?? ByteBuffer()

@@ -195,7 +195,11 @@ enum TestClient {
         try await send(port: port, method, uri, headers: headers, body: Array(text.utf8), contentType: contentType)
     }
 
-    static func bulk(port: Int, _ uri: String = "/_bulk", _ ndjson: String, headers: [(String, String)] = []) async throws -> TestResponse {
+    static func bulk(port: Int, _ ndjson: String, headers: [(String, String)] = []) async throws -> TestResponse {
+        try await bulk(port: port, "/_bulk", ndjson, headers: headers)
+    }
+
+    static func bulk(port: Int, _ uri: String, _ ndjson: String, headers: [(String, String)] = []) async throws -> TestResponse {
         try await send(port: port, "POST", uri, headers: headers, body: Array(ndjson.utf8), contentType: "application/x-ndjson")
     }
 
