@@ -33,7 +33,7 @@ public enum BufferInspector {
         }
         var segments: [Scanned] = []
         for name in names {
-            guard let id = SegmentName.id(fromFileName: name) else { continue }
+            guard let id = SegmentName.id(fromFileName: name), FS.isRegularFile(path + "/" + name) else { continue }
             do {
                 let f = try FileHandle.openFile(path + "/" + name, O_RDONLY)
                 segments.append(Scanned(id: id, scan: try SegmentScanner.scan(f)))
@@ -55,7 +55,8 @@ public enum BufferInspector {
             out += "  \(name)  \(scan.fileSize) bytes  \(scan.ends.count) events"
             if scan.problem != nil {
                 let bad = scan.fileSize - scan.validEnd
-                let action = scan.looksTorn && (k == segments.count - 1 || scan.restIsZero) ? "torn tail, cut on next start" : "corrupt, quarantined on next start"
+                let lastWritten = segments.lastIndex { ($0.scan?.fileSize ?? 0) > 0 }
+                let action = scan.looksTorn && (k == lastWritten || scan.restIsZero) ? "torn tail, cut on next start" : "corrupt, quarantined on next start"
                 out += "  (\(scan.problemDescription) at offset \(scan.validEnd): \(bad) bytes, \(action))"
             }
             out += "\n"

@@ -170,7 +170,8 @@ public final class DiskBuffer: Sendable {
         var finalSyncDone = false
         var appendBusy = false
         var appendQueue: [Waiter] = []
-        var spaceWaiter: Waiter?
+        /// The append waiting for space, and how many bytes it needs.
+        var spaceWaiter: (need: Int64, waiter: Waiter)?
         var syncWaiters: [(lsn: Int64, waiter: Waiter)] = []
         var nextWaiterID: UInt64 = 0
         var ticker: Task<Void, Never>?
@@ -209,9 +210,9 @@ public final class DiskBuffer: Sendable {
 
         mutating func removeWaiter(_ id: UInt64) -> Waiter? {
             if let i = appendQueue.firstIndex(where: { $0.id == id }) { return appendQueue.remove(at: i) }
-            if let w = spaceWaiter, w.id == id {
+            if let w = spaceWaiter, w.waiter.id == id {
                 spaceWaiter = nil
-                return w
+                return w.waiter
             }
             if let i = syncWaiters.firstIndex(where: { $0.waiter.id == id }) { return syncWaiters.remove(at: i).waiter }
             for (name, var r) in readers {
@@ -236,6 +237,12 @@ public final class DiskBuffer: Sendable {
                 readers[name]!.dataWaiters = []
             }
             return all
+        }
+
+        /// Whether an append of `need` bytes may go ahead (possibly after dropping segments every
+        /// reader acknowledged).
+        func hasSpace(for need: Int64, maxSize: Int) -> Bool {
+            bytesOnDisk + need <= Int64(maxSize) || segments.isEmpty || minAckIndex >= totalRecords
         }
 
         /// Removes the oldest sealed segments every reader acknowledged completely.
@@ -272,7 +279,12 @@ public final class DiskBuffer: Sendable {
         self.segmentLimit = Int64(config.effectiveSegmentSize)
         self.logger = logger
         var unique: [String] = []
-        for r in readers where !unique.contains(r) { unique.append(r) }
+        for r in readers where !unique.contains(r) {
+            guard !r.isEmpty, Ledger.fileName(for: r).utf8.count <= 250 else {
+                throw BufferError.io(operation: "use reader name (empty or too long)", path: r, errno: ENAMETOOLONG)
+            }
+            unique.append(r)
+        }
         self.readers = unique
 
         try FS.makeDirectories(dir)
@@ -301,8 +313,16 @@ public final class DiskBuffer: Sendable {
         }
 
         // Segments.
-        let ids = names.compactMap(SegmentName.id(fromFileName:)).sorted()
+        let ids = names.compactMap(SegmentName.id(fromFileName:)).sorted().filter { id in
+            guard FS.isRegularFile(dir + "/" + SegmentName.fileName(id)) else {
+                logger.warning("buffer: \(SegmentName.fileName(id)) is not a regular file: ignored", metadata: ["path": "\(dir)"])
+                return false
+            }
+            return true
+        }
         report.segments = ids.count
+        // The segment written last: empty files created just before a crash do not count.
+        let lastWritten = ids.lastIndex { (FS.fileSize(dir + "/" + SegmentName.fileName($0)) ?? 0) > 0 }
         var index: Int64 = 0
         for (k, id) in ids.enumerated() {
             let path = dir + "/" + SegmentName.fileName(id)
@@ -310,7 +330,7 @@ public final class DiskBuffer: Sendable {
             let scan = try SegmentScanner.scan(file)
             var size = scan.validEnd
             if scan.problem != nil {
-                size = Self.repair(scan, file: file, id: id, isLast: k == ids.count - 1, directory: dir, logger: logger, report: &report)
+                size = Self.repair(scan, file: file, id: id, isLast: k == lastWritten, directory: dir, logger: logger, report: &report)
             }
             guard !scan.ends.isEmpty else {
                 try FS.remove(path)
@@ -515,8 +535,8 @@ public final class DiskBuffer: Sendable {
             if ready { return }
             _ = try await suspend { s, w in
                 if s.closed { return .fail(BufferError.closed) }
-                if s.bytesOnDisk + need <= Int64(self.config.maxSize.bytes) || s.minAckIndex >= s.totalRecords { return .ready(false) }
-                s.spaceWaiter = w
+                if s.hasSpace(for: need, maxSize: self.config.maxSize.bytes) { return .ready(false) }
+                s.spaceWaiter = (need, w)
                 return .wait
             }
         }
@@ -605,7 +625,8 @@ public final class DiskBuffer: Sendable {
 
     private func syncNow() throws {
         let job = state.withLock { s -> (Int64, FileHandle?)? in
-            s.durableLSN >= s.writtenLSN ? nil : (s.writtenLSN, s.activeSegment?.file)
+            // Sealed segments were synced when they were sealed; the newest one holds the rest.
+            s.durableLSN >= s.writtenLSN ? nil : (s.writtenLSN, s.segments.last?.file)
         }
         guard let (target, file) = job else { return }
         do {
@@ -812,9 +833,9 @@ public final class DiskBuffer: Sendable {
             s.readers[reader]!.ackIndex = max(s.readers[reader]!.ackIndex, target)
             s.readers[reader]!.readIndex = max(s.readers[reader]!.readIndex, s.readers[reader]!.ackIndex)
             let deleted = s.removeAcknowledgedSegments()
-            let space = s.spaceWaiter
+            guard let space = s.spaceWaiter, s.hasSpace(for: space.need, maxSize: self.config.maxSize.bytes) else { return (deleted, nil) }
             s.spaceWaiter = nil
-            return (deleted, space)
+            return (deleted, space.waiter)
         }
         space?.wake()
         for f in deleted {
@@ -875,7 +896,7 @@ public final class DiskBuffer: Sendable {
             s.closed = true
             var failed = s.appendQueue
             s.appendQueue = []
-            if let w = s.spaceWaiter { failed.append(w) }
+            if let w = s.spaceWaiter { failed.append(w.waiter) }
             s.spaceWaiter = nil
             return (failed, s.takeDataWaiters())
         }

@@ -19,7 +19,9 @@ enum SegmentName {
         guard name.hasPrefix(prefix), name.hasSuffix(suffix) else { return nil }
         let digits = name.dropFirst(prefix.count).dropLast(suffix.count)
         guard digits.count == 20, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
-        return UInt64(digits)
+        // Ids near the top of the range would leave no room for the next ones: not ours.
+        guard let id = UInt64(digits), id < 1 << 62 else { return nil }
+        return id
     }
 }
 

@@ -1,0 +1,63 @@
+import Foundation
+import Logging
+import Testing
+
+@testable import BufferDisk
+
+@Suite struct BufferInspectorTests {
+    let log = LogCapture()
+
+    @Test func reportsSegmentsEventsAgeLagAndQuarantine() async throws {
+        let dir = try TempDir()
+        do {
+            let b = try DiskBuffer(config: config(dir, segmentSize: 1024), readers: ["es", "file"], logger: log.logger)
+            try await b.append(records(0..<30))
+            let (_, end) = try await readRecords(b, "es", count: 20, maxRecords: 20)
+            try await b.acknowledge(reader: "es", through: try #require(end))
+            try await b.close()
+        }
+        // Corrupt the second segment: the inspector says what the next start will do, and changes nothing.
+        let segments = dir.segments()
+        var bytes = dir.read(segments[1])
+        bytes[78 + 30] ^= 1
+        try dir.write(segments[1], bytes)
+        let now = record(0).timestamp + 3_723_000_000_000  // 1h 2m 3s later
+        let text = try BufferInspector.inspect(path: dir.path, now: now)
+        #expect(text.contains("buffer \(dir.path)\n"))
+        #expect(text.contains("segments: 3, 2.3 KiB on disk, 18 events\n"))  // the corrupt record and the ones after it do not count
+        #expect(text.contains("  \(segments[0])  1014 bytes  13 events\n"))
+        #expect(text.contains("  \(segments[1])  1014 bytes  1 events  (checksum mismatch in a record of 66 bytes at offset 78: 936 bytes, corrupt, quarantined on next start)\n"))
+        #expect(text.contains("oldest event: 2025-11-24T16:00:00Z (1h 2m ago)\n"))
+        #expect(text.contains("  es: acknowledged through \(SegmentName.id(fromFileName: segments[1])!):546; lag 4 events"))
+        #expect(text.contains("  file: acknowledged") == false)  // never acknowledged: no ledger yet
+        #expect(text.contains("quarantined: none\n"))
+        #expect(dir.read(segments[1]) == bytes)
+
+        // After a start, the quarantined file is listed.
+        let b = try DiskBuffer(config: config(dir, segmentSize: 1024), readers: ["es", "file"], logger: log.logger)
+        try await b.close()
+        let after = try BufferInspector.inspect(path: dir.path, now: now)
+        #expect(after.contains("quarantined: 1 files\n  quarantine/\(segments[1]).at-78  936 bytes\n"))
+        #expect(after.contains("  \(segments[1])  78 bytes  1 events\n"))
+    }
+
+    @Test func emptyAndMissingDirectories() throws {
+        let dir = try TempDir()
+        let text = try BufferInspector.inspect(path: dir.path)
+        #expect(text == "buffer \(dir.path)\nsegments: 0, 0 bytes on disk, 0 events\noldest event: none\nreaders: none\nquarantined: none\n")
+        #expect(throws: BufferError.self) { try BufferInspector.inspect(path: dir.path + "/nope") }
+    }
+
+    @Test(arguments: [(0, "0 bytes"), (1023, "1023 bytes"), (1024, "1.0 KiB"), (5 << 20, "5.0 MiB"), (3 << 30 + 1 << 29, "3.5 GiB")])
+    func byteFormatting(n: Int, text: String) {
+        #expect(BufferInspector.formatBytes(Int64(n)) == text)
+    }
+
+    @Test func timestampFormatting() {
+        #expect(BufferInspector.formatTimestamp(0) == "1970-01-01T00:00:00Z")
+        #expect(BufferInspector.formatTimestamp(1_764_000_000_000_000_000) == "2025-11-24T16:00:00Z")
+        #expect(BufferInspector.formatTimestamp(-1) == "1969-12-31T23:59:59Z")
+        #expect(BufferInspector.formatAge(90 * 1_000_000_000) == "1m 30s")
+        #expect(BufferInspector.formatAge(2 * 86_400 * 1_000_000_000 + 3_600_000_000_000) == "2d 1h")
+    }
+}

@@ -1,0 +1,255 @@
+import Foundation
+import Logging
+import ShipperCore
+import Testing
+
+@testable import BufferDisk
+
+@Suite struct DiskBufferTests {
+    let log = LogCapture()
+
+    @Test func appendReadAcknowledgeAcrossSegmentRotation() async throws {
+        let dir = try TempDir()
+        let b = try DiskBuffer(config: config(dir, segmentSize: 1024), readers: ["es"], logger: log.logger)
+        try await b.append(records(0..<40))
+        try await b.append(records(40..<100))
+        let segments = dir.segments().count
+        #expect(segments >= 7)  // 78-byte frames, 13 per 1 KiB segment
+        for name in dir.segments() { #expect(dir.size(name) <= 1024) }
+        #expect(b.stats().records == 100)
+
+        var seen: [Int] = []
+        var acks = 0
+        while seen.count < 100 {
+            let batch = try #require(try await b.read(reader: "es", maxRecords: 9, maxBytes: 1 << 20))
+            #expect(batch.records.count <= 9 && !batch.records.isEmpty)
+            #expect(batch.positions.count == batch.records.count && batch.positions.last == batch.end)
+            seen += batch.records.map(number)
+            try await b.acknowledge(reader: "es", through: batch.end)
+            acks += 1
+        }
+        #expect(seen == Array(0..<100))
+        // Every segment but the one still being written is gone.
+        #expect(dir.segments().count == 1)
+        #expect(b.stats().readers == [BufferReaderLag(name: "es", records: 0, bytes: 0, inFlight: 0)])
+        #expect(dir.files().contains("reader-es.ledger"))
+        try await b.close()
+        #expect(try await b.read(reader: "es", maxRecords: 10, maxBytes: 1 << 20) == nil)
+    }
+
+    @Test func recordsComeBackExactly() async throws {
+        let dir = try TempDir()
+        let b = try DiskBuffer(config: config(dir), readers: ["x"], logger: log.logger)
+        let all = RecordCodecTests.cases.map(\.1)
+        try await b.append(all)
+        try await b.close()
+        #expect(try await drain(b, "x") == all)
+    }
+
+    @Test func maxBytesLimitsABatchButNeverBelowOneRecord() async throws {
+        let dir = try TempDir()
+        let b = try DiskBuffer(config: config(dir, segmentSize: 1 << 16), readers: ["x"], logger: log.logger)
+        try await b.append(records(0..<10, size: 100))  // 138-byte frames
+        let one = try #require(try await b.read(reader: "x", maxRecords: 100, maxBytes: 10))
+        #expect(one.records.count == 1)
+        let three = try #require(try await b.read(reader: "x", maxRecords: 100, maxBytes: 3 * 138))
+        #expect(three.records.map(number) == [1, 2, 3])
+        let rest = try #require(try await b.read(reader: "x", maxRecords: 4, maxBytes: 1 << 20))
+        #expect(rest.records.map(number) == [4, 5, 6, 7])
+    }
+
+    @Test func restartResumesAtTheAcknowledgedPositionAndReplaysTheRest() async throws {
+        let dir = try TempDir()
+        do {
+            let b = try DiskBuffer(config: config(dir, segmentSize: 1024), readers: ["es"], logger: log.logger)
+            try await b.append(records(0..<50))
+            let (got, _) = try await readRecords(b, "es", count: 30, maxRecords: 30)
+            #expect(got.count == 30)
+            // Acknowledge a prefix of what was read: through record 19, using a batch's positions.
+            await b.rewind(reader: "es")
+            var acked = 0
+            while acked < 20 {
+                let batch = try #require(try await b.read(reader: "es", maxRecords: 20 - acked, maxBytes: 1 << 20))
+                acked += batch.records.count
+                try await b.acknowledge(reader: "es", through: batch.positions[batch.records.count - 1])
+            }
+            try await b.close()
+        }
+        let b = try DiskBuffer(config: config(dir, segmentSize: 1024), readers: ["es"], logger: log.logger)
+        #expect(b.recovery.records == 50 - Int64(20 / 13 * 13))  // the first full segment was deleted
+        #expect(b.recovery.readersReset.isEmpty)
+        try await b.append(records(50..<55))
+        try await b.close()
+        #expect(try await drain(b, "es").map(number) == Array(20..<55))
+    }
+
+    @Test func twoReadersAtDifferentSpeedsSegmentsGoOnlyWhenBothAcknowledged() async throws {
+        let dir = try TempDir()
+        let b = try DiskBuffer(config: config(dir, segmentSize: 1024), readers: ["fast", "slow"], logger: log.logger)
+        try await b.append(records(0..<60))
+        let initial = dir.segments()
+        #expect(initial.count >= 5)
+
+        // The fast reader acknowledges everything: nothing may be deleted, the slow one has not.
+        let (fast, fastEnd) = try await readRecords(b, "fast", count: 60, maxRecords: 60)
+        #expect(fast.map(number) == Array(0..<60))
+        try await b.acknowledge(reader: "fast", through: try #require(fastEnd))
+        #expect(dir.segments() == initial)
+        #expect(b.stats().readers.map(\.records) == [0, 60])
+
+        // The slow reader acknowledges about half: the segments before its position go.
+        let (slow, slowEnd) = try await readRecords(b, "slow", count: 30, maxRecords: 30)
+        #expect(slow.map(number) == Array(0..<30))
+        try await b.acknowledge(reader: "slow", through: try #require(slowEnd))
+        let after = dir.segments()
+        #expect(after.count < initial.count && after.count > 1)
+        #expect(Array(initial.suffix(after.count)) == after)
+        #expect(b.stats().readers.map(\.records) == [0, 30])
+
+        // Restart: each reader resumes at its own position.
+        try await b.close()
+        let c = try DiskBuffer(config: config(dir, segmentSize: 1024), readers: ["fast", "slow"], logger: log.logger)
+        try await c.close()
+        #expect(try await drain(c, "fast").isEmpty)
+        #expect(try await drain(c, "slow", ack: true).map(number) == Array(30..<60))
+        #expect(dir.segments().isEmpty)  // all sealed (written before the restart) and acknowledged
+    }
+
+    @Test func readSuspendsUntilDataArrivesAndReturnsNilOnceClosedAndDrained() async throws {
+        let dir = try TempDir()
+        let b = try DiskBuffer(config: config(dir), readers: ["r"], logger: log.logger)
+        let events = EventLog()
+        let reader = Task {
+            let batch = try await b.read(reader: "r", maxRecords: 10, maxBytes: 1 << 20)
+            events.add("read \(batch?.records.count ?? -1)")
+            return batch
+        }
+        try await eventually("the reader waits") { b.stats().readersWaiting == 1 }
+        #expect(events.all.isEmpty)
+        events.add("append")
+        try await b.append(records(0..<3))
+        let batch = try #require(try await reader.value)
+        #expect(events.all == ["append", "read 3"])
+        #expect(batch.records.map(number) == [0, 1, 2])
+
+        let last = Task { try await b.read(reader: "r", maxRecords: 10, maxBytes: 1 << 20) }
+        try await eventually("the reader waits again") { b.stats().readersWaiting == 1 }
+        try await b.close()
+        #expect(try await last.value == nil)
+        // Acknowledging still works after close (outputs drain after the buffer stops).
+        try await b.acknowledge(reader: "r", through: batch.end)
+        #expect(b.stats().readers[0].records == 0)
+        await #expect(throws: BufferError.closed) { try await b.append(records(3..<4)) }
+    }
+
+    @Test func rewindReadsTheUnacknowledgedRecordsAgain() async throws {
+        let dir = try TempDir()
+        let b = try DiskBuffer(config: config(dir), readers: ["r"], logger: log.logger)
+        try await b.append(records(0..<10))
+        let first = try #require(try await b.read(reader: "r", maxRecords: 4, maxBytes: 1 << 20))
+        try await b.acknowledge(reader: "r", through: first.end)
+        let second = try #require(try await b.read(reader: "r", maxRecords: 4, maxBytes: 1 << 20))
+        #expect(second.records.map(number) == [4, 5, 6, 7])
+        #expect(b.stats().readers[0].inFlight == 4)
+        await b.rewind(reader: "r")
+        #expect(b.stats().readers[0].inFlight == 0)
+        let again = try #require(try await b.read(reader: "r", maxRecords: 100, maxBytes: 1 << 20))
+        #expect(again.records.map(number) == Array(4..<10))
+        // An acknowledgement of the batch read before the rewind is still valid.
+        try await b.acknowledge(reader: "r", through: second.end)
+        #expect(b.stats().readers[0].records == 2)
+    }
+
+    @Test func newReaderStartsAtTheOldestRecordAndRemovedReadersAreDropped() async throws {
+        let dir = try TempDir()
+        do {
+            let b = try DiskBuffer(config: config(dir, segmentSize: 1024), readers: ["old", "keep"], logger: log.logger)
+            try await b.append(records(0..<30))
+            let (_, end) = try await readRecords(b, "keep", count: 15, maxRecords: 15)
+            try await b.acknowledge(reader: "keep", through: try #require(end))
+            let (_, oldEnd) = try await readRecords(b, "old", count: 5, maxRecords: 5)
+            try await b.acknowledge(reader: "old", through: try #require(oldEnd))
+            try await b.close()
+        }
+        #expect(dir.files().contains("reader-old.ledger"))
+        let b = try DiskBuffer(config: config(dir, segmentSize: 1024), readers: ["keep", "new output"], logger: log.logger)
+        #expect(b.recovery.readersDropped == ["old"])
+        #expect(b.recovery.readersReset == ["new output"])
+        #expect(!dir.files().contains("reader-old.ledger"))
+        #expect(log.messages(.warning).contains { $0.contains("new output") })
+        try await b.close()
+        // "old" no longer holds the first segment back: it was deleted on open.
+        #expect(try await drain(b, "new output").map(number) == Array(0..<30))
+        #expect(try await drain(b, "keep").map(number) == Array(15..<30))
+        #expect(dir.files().contains("reader-new%20output.ledger") == false)  // no ack yet, no ledger
+    }
+
+    @Test func ledgerFileNamesEscapeReaderNames() {
+        for name in ["es", "a.b-c_d", "with space", "slash/dot", ".hidden", "ünï", "%"] {
+            let file = Ledger.fileName(for: name)
+            #expect(!file.dropFirst().contains("/") && !file.contains(" "), "\(file)")
+            #expect(Ledger.readerName(fromFileName: file) == name)
+        }
+        #expect(Ledger.readerName(fromFileName: "reader-%4.ledger") == nil)
+        #expect(Ledger.readerName(fromFileName: "segment-1.dat") == nil)
+    }
+
+    @Test func invalidAcknowledgementsAndUnknownReadersThrow() async throws {
+        let dir = try TempDir()
+        let b = try DiskBuffer(config: config(dir), readers: ["r"], logger: log.logger)
+        try await b.append(records(0..<3))
+        let batch = try #require(try await b.read(reader: "r", maxRecords: 3, maxBytes: 1 << 20))
+        await #expect(throws: BufferError.invalidPosition(BufferPosition(segment: batch.end.segment, offset: batch.end.offset - 1))) {
+            try await b.acknowledge(reader: "r", through: BufferPosition(segment: batch.end.segment, offset: batch.end.offset - 1))
+        }
+        await #expect(throws: BufferError.invalidPosition(BufferPosition(segment: 999, offset: 78))) {
+            try await b.acknowledge(reader: "r", through: BufferPosition(segment: 999, offset: 78))
+        }
+        await #expect(throws: BufferError.unknownReader("nobody")) { _ = try await b.read(reader: "nobody", maxRecords: 1, maxBytes: 1) }
+        await #expect(throws: BufferError.unknownReader("nobody")) { try await b.acknowledge(reader: "nobody", through: batch.end) }
+        // Acknowledging twice, or an older position, is harmless.
+        try await b.acknowledge(reader: "r", through: batch.end)
+        try await b.acknowledge(reader: "r", through: batch.positions[0])
+        #expect(b.stats().readers[0].records == 0)
+    }
+
+    @Test func aWaitingReadIsCancellable() async throws {
+        let dir = try TempDir()
+        let b = try DiskBuffer(config: config(dir), readers: ["r"], logger: log.logger)
+        let reader = Task { try await b.read(reader: "r", maxRecords: 1, maxBytes: 1) }
+        try await eventually("the reader waits") { b.stats().readersWaiting == 1 }
+        reader.cancel()
+        await #expect(throws: CancellationError.self) { try await reader.value }
+        #expect(b.stats().readersWaiting == 0)
+        try await b.close()
+    }
+
+    @Test func aSecondBufferOnTheSameDirectoryIsRefusedUntilClosed() async throws {
+        let dir = try TempDir()
+        let b = try DiskBuffer(config: config(dir), readers: ["r"], logger: log.logger)
+        #expect(throws: BufferError.self) { try DiskBuffer(config: config(dir), readers: ["r"], logger: log.logger) }
+        try await b.close()
+        let c = try DiskBuffer(config: config(dir), readers: ["r"], logger: log.logger)
+        try await c.close()
+    }
+
+    @Test func statsCountBytesRecordsAndAge() async throws {
+        let dir = try TempDir()
+        let b = try DiskBuffer(config: config(dir, segmentSize: 1024), readers: ["a", "b"], logger: log.logger)
+        #expect(b.stats().oldestTimestamp == nil && b.stats().records == 0)
+        try await b.append(records(5..<25))
+        let s = b.stats()
+        #expect(s.records == 20)
+        #expect(s.bytes == Int64(20 * 78))
+        #expect(s.bytes == Int64(dir.segments().reduce(0) { $0 + dir.size($1) }))
+        #expect(s.segments == dir.segments().count)
+        #expect(s.oldestTimestamp == record(5).timestamp)
+        let batch = try #require(try await b.read(reader: "a", maxRecords: 5, maxBytes: 1 << 20))
+        try await b.acknowledge(reader: "a", through: batch.end)
+        #expect(b.stats().readers == [
+            BufferReaderLag(name: "a", records: 15, bytes: 15 * 78, inFlight: 0),
+            BufferReaderLag(name: "b", records: 20, bytes: 20 * 78, inFlight: 0),
+        ])
+        try await b.close()
+    }
+}
