@@ -500,6 +500,7 @@ struct BulkExecutor {
             body.append(JSONMember("status", .int(result.status)))
             return (.object([JSONMember(op.reportedAs.rawValue, .object(body))]), result.status >= 400 && result.result != "not_found")
         } catch let failure as ItemFailure {
+            if failure.error.status == 409 { counters.conflictItems += 1 }
             return (BulkExecutor.failureItem(op.reportedAs, index: failure.index, id: failure.id, error: failure.error), true)
         } catch {
             return (BulkExecutor.failureItem(op.reportedAs, index: name, id: op.id, error: .illegalArgument("\(error)")), true)
@@ -617,7 +618,6 @@ struct BulkExecutor {
                 status: 400, type: "document_parsing_exception",
                 reason: "[1:\(max(op.sourceBytes.count, 1))] failed to parse: injected mapping error for document with id '\(id)'")
         case .versionConflict:
-            counters.conflictItems += 1
             return .versionConflict(
                 id: id, reason: "version conflict, document already exists (current version [1])", index: index.name, uuid: index.uuid)
         case .internalError:

@@ -179,11 +179,16 @@ public enum ItemFault: Sendable, Equatable {
     case internalError
 }
 
-/// How many faults were injected so far.
+/// How many faults were injected so far (plus `conflictItems`, which also counts real conflicts).
 public struct FaultCounters: Sendable, Equatable {
+    /// Items answered 429 (injected).
     public var rejectedItems = 0
+    /// Items answered 503 (injected).
     public var unavailableItems = 0
+    /// Items failed by a `MappingErrorRule` or `ItemFault.mappingError`.
     public var mappingErrorItems = 0
+    /// Bulk items answered 409: injected `ItemFault.versionConflict` **and** real conflicts (a `create` of an
+    /// existing `_id`, failed `if_seq_no`/external-version checks), so replays can be counted.
     public var conflictItems = 0
     public var internalErrorItems = 0
     public var failedRequests = 0

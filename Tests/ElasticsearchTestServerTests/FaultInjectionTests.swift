@@ -176,6 +176,7 @@ struct FaultInjectionTests {
             let r = try await TestClient.bulk(port: server.port, Self.batch(5))
             #expect(r.itemStatuses == Array(repeating: 409, count: 5))
             #expect(server.count(index: "f") == 5)
+            #expect(server.faultCounters.conflictItems == 5, "real conflicts are counted too")
         }
     }
 
@@ -199,6 +200,7 @@ struct FaultInjectionTests {
             #expect(r.status == 429)
             r = try await TestClient.bulk(port: server.port, Self.batch(6, offset: 20))
             #expect(r.itemStatuses == [201, 429, 409, 503, 400, 201])
+            #expect(server.faultCounters.conflictItems == 1)
             await #expect(throws: ConnectionClosedWithoutResponse.self) {
                 _ = try await TestClient.bulk(port: server.port, Self.batch(1, offset: 30))
             }
