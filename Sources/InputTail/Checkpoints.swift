@@ -86,17 +86,30 @@ struct CheckpointFile {
         var out: [CheckpointEntry] = []
         for (i, item) in items.enumerated() {
             guard let path = item["path"]?.stringValue,
-                case .int(let dev)? = item["device"], case .int(let ino)? = item["inode"],
+                let dev = Self.unsigned(item["device"]), let ino = Self.unsigned(item["inode"]),
                 let head = item["head"]?.stringValue.flatMap(Hex.parse),
                 let fp = item["fingerprint"]?.stringValue.flatMap(Hex.parse),
                 case .int(let offset)? = item["offset"], offset >= 0
             else { return .corrupt("entry \(i) is incomplete") }
             let check = item["check"]?.stringValue.flatMap(Hex.parse)
             out.append(CheckpointEntry(
-                path: path, device: UInt64(bitPattern: dev), inode: UInt64(bitPattern: ino), head: head,
+                path: path, device: dev, inode: ino, head: head,
                 fingerprint: fp, offset: offset, check: check))
         }
         return .entries(out)
+    }
+
+    /// A 64-bit unsigned number: a JSON number up to Int64.max, a decimal string above.
+    static func unsigned(_ value: JSONValue?) -> UInt64? {
+        switch value {
+        case .int(let v)? where v >= 0: return UInt64(v)
+        case .string(let s)?: return UInt64(s)
+        default: return nil
+        }
+    }
+
+    static func unsignedText(_ v: UInt64) -> String {
+        v <= UInt64(Int64.max) ? String(v) : "\"\(v)\""
     }
 
     static func encode(_ entries: [CheckpointEntry]) -> [UInt8] {
@@ -107,7 +120,7 @@ struct CheckpointFile {
             out += Array((i == 0 ? "\n" : ",\n").utf8)
             out += Array(#"{"path":"#.utf8)
             JSONWriter.writeString(e.path, into: &out)
-            out += Array(",\"device\":\(Int64(bitPattern: e.device)),\"inode\":\(Int64(bitPattern: e.inode))".utf8)
+            out += Array(",\"device\":\(unsignedText(e.device)),\"inode\":\(unsignedText(e.inode))".utf8)
             out += Array(",\"head\":\"\(Hex.string(e.head))\",\"fingerprint\":\"\(Hex.string(e.fingerprint))\"".utf8)
             out += Array(",\"offset\":\(e.offset)".utf8)
             if let c = e.check { out += Array(",\"check\":\"\(Hex.string(c))\"".utf8) }

@@ -205,10 +205,10 @@ public struct TailConfig: Decodable, Sendable {
     public init(from decoder: any Decoder, kind: SourceKind) throws {
         self.init(kind: kind)
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        if let p = try c.decodeIfPresent([String].self, forKey: .paths) {
-            paths = p
-        } else if let one = try? c.decodeIfPresent(String.self, forKey: .paths) {
+        if let one = try? c.decodeIfPresent(String.self, forKey: .paths) {
             paths = [one]
+        } else if let list = try c.decodeIfPresent([String].self, forKey: .paths) {
+            paths = list
         }
         exclude = try c.decodeIfPresent([String].self, forKey: .exclude) ?? []
         format = try c.decodeIfPresent(LogFormat.self, forKey: .format) ?? kind.defaultFormat
