@@ -25,8 +25,8 @@ struct ProcessResult {
     var lines: [String] { stdout.split(separator: "\n").map(String.init) }
 }
 
-/// Runs the shipper binary and waits for it to exit.
-func shipper(_ arguments: [String], cwd: String? = nil) throws -> ProcessResult {
+/// Runs the shipper binary and waits for it to exit (killed after `timeout` seconds, which fails the test).
+func shipper(_ arguments: [String], cwd: String? = nil, timeout: Double = 120) throws -> ProcessResult {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: Repo.shipper)
     p.arguments = arguments
@@ -36,6 +36,13 @@ func shipper(_ arguments: [String], cwd: String? = nil) throws -> ProcessResult 
     p.standardOutput = out
     p.standardError = err
     try p.run()
+    let pid = p.processIdentifier
+    let watchdog = DispatchWorkItem {
+        Issue.record("shipper \(arguments.joined(separator: " ")) did not finish within \(timeout) s; killed")
+        kill(pid, SIGKILL)
+    }
+    DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
+    defer { watchdog.cancel() }
     // Read both pipes to the end before waiting, so a large output cannot block the child.
     let group = DispatchGroup()
     nonisolated(unsafe) var outData = Data()

@@ -1,0 +1,102 @@
+import Foundation
+import Testing
+
+/// Issue 3's acceptance run: three containers written while shipper runs, one rotated by rename
+/// every 10 MiB, one by copytruncate; shipper stopped with SIGTERM and restarted, then killed
+/// with SIGKILL and restarted. Every line arrives; only the SIGKILL may duplicate lines, and only
+/// lines that had been delivered before it.
+@Suite(.serialized) struct TailRestartTests {
+    @Test func everyLineArrivesThroughRotationsRestartsAndAKill() throws {
+        let dir = try TempDir()
+        let containers = dir.path + "/containers"
+        let out = dir.path + "/out"
+        let config = try dir.write("shipper.yaml", """
+            data_dir: \(dir.path)/state
+            drain_timeout: 10s
+            sources:
+              docker:
+                type: docker
+                paths: ["\(containers)/*/*-json.log"]
+                discovery_interval: 100ms
+                host_name: test-node
+            pipelines:
+              all:
+                stages: []
+            buffer:
+              path: \(dir.path)/state/buffer
+              fsync: 50ms
+            outputs:
+              files:
+                type: file
+                path: \(out)/events.ndjson
+                max_size: 1GiB
+            """)
+        let perContainer = 100_000
+        let writers = try [
+            ContainerLogWriter(root: containers, id: String(repeating: "a", count: 64), service: "renamed"),
+            ContainerLogWriter(root: containers, id: String(repeating: "b", count: 64), service: "copytruncated"),
+            ContainerLogWriter(root: containers, id: String(repeating: "c", count: 64), service: "plain"),
+        ]
+        let tenMiB = 10 * 1_048_576
+        let follower = OutputFollower(path: out + "/events.ndjson")
+        var shipper = try ShipperProcess(arguments: ["run", "--config", config], cwd: dir.path)
+        var linesBeforeKill = 0
+        for round in 0..<perContainer {
+            for w in writers { try w.write() }
+            if writers[0].currentSize >= tenMiB { try writers[0].rotateByRename() }
+            if writers[1].currentSize >= tenMiB {
+                // copytruncate loses what the reader has not read before the truncate (in every
+                // shipper): wait until this container's last line is out, as a careful operator's
+                // logrotate would not, but as this test must to check shipper and not logrotate.
+                let last = "\(writers[1].id.prefix(8)) \(writers[1].written - 1) "
+                #expect(eventually { follower.update() > 0 && follower.messages.suffix(3000).contains { $0.hasPrefix(last) } })
+                try writers[1].rotateByCopyTruncate()
+            }
+            if round == perContainer / 3 {
+                shipper.signal(SIGTERM)
+                #expect(shipper.wait() == 0, "\(shipper.stderr)")
+                shipper = try ShipperProcess(arguments: ["run", "--config", config], cwd: dir.path)
+            }
+            if round == 2 * perContainer / 3 {
+                shipper.signal(SIGKILL)
+                _ = shipper.wait()
+                linesBeforeKill = follower.update()
+                shipper = try ShipperProcess(arguments: ["run", "--config", config], cwd: dir.path)
+            }
+        }
+        for w in writers { try w.close() }
+        let total = perContainer * writers.count
+        #expect(eventually(timeout: 180) { follower.update() >= total && follower.counts.count >= total })
+        shipper.signal(SIGTERM)
+        #expect(shipper.wait() == 0, "\(shipper.stderr)")
+
+        follower.update()
+        var seen: [String: Int] = [:]
+        var firstIndex: [String: Int] = [:]
+        for (i, m) in follower.messages.enumerated() {
+            let key = String(m.prefix(while: { $0 != "x" }))
+            seen[key, default: 0] += 1
+            if firstIndex[key] == nil { firstIndex[key] = i }
+        }
+        // Every line at least once.
+        for w in writers {
+            for n in 0..<perContainer {
+                #expect(seen["\(w.id.prefix(8)) \(n) "] != nil, "missing \(w.id.prefix(8)) \(n)")
+                if seen["\(w.id.prefix(8)) \(n) "] == nil { return }
+            }
+        }
+        // Duplicates only after the SIGKILL, of lines that were out before it.
+        let duplicated = seen.filter { $0.value > 1 }.map(\.key)
+        let lateDuplicates = duplicated.filter { firstIndex[$0]! >= linesBeforeKill }
+        #expect(lateDuplicates.isEmpty, "\(lateDuplicates.count) lines first written after the kill were duplicated, e.g. \(lateDuplicates.prefix(3))")
+        let beforeKill = follower.messages.prefix(linesBeforeKill)
+        #expect(beforeKill.count == Set(beforeKill).count, "duplicates before the SIGKILL (the SIGTERM restart must not duplicate)")
+        // Swarm metadata from config.v2.json.
+        let text = try String(contentsOfFile: out + "/events.ndjson", encoding: .utf8)
+        let line = text.split(separator: "\n").first { $0.contains("\"message\":\"cccccccc") }.map(String.init) ?? "{}"
+        let sample = try JSONSerialization.jsonObject(with: Data(line.utf8))
+        #expect(value(sample as Any, "swarm.stack.namespace") as? String == "companynews")
+        #expect(value(sample as Any, "service.name") as? String == "companynews_plain")
+        #expect(value(sample as Any, "host.name") as? String == "test-node")
+    }
+}
