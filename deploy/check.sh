@@ -21,6 +21,7 @@ command -v kubernetes-validate >/dev/null 2>&1 || need+=(kubernetes-validate)
 if [ ${#need[@]} -gt 0 ]; then
     step "installing ${need[*]}"
     python3 -m pip install --quiet --disable-pip-version-check "${need[@]}" || fail "pip install ${need[*]}"
+    command -v pyenv >/dev/null 2>&1 && pyenv rehash   # new console scripts behind pyenv's shims
     hash -r
 fi
 
@@ -52,6 +53,62 @@ step "index template"
 python3 -m json.tool deploy/elasticsearch/index-template.json >/dev/null || fail "index-template.json is not valid JSON"
 python3 deploy/elasticsearch/check-template.py || fail "index template fields"
 sh -n deploy/elasticsearch/setup.sh || fail "setup.sh syntax"
+
+# The shipper configs themselves, when a shipper binary is at hand (CI: after `swift test`, which
+# builds .build/debug/shipper). Paths under /etc/shipper are the repository's files in the image.
+shipper_bin="${SHIPPER:-}"
+[ -z "$shipper_bin" ] && [ -x .build/debug/shipper ] && shipper_bin=.build/debug/shipper
+[ -z "$shipper_bin" ] && command -v shipper >/dev/null 2>&1 && shipper_bin=$(command -v shipper)
+if [ -n "$shipper_bin" ]; then
+    step "$shipper_bin validate / test-pipeline (deploy/shipper.yaml, the Kubernetes ConfigMap)"
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' EXIT
+    to_repo() {
+        sed -e "s#/etc/shipper/pipelines/#$PWD/pipelines/#g" \
+            -e "s#/etc/shipper/elasticsearch/#$PWD/deploy/elasticsearch/#g"
+    }
+    to_repo < deploy/shipper.yaml > "$tmp/swarm.yaml"
+    python3 -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["data"]["shipper.yaml"])' \
+        deploy/kubernetes/configmap.yaml | to_repo > "$tmp/kubernetes.yaml" || fail "reading the ConfigMap"
+    # Output only on failure: test-pipeline's "N passed, M failed" line is not the test suite's.
+    "$shipper_bin" validate "$tmp/swarm.yaml" "$tmp/kubernetes.yaml" >"$tmp/out" 2>&1 \
+        || { cat "$tmp/out" >&2; fail "shipper validate"; }
+    "$shipper_bin" test-pipeline "$tmp/swarm.yaml" >"$tmp/out" 2>&1 \
+        || { cat "$tmp/out" >&2; fail "shipper test-pipeline deploy/shipper.yaml"; }
+
+    # The template against real events: the demo's output, indexed into the repository's
+    # Elasticsearch stand-in (es-test-server, built with shipper), as the ES output names them.
+    es_bin="${ES_TEST_SERVER:-}"
+    [ -z "$es_bin" ] && [ -x .build/debug/es-test-server ] && es_bin=.build/debug/es-test-server
+    if [ -n "$es_bin" ]; then
+        step "index template against the demo's events (es-test-server)"
+        shipper_abs=$(cd "$(dirname "$shipper_bin")" && pwd)/$(basename "$shipper_bin")
+        mkdir -p "$tmp/demo" && cp -R pipelines "$tmp/demo/"
+        if (cd "$tmp/demo" && "$shipper_abs" run --config pipelines/demo.yaml --once) >"$tmp/out" 2>&1; then
+            "$es_bin" --port 0 --es-version 8.17.0 >"$tmp/es.out" 2>&1 &
+            es_pid=$!
+            port=""
+            for _ in $(seq 100); do
+                port=$(sed -n 's/^listening on .*:\([0-9][0-9]*\)$/\1/p' "$tmp/es.out")
+                [ -n "$port" ] && break
+                sleep 0.1
+            done
+            if [ -z "$port" ]; then
+                fail "es-test-server did not start: $(cat "$tmp/es.out")"
+            else
+                python3 deploy/elasticsearch/ingest-check.py "http://127.0.0.1:$port" "$tmp"/demo/out/*.ndjson \
+                    || fail "index template rejects events"
+            fi
+            kill "$es_pid" 2>/dev/null
+            wait "$es_pid" 2>/dev/null
+        else
+            cat "$tmp/out" >&2
+            fail "shipper run --config pipelines/demo.yaml --once"
+        fi
+    fi
+else
+    step "shipper validate: skipped (no shipper binary; build one or set SHIPPER=path)"
+fi
 
 if [ ${#failed[@]} -gt 0 ]; then
     printf 'deploy checks: %d failed: %s\n' "${#failed[@]}" "${failed[*]}" >&2

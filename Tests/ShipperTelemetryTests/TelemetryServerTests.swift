@@ -12,6 +12,9 @@ import Testing
 
 @testable import ShipperTelemetry
 
+/// A logger that prints nothing (the server logs start and stop at info).
+let quietLogger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+
 /// Runs a telemetry server on 127.0.0.1:0 in a ServiceGroup for `body`, then shuts it down gracefully.
 func withTelemetryServer<T: Sendable>(
     registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
@@ -20,8 +23,8 @@ func withTelemetryServer<T: Sendable>(
     _ body: @Sendable (_ port: Int) async throws -> T
 ) async throws -> T {
     let config = try TelemetryConfig(address: "127.0.0.1:0", health: healthConfig)
-    let server = TelemetryServer(config: config, registry: registry, health: health, logger: Logger(label: "test"))
-    let group = ServiceGroup(services: [server], logger: Logger(label: "test"))
+    let server = TelemetryServer(config: config, registry: registry, health: health, logger: quietLogger)
+    let group = ServiceGroup(services: [server], logger: quietLogger)
     return try await withThrowingTaskGroup(of: Void.self) { tasks in
         tasks.addTask { try await group.run() }
         let port = try await server.listeningPort()
@@ -164,7 +167,8 @@ struct TelemetryServerTests {
 
     @Test func cancellationStopsTheServer() async throws {
         let server = TelemetryServer(
-            config: try TelemetryConfig(address: "127.0.0.1:0"), registry: PrometheusCollectorRegistry(), health: HealthState()
+            config: try TelemetryConfig(address: "127.0.0.1:0"), registry: PrometheusCollectorRegistry(), health: HealthState(),
+            logger: quietLogger
         )
         let task = Task { try await server.run() }
         let port = try await server.listeningPort()
@@ -181,7 +185,7 @@ struct TelemetryServerTests {
         try await withTelemetryServer { port in
             let second = TelemetryServer(
                 config: try TelemetryConfig(address: "127.0.0.1:\(port)"), registry: PrometheusCollectorRegistry(),
-                health: HealthState(), logger: Logger(label: "test")
+                health: HealthState(), logger: quietLogger
             )
             let waiter = Task { try await second.listeningPort() }
             await #expect(throws: (any Error).self) { try await second.run() }
