@@ -90,6 +90,9 @@ public final class AsyncHTTPTransport: ElasticsearchTransport {
             tlsConfiguration: tlsConfiguration, redirectConfiguration: .disallow,
             timeout: HTTPClient.Configuration.Timeout(connect: TimeAmount(connectTimeout)), decompression: .disabled)
         configuration.httpVersion = .http1Only
+        // Fail fast on connect errors: the output retries and fails over to the next host itself
+        // (AHC would otherwise hold the request until its deadline while it retries the connection).
+        configuration.connectionPool.retryConnectionEstablishment = false
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
