@@ -464,7 +464,12 @@ public final class DiskBuffer: Sendable {
     }
 
     /// Like ``append(_:)`` but returns once the records are written, before the fsync that makes
-    /// them durable; pass the result to ``waitUntilDurable(_:)`` before committing checkpoints.
+    /// them durable; check ``isDurable(_:)`` or await ``waitUntilDurable(_:)`` before committing
+    /// the checkpoints of these records.
+    ///
+    /// With the interval policy, `append` waits up to one interval per call, so a caller that
+    /// appends one batch at a time is limited to one batch per interval; with this method it can
+    /// keep appending (backpressure still applies) while earlier appends become durable.
     public func appendWithoutWaitingForSync(_ records: [BufferRecord]) async throws -> BufferAppendTicket {
         guard !records.isEmpty else { return BufferAppendTicket(lsn: 0) }
         let batch = try RecordCodec.encodeFrames(records)
@@ -474,7 +479,15 @@ public final class DiskBuffer: Sendable {
         return BufferAppendTicket(lsn: try write(batch))
     }
 
-    /// Waits until the records of an append are durable per the `fsync` policy.
+    /// Whether the records of an append are durable per the `fsync` policy (without waiting):
+    /// a pipeline that keeps appending can commit the checkpoints of the appends that are.
+    public func isDurable(_ ticket: BufferAppendTicket) -> Bool {
+        config.fsync == .never || state.withLock { $0.durableLSN >= ticket.lsn }
+    }
+
+    /// Waits until the records of an append are durable per the `fsync` policy: for `always`,
+    /// fdatasyncs now (unless another sync already covered them); for an interval, waits for
+    /// the periodic fsync.
     public func waitUntilDurable(_ ticket: BufferAppendTicket) async throws {
         switch config.fsync {
         case .never:
@@ -531,7 +544,9 @@ public final class DiskBuffer: Sendable {
                 s.bytesOnDisk = 0
                 return (true, files)
             }
-            for f in deleted { try FS.remove(f.path) }
+            for f in deleted {
+                do { try FS.remove(f.path) } catch { logger.error("buffer: \(error)") }
+            }
             if ready { return }
             _ = try await suspend { s, w in
                 if s.closed { return .fail(BufferError.closed) }

@@ -213,6 +213,33 @@ import Testing
         #expect(b.stats().readers[0].records == 0)
     }
 
+    @Test func aRecordCorruptedAfterOpeningIsSkippedAndLogged() async throws {
+        let dir = try TempDir()
+        let b = try DiskBuffer(config: config(dir), readers: ["r"], logger: log.logger)
+        try await b.append(records(0..<5))
+        // Damage record 2 and the last record (4) on disk behind the buffer's back.
+        let segment = try #require(dir.segments().first)
+        var bytes = dir.read(segment)
+        bytes[2 * 78 + 50] ^= 0x10
+        bytes[4 * 78 + 50] ^= 0x10
+        let handle = try Foundation.FileHandle(forWritingTo: URL(fileURLWithPath: dir.path + "/" + segment))
+        try handle.write(contentsOf: bytes)
+        try handle.close()
+
+        let batch = try #require(try await b.read(reader: "r", maxRecords: 4, maxBytes: 1 << 20))
+        #expect(batch.records.map(number) == [0, 1, 3])
+        #expect(batch.positions.map(\.offset) == [78, 156, 312])
+        #expect(batch.end.offset == 312)
+        #expect(b.stats().corruptRecordsSkipped == 1)
+        #expect(log.messages(.error).contains { $0.contains("offset 156") })
+        // Only a skipped record left and nothing after it: an empty batch whose end covers it.
+        let empty = try #require(try await b.read(reader: "r", maxRecords: 4, maxBytes: 1 << 20))
+        #expect(empty.records.isEmpty && empty.end.offset == 390)
+        try await b.acknowledge(reader: "r", through: empty.end)
+        #expect(b.stats().readers[0].records == 0)
+        try await b.close()
+    }
+
     @Test func aWaitingReadIsCancellable() async throws {
         let dir = try TempDir()
         let b = try DiskBuffer(config: config(dir), readers: ["r"], logger: log.logger)
