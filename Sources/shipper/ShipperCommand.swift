@@ -6,7 +6,7 @@ struct ShipperCommand: AsyncParsableCommand {
         commandName: "shipper",
         abstract: "Ships container logs: tail → parse → buffer → Elasticsearch or files.",
         version: ShipperVersion.text,
-        subcommands: [Run.self, TestPipeline.self, Validate.self, Buffer.self, Health.self, Bench.self]
+        subcommands: [Run.self, TestPipeline.self, Validate.self, Buffer.self, DeadLetter.self, Health.self, Bench.self]
     )
 }
 

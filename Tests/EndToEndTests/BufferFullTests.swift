@@ -3,7 +3,7 @@ import Testing
 
 /// With the output failing, the buffer fills to max_size, reading pauses, memory stays bounded
 /// whatever the backlog, and everything is delivered once the output recovers.
-@Suite(.serialized) struct BackpressureTests {
+@Suite(.serialized) struct BufferFullTests {
     /// Peak resident memory of a process, from /proc (KiB).
     func peakRSS(_ pid: Int32) -> Int {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return 0 }
@@ -21,6 +21,7 @@ import Testing
         let blocker = try dir.write("out", "not a directory")
         let config = try dir.write("shipper.yaml", """
             data_dir: \(dir.path)/state
+            telemetry: {address: "127.0.0.1:0"}
             sources:
               docker:
                 type: docker

@@ -12,6 +12,7 @@ import Testing
         let out = dir.path + "/out"
         let config = try dir.write("shipper.yaml", """
             data_dir: \(dir.path)/state
+            telemetry: {address: "127.0.0.1:0"}
             drain_timeout: 10s
             sources:
               docker:

@@ -91,7 +91,7 @@ public enum Daemon {
         let worker = PipelineWorker(
             sources: sources, decoderOptions: options, router: router, attributeFields: outputs.flatMap(\.attributeFields), buffer: buffer,
             logger: logger)
-        let telemetry = try config.telemetry.map { try $0.decode(TelemetryConfig.self) }
+        let telemetry = try config.telemetry.map { try $0.decode(TelemetryConfig.self) } ?? TelemetryConfig.defaults
         return Parts(
             telemetry: telemetry, outputs: outputs, buffer: buffer,
             pipeline: PipelineService(worker: worker, configPath: configPath, logger: logger, health: health, once: once))

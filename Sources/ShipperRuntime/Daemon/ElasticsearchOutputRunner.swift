@@ -1,21 +1,60 @@
 import BufferDisk
 import Logging
+import OutputElasticsearch
 import ShipperConfig
 import ShipperCore
 import ShipperTelemetry
 
-/// The `elasticsearch` output driven from the buffer. (Wired to OutputElasticsearch next.)
+/// The `elasticsearch` output driven from the buffer.
 final class ElasticsearchOutputRunner: OutputRunner, @unchecked Sendable {
     let name: String
+    let output: ElasticsearchOutput
 
     init(name: String, spec: ComponentSpec, dataDir: String, logger: Logger, health: HealthState) throws {
         self.name = name
-        throw spec.error("the elasticsearch output is not wired into `shipper run` yet")
+        let config = try spec.decode(ElasticsearchOutputConfig.self)
+        output = try ElasticsearchOutput(
+            name: name, config: config, dataDirectory: dataDir, logger: logger,
+            healthObserver: { healthy in
+                if healthy { health.outputRecovered(name: name) } else { health.outputFailing(name: name) }
+            })
     }
 
-    static func validate(spec: ComponentSpec) throws {}
+    /// Decodes and checks the options without connecting.
+    static func validate(spec: ComponentSpec) throws {
+        let config = try spec.decode(ElasticsearchOutputConfig.self)
+        try config.validate()
+    }
 
-    var attributeFields: [FieldPath] { [] }
+    var attributeFields: [FieldPath] { output.attributeFields }
 
-    func run(buffer: DiskBuffer) async throws {}
+    func run(buffer: DiskBuffer) async throws {
+        do {
+            try await output.run(source: BufferDocumentSource(buffer: buffer, reader: name))
+        } catch {
+            try? await output.shutdown()
+            throw error
+        }
+        try await output.shutdown()
+    }
+}
+
+/// The buffer seen as the Elasticsearch output's document source.
+struct BufferDocumentSource: DocumentSource {
+    let buffer: DiskBuffer
+    let reader: String
+
+    func next(maxDocuments: Int, maxBytes: Int) async throws -> DocumentBatch<BufferPosition>? {
+        guard let b = try await buffer.read(reader: reader, maxRecords: maxDocuments, maxBytes: maxBytes) else { return nil }
+        return DocumentBatch(
+            documents: b.records.map {
+                OutgoingDocument(
+                    source: $0.source, offset: $0.offset, timestamp: $0.timestamp,
+                    attributes: $0.attributes.map { DocumentAttribute(name: $0.name, value: $0.value) }, document: $0.document)
+            }, position: b.end)
+    }
+
+    func acknowledge(through position: BufferPosition) async throws {
+        try await buffer.acknowledge(reader: reader, through: position)
+    }
 }
