@@ -508,7 +508,7 @@ public final class Tailer {
     private func hasUnreadData() -> Bool {
         let now = clock.monotonic()
         for f in files {
-            if f.size > f.scannedEnd { return true }
+            if f.size > f.scannedEnd && f.lastError == 0 { return true }
             guard let st = Posix.status(fd: f.fd) else { continue }
             let size = Posix.size(st)
             if size != f.size || (st.st_nlink == 0) != (f.nlink == 0) { return true }
