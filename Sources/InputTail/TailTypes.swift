@@ -13,7 +13,9 @@ import Darwin
 /// (derived from its first bytes). A reused inode with other content has another fingerprint, so
 /// it is another file; a truncated file that is written again (copytruncate) is another file too.
 public struct FileID: Hashable, Sendable, CustomStringConvertible {
+    /// `st_dev` of the file.
     public var device: UInt64
+    /// `st_ino` of the file.
     public var inode: UInt64
     /// The stable source identity written to ``EventOrigin/source`` (see ``TailedFile/fingerprint``).
     public var fingerprint: UInt64
@@ -74,9 +76,11 @@ public struct TailLine: Sendable, Equatable {
 
 /// Complete lines read from one file in one ``Tailer/poll(maxBytes:)``.
 public struct TailChunk: Sendable {
+    /// The file the lines come from.
     public var file: TailedFile
     /// The bytes the lines point into (whole lines with their newlines, back to back).
     public var bytes: [UInt8]
+    /// The lines, in file order; ``TailLine/range`` points into ``bytes``.
     public var lines: [TailLine]
     /// The file is finished: it was removed or rotated away and read to its end, or it was
     /// truncated (its new content comes under a new ``FileID``). No more chunks come for this
@@ -139,8 +143,11 @@ public struct TailClock: Sendable {
 
 /// An I/O failure of the tailer with the path and the system's reason.
 public struct TailError: Error, CustomStringConvertible {
+    /// The file or directory.
     public var path: String
+    /// What was attempted (`create`, `write`, `fsync` …).
     public var operation: String
+    /// The errno.
     public var code: Int32
 
     public init(path: String, operation: String, code: Int32) {

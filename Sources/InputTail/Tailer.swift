@@ -51,6 +51,7 @@ import Musl
 ///
 /// Not thread-safe: one task owns a tailer.
 public final class Tailer {
+    /// The options the tailer was made with.
     public let config: TailConfig
     private var logger: Logger
     private let clock: TailClock
