@@ -230,11 +230,16 @@ public final class DiskBuffer: Sendable {
             return nil
         }
 
+        /// Removes and returns every reader's data waiters (in place: no dictionary copy).
         mutating func takeDataWaiters() -> [Waiter] {
             var all: [Waiter] = []
-            for name in readers.keys where !(readers[name]?.dataWaiters.isEmpty ?? true) {
-                all += readers[name]!.dataWaiters
-                readers[name]!.dataWaiters = []
+            var i = readers.values.startIndex
+            while i != readers.values.endIndex {
+                if !readers.values[i].dataWaiters.isEmpty {
+                    all += readers.values[i].dataWaiters
+                    readers.values[i].dataWaiters.removeAll()
+                }
+                readers.values.formIndex(after: &i)
             }
             return all
         }
@@ -269,8 +274,9 @@ public final class DiskBuffer: Sendable {
     ///     starts at the oldest retained record; ledgers of names not listed are removed. With no
     ///     readers at all, records are not retained once written.
     ///   - logger: Repairs are logged here (errors for quarantined data, warnings for reset readers).
-    /// - Throws: ``BufferError/io(operation:path:errno:)`` when the directory cannot be created,
-    ///   read or repaired, or another buffer holds its lock.
+    /// - Throws: ``BufferError/io(operation:path:errno:)`` when the directory cannot be created
+    ///   or read, or another buffer holds its lock. Damaged contents never make it throw: they
+    ///   are repaired (or left for the next start when a repair fails) and logged.
     public init(config: DiskBufferConfig, readers: [String], logger: Logger) throws {
         var dir = config.path
         while dir.count > 1 && dir.hasSuffix("/") { dir.removeLast() }
