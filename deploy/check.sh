@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checks the deploy files offline: the Swarm stack file, the Dockerfile, the Kubernetes manifests
-# and the Elasticsearch index template. Exits non-zero on the first kind of failure it finds
-# (all checks run; the exit code says whether any failed).
+# and the Elasticsearch index template; with a built shipper, also the shipper configs and the
+# template against real events. Runs every check, then exits 1 if any failed.
 #
 #   bash deploy/check.sh
 #

@@ -101,7 +101,9 @@ public final class TelemetryServer: Service, Sendable {
             channel = try await bootstrap.bind(host: config.host, port: config.port).get()
         } catch {
             finish(port: nil, error: error)
-            logger.error("telemetry: cannot listen on \(config.address): \(error)")
+            logger.error(
+                "telemetry: cannot listen on \(config.address): \(error); set telemetry.address to a free port (another shipper on this host?)"
+            )
             throw error
         }
         let port = channel.localAddress?.port ?? config.port
