@@ -89,7 +89,7 @@ public struct DeadLetterRecord: Sendable, Equatable {
         var status = 0
         var source: UInt64 = 0
         var offset: Int64 = -1
-        var timestamp: Int64 = 0
+        let timestamp: Int64 = 0
         var error = ElasticsearchError(type: "unknown", reason: "")
         var scratch: [UInt8] = []
         func string(_ s: inout JSONScanner) throws(JSONError) -> String {
@@ -123,8 +123,8 @@ public struct DeadLetterRecord: Sendable, Equatable {
                 case "offset":
                     if case .int(let v) = try s.readNumber() { offset = v }
                 case "event_timestamp":
+                    // Informational; replays use the stored index, not the timestamp.
                     _ = try string(&s)
-                    timestamp = 0
                 case "error":
                     let start = s.position
                     let v = try s.parseValue()

@@ -284,6 +284,45 @@ struct EndToEndTests {
         #expect(logs.text.contains("connected to Elasticsearch"))
     }
 
+    @Test func retryLimitDeadLettersWhatKeepsFailing() async throws {
+        var serverConfig = ElasticsearchTestServerConfiguration()
+        serverConfig.faultPlan = FaultPlan(itemRejectionShare: 1.0)
+        let dir = try makeTempDirectory()
+        try await withServer(serverConfig) { server in
+            var config = testConfig(port: server.port)
+            config.retry.maxAttempts = 3
+            config.healthCheck = false
+            try await withOutput(config, dataDirectory: dir) { output in
+                let report = try await output.deliver(makeDocuments(10))
+                #expect(report.delivered == 0)
+                #expect(report.deadLettered == 10)
+                #expect(report.requests == 3)
+                let (records, _) = try DeadLetterRecord.read(path: output.deadLetterPath)
+                #expect(records.count == 10)
+                #expect(records.allSatisfy { $0.error.type == "shipper_retries_exhausted" && $0.status == 429 })
+            }
+            #expect(server.faultCounters.rejectedItems == 30)
+        }
+    }
+
+    @Test func partlyFilledBatchesWaitForTheBatchTimeout() async throws {
+        let dir = try makeTempDirectory()
+        try await withServer { server in
+            var config = testConfig(port: server.port)
+            config.batch.timeout = .milliseconds(100)
+            config.healthCheck = false
+            try await withOutput(config, dataDirectory: dir) { output in
+                let source = ArraySource(makeDocuments(3), batchSize: 1)
+                let started = ContinuousClock.now
+                try await output.run(source: source)
+                // Three one-document batches: the 2nd and 3rd are read only after the timeout.
+                #expect(ContinuousClock.now - started >= .milliseconds(200))
+                #expect(source.acknowledgements == [1, 2, 3])
+            }
+            #expect(server.requests.filter { $0.path == "/_bulk" }.count == 3)
+        }
+    }
+
     @Test func aRejectedTemplateStopsTheOutput() async throws {
         let dir = try makeTempDirectory()
         try #"{"template":{"settings":{"number_of_shards":1}}}"#.write(
