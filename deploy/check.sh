@@ -71,7 +71,8 @@ if [ -n "$shipper_bin" ]; then
     python3 -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["data"]["shipper.yaml"])' \
         deploy/kubernetes/configmap.yaml | to_repo > "$tmp/kubernetes.yaml" || fail "reading the ConfigMap"
     # Output only on failure: test-pipeline's "N passed, M failed" line is not the test suite's.
-    "$shipper_bin" validate "$tmp/swarm.yaml" "$tmp/kubernetes.yaml" >"$tmp/out" 2>&1 \
+    # (the ConfigMap's config takes host_name from SHIPPER_HOST_NAME, as the DaemonSet sets it)
+    SHIPPER_HOST_NAME=check-node "$shipper_bin" validate "$tmp/swarm.yaml" "$tmp/kubernetes.yaml" >"$tmp/out" 2>&1 \
         || { cat "$tmp/out" >&2; fail "shipper validate"; }
     "$shipper_bin" test-pipeline "$tmp/swarm.yaml" >"$tmp/out" 2>&1 \
         || { cat "$tmp/out" >&2; fail "shipper test-pipeline deploy/shipper.yaml"; }
