@@ -62,7 +62,8 @@ shipper_bin="${SHIPPER:-}"
 if [ -n "$shipper_bin" ]; then
     step "$shipper_bin validate / test-pipeline (deploy/shipper.yaml, the Kubernetes ConfigMap)"
     tmp=$(mktemp -d)
-    trap 'rm -rf "$tmp"' EXIT
+    es_pid=""
+    trap '[ -n "$es_pid" ] && kill "$es_pid" 2>/dev/null; rm -rf "$tmp"' EXIT
     to_repo() {
         sed -e "s#/etc/shipper/pipelines/#$PWD/pipelines/#g" \
             -e "s#/etc/shipper/elasticsearch/#$PWD/deploy/elasticsearch/#g"
@@ -102,6 +103,7 @@ if [ -n "$shipper_bin" ]; then
             fi
             kill "$es_pid" 2>/dev/null
             wait "$es_pid" 2>/dev/null
+            es_pid=""
         else
             cat "$tmp/out" >&2
             fail "shipper run --config pipelines/demo.yaml --once"
