@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
@@ -57,6 +58,7 @@ let package = Package(
                 "ShipperCore", "BufferDisk", "CZlib",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
@@ -140,11 +142,13 @@ let package = Package(
                            .product(name: "CompressNIO", package: "compress-nio")],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "InputTailTests", dependencies: ["InputTail", "InputFormats", "ShipperCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "BufferDiskTests", dependencies: ["BufferDisk", "ShipperCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "InputTailTests", dependencies: ["InputTail", "InputFormats", "ShipperCore", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
+        .testTarget(name: "BufferDiskTests", dependencies: ["BufferDisk", "ShipperCore", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
         .testTarget(
             name: "OutputElasticsearchTests",
-            dependencies: ["OutputElasticsearch", "BufferDisk", "ShipperCore", "ElasticsearchTestServer"],
+            dependencies: ["OutputElasticsearch", "BufferDisk", "ShipperCore", "ElasticsearchTestServer",
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "CoreMetrics", package: "swift-metrics")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

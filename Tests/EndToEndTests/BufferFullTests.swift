@@ -60,11 +60,12 @@ import Testing
     }
 
     @Test func memoryDoesNotGrowWithTheBacklogAndShippingResumes() throws {
-        let small = try run(backlog: 20_000)
-        let large = try run(backlog: 100_000)
-        #expect(small.delivered == 20_000)
-        #expect(large.delivered == 100_000)
-        // Five times the backlog (20 MB more input than the buffer holds) must not mean more memory.
+        let small = try run(backlog: 60_000)
+        let large = try run(backlog: 240_000)
+        #expect(small.delivered == 60_000)
+        #expect(large.delivered == 240_000)
+        // Both backlogs are several times the buffer's 4 MiB; four times the backlog (45 MB more
+        // input) must not mean more memory.
         #expect(large.peakKiB < small.peakKiB + 16 * 1024, "peak RSS \(small.peakKiB) KiB → \(large.peakKiB) KiB")
     }
 }

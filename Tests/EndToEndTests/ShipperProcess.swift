@@ -101,6 +101,15 @@ final class ContainerLogWriter {
         written += 1
     }
 
+    /// Appends one line whose `log` is `escaped` (already escaped for a JSON string) plus a newline.
+    func writeRaw(_ escaped: String) throws {
+        let line = "{\"log\":\"\(escaped)\\n\",\"stream\":\"stdout\",\"time\":\"2026-11-25T08:00:00.000000000Z\"}\n"
+        let data = Data(line.utf8)
+        try handle.write(contentsOf: data)
+        size += data.count
+        written += 1
+    }
+
     var currentSize: Int { size }
 
     /// Docker's rotation: `-json.log` becomes `-json.log.1` (older ones shift), a new file starts.

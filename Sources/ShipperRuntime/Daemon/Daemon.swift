@@ -76,6 +76,7 @@ public enum Daemon {
         try makeDirectory(config.dataDir + "/checkpoints")
         var sources: [PipelineWorker.Source] = []
         var options: [LineDecoderOptions] = []
+        var checkpointInterval = Duration.seconds(1)
         for item in config.sources.items {
             let spec = item.value
             guard let kind = sourceKinds[spec.type] else {
@@ -85,12 +86,13 @@ public enum Daemon {
             let tailer = try spec.located {
                 try Tailer(config: tail, checkpointPath: config.dataDir + "/checkpoints/\(item.name).json", logger: logger)
             }
+            checkpointInterval = min(checkpointInterval, tail.checkpointInterval.duration)
             sources.append(PipelineWorker.Source(name: item.name, tailer: tailer, hostName: tail.hostName ?? hostName(), docker: kind == .docker))
             options.append(LineDecoderOptions(maxLineBytes: tail.maxLineBytes.bytes))
         }
         let worker = PipelineWorker(
             sources: sources, decoderOptions: options, router: router, attributeFields: outputs.flatMap(\.attributeFields), buffer: buffer,
-            logger: logger)
+            logger: logger, checkpointInterval: checkpointInterval)
         let telemetry = try config.telemetry.map { try $0.decode(TelemetryConfig.self) } ?? TelemetryConfig.defaults
         return Parts(
             telemetry: telemetry, outputs: outputs, buffer: buffer,

@@ -34,11 +34,17 @@ final class PipelineWorker {
     private var files: [FileID: (source: Int, state: FileState)] = [:]
     /// Files read to their end and released by the tailer: forgotten once committed.
     private var finished: Set<FileID> = []
+    /// Appends whose checkpoints wait for their fsync, oldest first.
+    private var pendingCommits: [(ticket: BufferAppendTicket?, offsets: [(FileID, Int64)])] = []
+    /// At most this many appends wait for an fsync before the worker waits too.
+    private let maxPendingCommits = 64
+    /// Sources (fingerprints) with events held in stages, as of the last safeOffsets().
+    private var heldSources: Set<UInt64> = []
     private let maxBytesPerStep: Int
     private let decoderOptions: [LineDecoderOptions]
     private var lastFlush = Timestamp.now()
     private var lastCheckpointWrite = Timestamp.now()
-    private let checkpointInterval: Int64 = 1_000_000_000
+    private let checkpointInterval: Int64
     /// Counters for the summary and metrics.
     private(set) var linesRead = 0
     private(set) var eventsOut = 0
@@ -47,8 +53,9 @@ final class PipelineWorker {
 
     init(
         sources: [Source], decoderOptions: [LineDecoderOptions], router: Router, attributeFields: [FieldPath], buffer: DiskBuffer,
-        logger: Logger, maxBytesPerStep: Int = 1 << 20
+        logger: Logger, checkpointInterval: Duration = .seconds(1), maxBytesPerStep: Int = 1 << 20
     ) {
+        self.checkpointInterval = checkpointInterval.components.seconds * 1_000_000_000 + checkpointInterval.components.attoseconds / 1_000_000_000
         self.sources = sources
         self.decoderOptions = decoderOptions
         self.router = router
@@ -62,7 +69,10 @@ final class PipelineWorker {
     func replaceRouter(_ new: Router) async throws {
         var held = router.flush(now: nil)
         router = new
-        try await append(&held)
+        if !held.isEmpty {
+            let ticket = try await appendWithoutWaiting(&held)
+            pendingCommits.append((ticket, safeOffsets()))
+        }
     }
 
     /// One round: read what is new, process it, make it durable, commit checkpoints.
@@ -72,7 +82,7 @@ final class PipelineWorker {
         var touched = false
         for (index, source) in sources.enumerated() {
             let chunks = try source.tailer.poll(maxBytes: maxBytesPerStep / max(1, sources.count))
-            for chunk in chunks where !chunk.lines.isEmpty {
+            for chunk in chunks where !chunk.lines.isEmpty || chunk.isLast {
                 touched = true
                 decode(chunk, sourceIndex: index, into: &batch)
             }
@@ -83,8 +93,12 @@ final class PipelineWorker {
             out.append(contentsOf: router.flush(now: now))
             lastFlush = now
         }
-        if !out.isEmpty { try await append(&out) }
-        commitSafeOffsets()
+        var ticket: BufferAppendTicket?
+        if !out.isEmpty { ticket = try await appendWithoutWaiting(&out) }
+        // Checkpoints wait for the fsync that makes these events durable; meanwhile the next
+        // batches are read and processed (group commit), so one fsync covers many batches.
+        pendingCommits.append((ticket, safeOffsets()))
+        try await commitDurable(wait: false)
         if now.nanoseconds - lastCheckpointWrite.nanoseconds >= checkpointInterval {
             try persistCheckpoints()
             lastCheckpointWrite = now
@@ -94,20 +108,43 @@ final class PipelineWorker {
 
     /// Waits until a source may have new data (or the timeout passes).
     func waitForData(timeout: Duration) async {
-        guard let first = sources.first else {
+        guard !sources.isEmpty else {
             try? await Task.sleep(for: timeout)
             return
         }
-        await first.tailer.waitForData(timeout: timeout)
+        // Each tailer wakes on inotify or its own polling; share the wait between them.
+        let share = timeout / sources.count
+        for s in sources { await s.tailer.waitForData(timeout: share) }
     }
 
     /// At shutdown: emit what stages hold (multiline), make it durable, commit and write checkpoints.
     /// Decoder partial chunks are not flushed: they are not lines yet, and are read again next start.
     func drain() async throws {
         var held = router.flush(now: nil)
-        if !held.isEmpty { try await append(&held) }
-        commitSafeOffsets()
+        var ticket: BufferAppendTicket?
+        if !held.isEmpty { ticket = try await appendWithoutWaiting(&held) }
+        pendingCommits.append((ticket, safeOffsets()))
+        try await commitDurable(wait: true)
         try persistCheckpoints()
+    }
+
+    /// Commits the checkpoints of appends that are durable now (all of them, waiting, when `wait`).
+    private func commitDurable(wait: Bool) async throws {
+        while let first = pendingCommits.first {
+            if let ticket = first.ticket, !buffer.isDurable(ticket) {
+                guard wait || pendingCommits.count > maxPendingCommits else { return }
+                try await buffer.waitUntilDurable(ticket)
+            }
+            pendingCommits.removeFirst()
+            for (id, offset) in first.offsets {
+                guard let entry = files[id] else { continue }
+                if offset > entry.state.committed {
+                    sources[entry.source].tailer.commit(file: id, offset: offset)
+                    files[id]?.state.committed = offset
+                }
+            }
+            forgetFinished()
+        }
     }
 
     func persistCheckpoints() throws {
@@ -146,33 +183,40 @@ final class PipelineWorker {
         files[chunk.file.id] = (sourceIndex, state)
     }
 
-    private func append(_ events: inout [ShipperCore.LogEvent]) async throws {
+    private func appendWithoutWaiting(_ events: inout [ShipperCore.LogEvent]) async throws -> BufferAppendTicket {
         var records: [BufferRecord] = []
         records.reserveCapacity(events.count)
         for e in events { records.append(builder.record(for: e)) }
         eventsOut += events.count
         events.removeAll(keepingCapacity: true)
-        try await buffer.append(records)
+        return try await buffer.appendWithoutWaitingForSync(records)
     }
 
-    /// Commits, per file, the offset before which every line's events are durable.
-    private func commitSafeOffsets() {
+    /// Per file, the offset before which every line's events have been appended: never past a
+    /// decoder's held chunk or a stage's held event.
+    private func safeOffsets() -> [(FileID, Int64)] {
         var held: [UInt64: Int64] = [:]
         router.forEachHeldOrigin { origin in
             if origin.offset >= 0 { held[origin.source] = min(held[origin.source] ?? .max, origin.offset) }
         }
+        heldSources = Set(held.keys)
+        var out: [(FileID, Int64)] = []
         for (id, entry) in files {
             var safe = entry.state.lastEnd
             if let pending = entry.state.decoder.pendingOffset { safe = min(safe, pending) }
             if let h = held[entry.state.fingerprint] { safe = min(safe, h) }
-            if safe > entry.state.committed {
-                sources[entry.source].tailer.commit(file: id, offset: safe)
-                files[id]?.state.committed = safe
-            }
-            if finished.contains(id) && held[entry.state.fingerprint] == nil {
-                files[id] = nil
-                finished.remove(id)
-            }
+            if safe > entry.state.committed { out.append((id, safe)) }
+        }
+        return out
+    }
+
+    /// Forgets files the tailer released once nothing of them is held or waiting for an fsync.
+    private func forgetFinished() {
+        guard pendingCommits.isEmpty else { return }
+        for id in finished {
+            guard let entry = files[id], !heldSources.contains(entry.state.fingerprint) else { continue }
+            files[id] = nil
+            finished.remove(id)
         }
     }
 }

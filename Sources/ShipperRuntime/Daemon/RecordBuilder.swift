@@ -18,7 +18,10 @@ struct RecordBuilder {
     mutating func record(for event: LogEvent) -> BufferRecord {
         scratch.removeAll(keepingCapacity: true)
         encoder.encode(event, into: &scratch)
-        var timestamp: Int64 = 0
+        // Index names and ages come from @timestamp; an event without one (decoders always set it,
+        // a stage may remove it) is dated when its record is built, once: a replay from the buffer
+        // goes to the same index.
+        var timestamp = Timestamp.now().nanoseconds
         if case .timestamp(let t)? = event[FieldPaths.timestamp] { timestamp = t.nanoseconds }
         var attributes: [BufferAttribute] = []
         if !attributeFields.isEmpty {
