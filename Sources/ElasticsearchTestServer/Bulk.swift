@@ -79,7 +79,8 @@ struct UpdateBody: Sendable {
     var source: SourceFilter?
 }
 
-struct BulkOp: Sendable {
+/// One parsed bulk action (a class: it is large and passed around a lot; each is used by one request only).
+final class BulkOp: @unchecked Sendable {
     var action: BulkAction
     /// The key of the response item (`index` with `op_type:create` reports `create`).
     var reportedAs: BulkAction
@@ -101,6 +102,14 @@ struct BulkOp: Sendable {
     var parsedSource: Result<JSONValue, JSONParseError>?
     var update: UpdateBody?
     var line: Int
+
+    init(action: BulkAction, reportedAs: BulkAction, index: String?, id: String? = nil, line: Int) {
+        self.action = action
+        self.reportedAs = reportedAs
+        self.index = index
+        self.id = id
+        self.line = line
+    }
 
     var isCreate: Bool { reportedAs == .create }
 }
@@ -177,10 +186,10 @@ enum BulkParser {
                     }
                     throw malformed(line, "expected field [create], [delete], [index] or [update] but found [\(actionName)]")
                 }
-                var op = BulkOp(action: action, reportedAs: action, index: options.defaultIndex, line: line)
+                let op = BulkOp(action: action, reportedAs: action, index: options.defaultIndex, line: line)
                 switch first.value {
                 case .object(let meta):
-                    try parseMetadata(meta, into: &op, line: line, options: options)
+                    try parseMetadata(meta, into: op, line: line, options: options)
                 default:
                     throw malformed(line, "expected START_OBJECT or END_OBJECT but found [\(first.value.tokenName)]")
                 }
@@ -241,7 +250,7 @@ enum BulkParser {
         return ops
     }
 
-    private static func parseMetadata(_ meta: [JSONMember], into op: inout BulkOp, line: Int, options: BulkRequestOptions) throws(ESError) {
+    private static func parseMetadata(_ meta: [JSONMember], into op: BulkOp, line: Int, options: BulkRequestOptions) throws(ESError) {
         for m in meta {
             let key = m.key
             switch m.value {
@@ -423,6 +432,8 @@ struct BulkExecutor {
     var counters = FaultCounters()
     var ingestRan = false
     var idGenerator: () -> String
+    /// Write targets already resolved in this request (by name, when no require_* flag is involved).
+    private var targetCache: [String: Cluster.Target] = [:]
 
     init(cluster: Cluster, options: BulkRequestOptions, faults: ItemFaultPlan, idGenerator: @escaping () -> String) {
         self.cluster = cluster
@@ -492,10 +503,9 @@ struct BulkExecutor {
 
     /// Returns the response item and whether it failed.
     mutating func execute(_ op: BulkOp, position: Int) -> (JSONValue, Bool) {
-        var op = op
         let name = op.index ?? ""
         do {
-            let result = try write(&op, name: name, position: position)
+            let result = try write(op, name: name, position: position)
             var body = successBody(result, refresh: options.refresh)
             body.append(JSONMember("status", .int(result.status)))
             return (.object([JSONMember(op.reportedAs.rawValue, .object(body))]), result.status >= 400 && result.result != "not_found")
@@ -551,7 +561,7 @@ struct BulkExecutor {
         return .index(cluster.createIndex(name, body: nil, template: template))
     }
 
-    private mutating func write(_ op: inout BulkOp, name: String, position: Int) throws -> WriteResult {
+    private mutating func write(_ op: BulkOp, name: String, position: Int) throws -> WriteResult {
         // Ingest pipelines run first on the coordinating node.
         if let pipeline = op.pipeline ?? options.pipeline, pipeline != "_none" {
             guard config.pipelines.contains(pipeline) else {
@@ -560,10 +570,17 @@ struct BulkExecutor {
             ingestRan = true
         }
         let target: Cluster.Target
-        do {
-            target = try resolveTarget(op, name: name)
-        } catch {
-            throw ItemFailure(index: name, id: op.id, error: error)
+        let cacheable = (op.requireAlias ?? options.requireAlias) == false && (op.requireDataStream ?? options.requireDataStream) == false
+            && op.action != .delete
+        if cacheable, let cached = targetCache[name] {
+            target = cached
+        } else {
+            do {
+                target = try resolveTarget(op, name: name)
+            } catch {
+                throw ItemFailure(index: name, id: op.id, error: error)
+            }
+            if cacheable { targetCache[name] = target }
         }
         let idx: IndexState
         switch target {

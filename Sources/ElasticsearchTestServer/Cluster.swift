@@ -260,7 +260,7 @@ final class Cluster {
     func createDataStream(_ name: String, template: IndexTemplate) -> DataStreamState {
         let backing = Cluster.backingIndexName(name, generation: 1, millis: Cluster.nowMillis())
         let idx = createIndex(backing, body: nil, template: template, dataStream: name)
-        if idx.mapping.fields["@timestamp"] == nil { idx.mapping.addField("@timestamp", "date") }
+        if idx.mapping.fields["@timestamp"] == nil { idx.mapping.addField("@timestamp", .date) }
         let ds = DataStreamState(name: name, template: template.name, backingIndices: [backing], generation: 1)
         dataStreams[name] = ds
         return ds

@@ -178,7 +178,7 @@ final class ServerCore: @unchecked Sendable {
     var dataStreamNames: [String] { locked { cluster.dataStreams.keys.sorted() } }
 
     func mappingType(index: String, field: String) -> String? {
-        locked { ((try? cluster.resolveRead(index)) ?? []).compactMap { $0.mapping.fields[field] }.last }
+        locked { ((try? cluster.resolveRead(index)) ?? []).compactMap { $0.mapping.fields[field]?.name }.last }
     }
 
     var bulkTotals: (requests: Int, items: Int, failedItems: Int) { locked { (totals.bulkRequests, totals.items, totals.failedItems) } }
@@ -1168,7 +1168,7 @@ final class ServerCore: @unchecked Sendable {
         case .deleteDoc: action = .delete
         default: action = .index
         }
-        var op = BulkOp(action: action, reportedAs: action, index: index, id: id, line: 1)
+        let op = BulkOp(action: action, reportedAs: action, index: index, id: id, line: 1)
         if action == .index {
             if let t = ctx.param("op_type") {
                 switch t {
@@ -1413,7 +1413,7 @@ final class ServerCore: @unchecked Sendable {
                 m.merge(body)
                 for path in m.order {
                     if let existing = idx.mapping.fields[path], let new = m.fields[path], existing != new {
-                        throw ESError.illegalArgument("mapper [\(path)] cannot be changed from type [\(existing)] to [\(new)]")
+                        throw ESError.illegalArgument("mapper [\(path)] cannot be changed from type [\(existing.name)] to [\(new.name)]")
                     }
                 }
             }

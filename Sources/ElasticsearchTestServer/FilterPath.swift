@@ -1,8 +1,15 @@
 // `filter_path` response filtering (PROTOCOL.md §10).
 
 struct FilterPath: Sendable {
-    private var includes: [[String]] = []
-    private var excludes: [[String]] = []
+    enum Seg: Sendable, Equatable {
+        case exact([UInt8])
+        case any
+        case glob(String)
+        case doubleStar
+    }
+
+    private var includes: [[Seg]] = []
+    private var excludes: [[Seg]] = []
 
     /// Parses `a.b,c.*,-d` (a list; empty entries ignored).
     init(_ spec: String) {
@@ -15,62 +22,79 @@ struct FilterPath: Sendable {
             }
             let segments = p.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
             if segments.isEmpty || segments.contains(where: \.isEmpty) { continue }
-            if exclude { excludes.append(segments) } else { includes.append(segments) }
+            let compiled: [Seg] = segments.map { s in
+                if s == "**" { return .doubleStar }
+                if s == "*" { return .any }
+                if s.utf8.contains(UInt8(ascii: "*")) { return .glob(s) }
+                return .exact(Array(s.utf8))
+            }
+            if exclude { excludes.append(compiled) } else { includes.append(compiled) }
         }
     }
 
     var isEmpty: Bool { includes.isEmpty && excludes.isEmpty }
 
+    /// A position in one of the paths: `path` index and the next segment to match.
+    private struct State: Equatable {
+        var path: Int32
+        var pos: Int32
+    }
+
     func apply(_ value: JSONValue) -> JSONValue {
         var result = value.resolvedRaw()
         if !includes.isEmpty {
-            result = FilterPath.include(result, includes[...].map { $0[...] }) ?? .object([])
+            let start = (0..<includes.count).map { State(path: Int32($0), pos: 0) }
+            result = include(result, start) ?? .object([])
         }
         if !excludes.isEmpty {
-            result = FilterPath.exclude(result, excludes.map { $0[...] }) ?? .object([])
+            let start = (0..<excludes.count).map { State(path: Int32($0), pos: 0) }
+            result = exclude(result, start) ?? .object([])
         }
         return result
     }
 
-    static func globMatch(_ pattern: String, _ text: String) -> Bool {
-        if pattern == "*" { return true }
-        if !pattern.contains("*") { return pattern == text }
-        return Glob.matches(pattern, text)
-    }
-
     private enum Step {
         case full
-        case partial([ArraySlice<String>])
+        case partial([State])
         case none
     }
 
-    private static func step(_ key: String, _ paths: [ArraySlice<String>]) -> Step {
-        var next: [ArraySlice<String>] = []
-        var work = paths
-        while let p = work.popLast() {
-            guard let first = p.first else { continue }
-            if first == "**" {
-                let rest = p.dropFirst()
-                if rest.isEmpty { return .full }
-                next.append(p)  // ** consumes this key
-                work.append(rest)  // ** matches zero levels
+    private static func matches(_ seg: Seg, _ key: String) -> Bool {
+        switch seg {
+        case .any, .doubleStar: return true
+        case .exact(let bytes): return key.utf8.elementsEqual(bytes)
+        case .glob(let pattern): return Glob.matches(pattern, key)
+        }
+    }
+
+    private static func step(_ key: String, _ states: [State], _ paths: [[Seg]]) -> Step {
+        var next: [State] = []
+        var work = states
+        while let st = work.popLast() {
+            let path = paths[Int(st.path)]
+            let i = Int(st.pos)
+            guard i < path.count else { continue }
+            let seg = path[i]
+            if seg == .doubleStar {
+                if i + 1 == path.count { return .full }
+                next.append(st)  // ** consumes this key
+                work.append(State(path: st.path, pos: st.pos + 1))  // ** matches zero levels
                 continue
             }
-            if globMatch(first, key) {
-                let rest = p.dropFirst()
-                if rest.isEmpty { return .full }
-                next.append(rest)
+            if matches(seg, key) {
+                if i + 1 == path.count { return .full }
+                next.append(State(path: st.path, pos: st.pos + 1))
             }
         }
         return next.isEmpty ? .none : .partial(next)
     }
 
-    private static func include(_ value: JSONValue, _ paths: [ArraySlice<String>]) -> JSONValue? {
+    private func include(_ value: JSONValue, _ states: [State]) -> JSONValue? {
         switch value {
         case .object(let members):
             var out: [JSONMember] = []
             for m in members {
-                switch step(m.key, paths) {
+                switch FilterPath.step(m.key, states, includes) {
                 case .full: out.append(m)
                 case .none: continue
                 case .partial(let next):
@@ -79,19 +103,19 @@ struct FilterPath: Sendable {
             }
             return out.isEmpty ? nil : .object(out)
         case .array:
-            return includeInner(value, paths)
+            return includeInner(value, states)
         default:
             return nil
         }
     }
 
-    private static func includeInner(_ value: JSONValue, _ paths: [ArraySlice<String>]) -> JSONValue? {
+    private func includeInner(_ value: JSONValue, _ states: [State]) -> JSONValue? {
         switch value {
-        case .object: return include(value, paths)
+        case .object: return include(value, states)
         case .array(let values):
             var out: [JSONValue] = []
             for v in values {
-                if let f = includeInner(v.resolvedRaw(), paths) { out.append(f) }
+                if let f = includeInner(v.resolvedRaw(), states) { out.append(f) }
             }
             return out.isEmpty ? nil : .array(out)
         default:
@@ -99,12 +123,12 @@ struct FilterPath: Sendable {
         }
     }
 
-    private static func exclude(_ value: JSONValue, _ paths: [ArraySlice<String>]) -> JSONValue? {
+    private func exclude(_ value: JSONValue, _ states: [State]) -> JSONValue? {
         switch value {
         case .object(let members):
             var out: [JSONMember] = []
             for m in members {
-                switch step(m.key, paths) {
+                switch FilterPath.step(m.key, states, excludes) {
                 case .full: continue
                 case .none: out.append(m)
                 case .partial(let next):
@@ -113,10 +137,16 @@ struct FilterPath: Sendable {
             }
             return .object(out)
         case .array(let values):
-            return .array(values.map { exclude($0.resolvedRaw(), paths) ?? $0 })
+            return .array(values.map { exclude($0.resolvedRaw(), states) ?? $0 })
         default:
             return value
         }
+    }
+
+    static func globMatch(_ pattern: String, _ text: String) -> Bool {
+        if pattern == "*" { return true }
+        if !pattern.utf8.contains(UInt8(ascii: "*")) { return pattern == text }
+        return Glob.matches(pattern, text)
     }
 }
 

@@ -34,9 +34,79 @@ struct DynamicTemplate: Sendable {
     }
 }
 
+/// A mapped field type. The common ones are cases (cheap comparisons on the hot path).
+enum FieldType: Equatable, Sendable {
+    case object, nested, long, integer, short, byte, unsignedLong, float, double, halfFloat, scaledFloat, boolean
+    case date, dateNanos, ip, text, keyword, flattened
+    case other(String)
+
+    init(_ name: String) {
+        switch name {
+        case "object": self = .object
+        case "nested": self = .nested
+        case "long": self = .long
+        case "integer": self = .integer
+        case "short": self = .short
+        case "byte": self = .byte
+        case "unsigned_long": self = .unsignedLong
+        case "float": self = .float
+        case "double": self = .double
+        case "half_float": self = .halfFloat
+        case "scaled_float": self = .scaledFloat
+        case "boolean": self = .boolean
+        case "date": self = .date
+        case "date_nanos": self = .dateNanos
+        case "ip": self = .ip
+        case "text": self = .text
+        case "keyword": self = .keyword
+        case "flattened": self = .flattened
+        default: self = .other(name)
+        }
+    }
+
+    var name: String {
+        switch self {
+        case .object: return "object"
+        case .nested: return "nested"
+        case .long: return "long"
+        case .integer: return "integer"
+        case .short: return "short"
+        case .byte: return "byte"
+        case .unsignedLong: return "unsigned_long"
+        case .float: return "float"
+        case .double: return "double"
+        case .halfFloat: return "half_float"
+        case .scaledFloat: return "scaled_float"
+        case .boolean: return "boolean"
+        case .date: return "date"
+        case .dateNanos: return "date_nanos"
+        case .ip: return "ip"
+        case .text: return "text"
+        case .keyword: return "keyword"
+        case .flattened: return "flattened"
+        case .other(let n): return n
+        }
+    }
+
+    var isObject: Bool { self == .object || self == .nested }
+
+    static let objectAccepting: Set<String> = [
+        "geo_point", "geo_shape", "shape", "point", "date_range", "integer_range", "long_range", "float_range", "double_range",
+        "ip_range", "aggregate_metric_double", "histogram", "passthrough", "sparse_vector", "percolator", "join", "completion",
+        "search_as_you_type",
+    ]
+
+    /// Leaf types that take an object value (flattened, geo_point, ranges, ...).
+    var acceptsObjects: Bool {
+        if self == .flattened { return true }
+        if case .other(let n) = self { return FieldType.objectAccepting.contains(n) }
+        return false
+    }
+}
+
 /// The mapping of one index: a flat map from dotted field path to type (`object`, `nested`, `long`, ...).
 struct IndexMapping: Sendable {
-    var fields: [String: String] = [:]
+    var fields: [String: FieldType] = [:]
     /// `dynamic` settings by object path ("" = root).
     var dynamic: [String: DynamicMode] = [:]
     var dateDetection = true
@@ -120,6 +190,10 @@ struct IndexMapping: Sendable {
     }
 
     mutating func addField(_ path: String, _ type: String, multiField: Bool = false) {
+        addField(path, FieldType(type))
+    }
+
+    mutating func addField(_ path: String, _ type: FieldType) {
         if fields[path] == nil {
             order.append(path)
             fieldCount += 1
@@ -140,17 +214,17 @@ struct IndexMapping: Sendable {
             }
             for child in children.sorted() {
                 let name = String(child.dropFirst(prefix.count))
-                let type = fields[child] ?? "object"
+                let type = fields[child] ?? .object
                 var def: [JSONMember] = []
-                if type == "object" {
+                if type == .object {
                     let sub = props(child + ".")
                     if !sub.isEmpty { def.append(JSONMember("properties", .object(sub))) }
                 } else {
-                    def.append(JSONMember("type", .string(type)))
-                    if type == "nested" {
+                    def.append(JSONMember("type", .string(type.name)))
+                    if type == .nested {
                         let sub = props(child + ".")
                         if !sub.isEmpty { def.append(JSONMember("properties", .object(sub))) }
-                    } else if type == "text", fields[child + ".keyword"] != nil {
+                    } else if type == .text, fields[child + ".keyword"] != nil {
                         def.append(JSONMember("fields", .obj(["keyword": .obj(["type": .string("keyword"), "ignore_above": .int(256)])])))
                     }
                 }
@@ -171,8 +245,8 @@ struct MappingChecker {
     let sourceLength: Int
     let totalFieldsLimit: Int
     let requestedTemplates: [String: String]
-    var added: [(String, String)] = []
-    var addedLookup: [String: String] = [:]
+    var added: [(String, FieldType)] = []
+    var addedLookup: [String: FieldType] = [:]
     var addedCount = 0
 
     init(mapping: IndexMapping, id: String, sourceLength: Int, totalFieldsLimit: Int, requestedTemplates: [String: String]) {
@@ -185,7 +259,10 @@ struct MappingChecker {
 
     private var location: String { "[1:\(max(sourceLength, 1))]" }
 
-    func type(of path: String) -> String? { mapping.fields[path] ?? addedLookup[path] }
+    func type(of path: String) -> FieldType? {
+        if let t = mapping.fields[path] { return t }
+        return addedLookup.isEmpty ? nil : addedLookup[path]
+    }
 
     private func dynamicMode(for objectPath: String) -> DynamicMode {
         var p = objectPath
@@ -228,7 +305,7 @@ struct MappingChecker {
         }
         var parentPath = parent
         var leafName = name
-        if name.contains(".") {
+        if name.utf8.contains(UInt8(ascii: ".")) {
             let parts = name.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
             if parts.contains(where: { $0.isEmpty }) {
                 let reason = "object field starting or ending with a [.] makes object resolution ambiguous: [\(name)]"
@@ -240,11 +317,11 @@ struct MappingChecker {
             for part in parts.dropLast() {
                 let p = parentPath.isEmpty ? part : parentPath + "." + part
                 if let t = type(of: p) {
-                    if t != "object" && t != "nested" && t != "flattened" {
+                    if !t.isObject && t != .flattened {
                         throw parsingError(
-                            "Could not dynamically add mapping for field [\(name)]. Existing mapping for [\(p)] must be of type object but found [\(t)].")
+                            "Could not dynamically add mapping for field [\(name)]. Existing mapping for [\(p)] must be of type object but found [\(t.name)].")
                     }
-                    if t == "flattened" { return }
+                    if t == .flattened { return }
                 } else {
                     switch dynamicMode(for: parentPath) {
                     case .strict:
@@ -252,7 +329,7 @@ struct MappingChecker {
                     case .false:
                         return
                     case .true, .runtime:
-                        addDynamic(p, "object")
+                        addDynamic(p, .object)
                     }
                 }
                 parentPath = p
@@ -277,16 +354,13 @@ struct MappingChecker {
             for v in values { try walkValue(v, path: path, name: name, parent: parent) }
         case .object(let members):
             if let t = type(of: path) {
-                switch t {
-                case "object", "nested":
+                if t.isObject {
                     try walkObject(members, path: path)
-                case "flattened", "geo_point", "geo_shape", "shape", "point", "date_range", "integer_range", "long_range",
-                    "float_range", "double_range", "ip_range", "aggregate_metric_double", "histogram", "passthrough", "sparse_vector",
-                    "percolator", "join", "completion", "search_as_you_type":
+                } else if t.acceptsObjects {
                     return
-                default:
+                } else {
                     throw parsingError(
-                        "failed to parse field [\(path)] of type [\(t)] in document with id '\(id)'. Preview of field's value: '\(preview(value))'",
+                        "failed to parse field [\(path)] of type [\(t.name)] in document with id '\(id)'. Preview of field's value: '\(preview(value))'",
                         causedBy: ESError(status: 400, type: "illegal_state_exception", reason: "Can't get text on a START_OBJECT at 1:\(max(sourceLength, 1))"))
                 }
             } else {
@@ -294,8 +368,8 @@ struct MappingChecker {
                 case .strict: throw strictError(name, within: parent)
                 case .false: return
                 case .true, .runtime:
-                    addDynamic(path, try templateType(path: path, name: name, detected: "object") ?? "object")
-                    if let t = type(of: path), t == "object" || t == "nested" {
+                    addDynamic(path, try templateType(path: path, name: name, detected: "object") ?? .object)
+                    if let t = type(of: path), t.isObject {
                         try walkObject(members, path: path)
                     }
                 }
@@ -313,29 +387,30 @@ struct MappingChecker {
                     let detected = detectType(value)
                     let t = try templateType(path: path, name: name, detected: detected.matchType) ?? detected.fieldType
                     addDynamic(path, t)
-                    if t == "text" && detected.fieldType == "text" { addDynamic(path + ".keyword", "keyword") }
+                    if t == .text && detected.fieldType == .text { addDynamic(path + ".keyword", .keyword) }
                     try checkScalar(value, type: t, path: path, name: name)
                 }
             }
         }
     }
 
-    private func templateType(path: String, name: String, detected: String) throws(ESError) -> String? {
+    private func templateType(path: String, name: String, detected: String) throws(ESError) -> FieldType? {
+        if mapping.dynamicTemplates.isEmpty && requestedTemplates.isEmpty { return nil }
         if let requested = requestedTemplates[path] {
             guard let t = mapping.dynamicTemplates.first(where: { $0.name == requested }) else {
                 let reason = "Can't find dynamic template for dynamic template name [\(requested)] of field [\(path)]"
                 throw ESError(status: 400, type: "document_parsing_exception", reason: "[-1:\(sourceLength)] failed to parse: \(reason)",
                     causedBy: .illegalArgument(reason))
             }
-            return t.type.flatMap { $0 == "{dynamic_type}" ? nil : $0 }
+            return t.type.flatMap { $0 == "{dynamic_type}" ? nil : FieldType($0) }
         }
         for t in mapping.dynamicTemplates where t.matches(path: path, name: name, detectedType: detected) {
-            return t.type.flatMap { $0 == "{dynamic_type}" ? nil : $0 }
+            return t.type.flatMap { $0 == "{dynamic_type}" ? nil : FieldType($0) }
         }
         return nil
     }
 
-    private mutating func addDynamic(_ path: String, _ fieldType: String) {
+    private mutating func addDynamic(_ path: String, _ fieldType: FieldType) {
         guard self.type(of: path) == nil else { return }
         let type = fieldType
         added.append((path, type))
@@ -343,20 +418,22 @@ struct MappingChecker {
         addedCount += 1
     }
 
-    private func detectType(_ value: JSONValue) -> (fieldType: String, matchType: String) {
+    private func detectType(_ value: JSONValue) -> (fieldType: FieldType, matchType: String) {
         switch value {
-        case .bool: return ("boolean", "boolean")
+        case .bool: return (.boolean, "boolean")
         case .number(let n):
-            if n.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }) { return ("float", "double") }
-            return ("long", "long")
-        case .string(let s):
-            if mapping.dateDetection && DateDetection.looksLikeDate(s) { return ("date", "date") }
-            if mapping.numericDetection {
-                if Int64(s) != nil { return ("long", "long") }
-                if Double(s) != nil { return ("float", "double") }
+            if n.utf8.contains(where: { $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "e") || $0 == UInt8(ascii: "E") }) {
+                return (.float, "double")
             }
-            return ("text", "string")
-        default: return ("text", "string")
+            return (.long, "long")
+        case .string(let s):
+            if mapping.dateDetection && DateDetection.looksLikeDate(s) { return (.date, "date") }
+            if mapping.numericDetection {
+                if Int64(s) != nil { return (.long, "long") }
+                if Double(s) != nil { return (.float, "double") }
+            }
+            return (.text, "string")
+        default: return (.text, "string")
         }
     }
 
@@ -372,17 +449,17 @@ struct MappingChecker {
         }
     }
 
-    private func fieldError(_ path: String, _ type: String, _ value: JSONValue, cause: ESError) -> ESError {
+    private func fieldError(_ path: String, _ type: FieldType, _ value: JSONValue, cause: ESError) -> ESError {
         parsingError(
-            "failed to parse field [\(path)] of type [\(type)] in document with id '\(id)'. Preview of field's value: '\(preview(value))'",
+            "failed to parse field [\(path)] of type [\(type.name)] in document with id '\(id)'. Preview of field's value: '\(preview(value))'",
             causedBy: cause)
     }
 
-    private func checkScalar(_ value: JSONValue, type: String, path: String, name: String) throws(ESError) {
+    private func checkScalar(_ value: JSONValue, type: FieldType, path: String, name: String) throws(ESError) {
         switch type {
-        case "object", "nested":
+        case .object, .nested:
             throw parsingError("object mapping for [\(path)] tried to parse field [\(name)] as object, but found a concrete value")
-        case "long", "integer", "short", "byte", "unsigned_long":
+        case .long, .integer, .short, .byte, .unsignedLong:
             let text: String
             switch value {
             case .number(let n): text = n
@@ -391,23 +468,23 @@ struct MappingChecker {
                 throw fieldError(path, type, value, cause: .illegalArgument("Current token (\(b ? "VALUE_TRUE" : "VALUE_FALSE")) not numeric, can not use numeric value accessors"))
             default: return
             }
-            if type == "long", Int64(text) != nil { return }
+            if type == .long, Int64(text) != nil { return }
             guard let d = Double(text), d.isFinite else {
                 throw fieldError(path, type, value, cause: .illegalArgument("For input string: \"\(text)\""))
             }
             let (lo, hi): (Double, Double)
             switch type {
-            case "integer": (lo, hi) = (-2147483648, 2147483647)
-            case "short": (lo, hi) = (-32768, 32767)
-            case "byte": (lo, hi) = (-128, 127)
-            case "unsigned_long": (lo, hi) = (0, 18446744073709551616.0)
+            case .integer: (lo, hi) = (-2147483648, 2147483647)
+            case .short: (lo, hi) = (-32768, 32767)
+            case .byte: (lo, hi) = (-128, 127)
+            case .unsignedLong: (lo, hi) = (0, 18446744073709551616.0)
             default: (lo, hi) = (-9223372036854775808.0, 9223372036854775807.0.nextDown)
             }
             if d < lo || d > hi {
-                let article = type == "integer" ? "an" : "a"
-                throw fieldError(path, type, value, cause: .illegalArgument("Value [\(text)] is out of range for \(article) \(type)"))
+                let article = type == .integer ? "an" : "a"
+                throw fieldError(path, type, value, cause: .illegalArgument("Value [\(text)] is out of range for \(article) \(type.name)"))
             }
-        case "float", "double", "half_float", "scaled_float":
+        case .float, .double, .halfFloat, .scaledFloat:
             let text: String
             switch value {
             case .number(let n): text = n
@@ -420,9 +497,9 @@ struct MappingChecker {
                 throw fieldError(path, type, value, cause: ESError(status: 400, type: "number_format_exception", reason: "For input string: \"\(text)\""))
             }
             if !d.isFinite {
-                throw fieldError(path, type, value, cause: .illegalArgument("[\(type)] supports only finite values, but got [\(text)]"))
+                throw fieldError(path, type, value, cause: .illegalArgument("[\(type.name)] supports only finite values, but got [\(text)]"))
             }
-        case "boolean":
+        case .boolean:
             switch value {
             case .bool: return
             case .string(let s) where s == "true" || s == "false" || s.isEmpty: return
@@ -430,7 +507,7 @@ struct MappingChecker {
                 let text = value.scalarText ?? ""
                 throw fieldError(path, type, value, cause: .illegalArgument("Failed to parse value [\(text)] as only [true] or [false] are allowed."))
             }
-        case "date", "date_nanos":
+        case .date, .dateNanos:
             switch value {
             case .number: return
             case .string(let s):
@@ -439,7 +516,7 @@ struct MappingChecker {
             default:
                 throw fieldError(path, type, value, cause: .illegalArgument("failed to parse date field [\(value.scalarText ?? "")] with format [strict_date_optional_time||epoch_millis]"))
             }
-        case "ip":
+        case .ip:
             guard let s = value.stringValue, IPAddress.isValid(s) else {
                 let text = value.scalarText ?? ""
                 throw fieldError(path, type, value, cause: .illegalArgument("'\(text)' is not an IP string literal."))
