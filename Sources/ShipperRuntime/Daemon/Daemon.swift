@@ -35,7 +35,8 @@ public enum Daemon {
         for runner in parts.outputs {
             services.append(.init(service: OutputService(runner: runner, buffer: parts.buffer, drainTimeout: config.drainTimeout.duration, logger: logger)))
         }
-        services.append(.init(service: BufferService(buffer: parts.buffer, logger: logger)))
+        let monitor = BufferMonitor(buffer: parts.buffer, outputs: parts.outputs.map { ($0.name, $0.type) }, health: health)
+        services.append(.init(service: BufferService(buffer: parts.buffer, monitor: monitor, logger: logger)))
         services.append(.init(service: parts.pipeline, successTerminationBehavior: .gracefullyShutdownGroup))
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
@@ -87,7 +88,10 @@ public enum Daemon {
                 try Tailer(config: tail, checkpointPath: config.dataDir + "/checkpoints/\(item.name).json", logger: logger)
             }
             checkpointInterval = min(checkpointInterval, tail.checkpointInterval.duration)
-            sources.append(PipelineWorker.Source(name: item.name, tailer: tailer, hostName: tail.hostName ?? hostName(), docker: kind == .docker))
+            sources.append(
+                PipelineWorker.Source(
+                    name: item.name, tailer: tailer, hostName: tail.hostName ?? hostName(), docker: kind == .docker,
+                    metrics: .init(name: item.name, type: spec.type)))
             options.append(LineDecoderOptions(maxLineBytes: tail.maxLineBytes.bytes))
         }
         let worker = PipelineWorker(

@@ -1,17 +1,30 @@
 import BufferDisk
 import Logging
+import Metrics
 import OutputElasticsearch
 import ShipperConfig
 import ShipperCore
 import ShipperTelemetry
 
 /// The `elasticsearch` output driven from the buffer.
+///
+/// Its metrics come from ``OutputMetrics`` (sent events and bytes, errors, retries, dead letters),
+/// plus the events and bytes it read from the buffer (`shipper_component_received_events_total`,
+/// `shipper_component_received_bytes_total`), counted here.
 final class ElasticsearchOutputRunner: OutputRunner, @unchecked Sendable {
     let name: String
+    let type = "elasticsearch"
     let output: ElasticsearchOutput
+    let receivedEvents: Counter
+    let receivedBytes: Counter
 
     init(name: String, spec: ComponentSpec, dataDir: String, logger: Logger, health: HealthState) throws {
         self.name = name
+        // Not a ComponentMetrics: OutputMetrics owns the other names for this output (its sent
+        // bytes carry a `compression` label).
+        let labels = sinkLabels(name: name, type: "elasticsearch")
+        receivedEvents = Counter(label: MetricNames.receivedEvents, dimensions: labels)
+        receivedBytes = Counter(label: MetricNames.receivedBytes, dimensions: labels)
         let config = try spec.decode(ElasticsearchOutputConfig.self)
         output = try ElasticsearchOutput(
             name: name, config: config, dataDirectory: dataDir, logger: logger,
@@ -30,7 +43,8 @@ final class ElasticsearchOutputRunner: OutputRunner, @unchecked Sendable {
 
     func run(buffer: DiskBuffer) async throws {
         do {
-            try await output.run(source: BufferDocumentSource(buffer: buffer, reader: name))
+            try await output.run(
+                source: BufferDocumentSource(buffer: buffer, reader: name, receivedEvents: receivedEvents, receivedBytes: receivedBytes))
         } catch {
             try? await output.shutdown()
             throw error
@@ -43,9 +57,15 @@ final class ElasticsearchOutputRunner: OutputRunner, @unchecked Sendable {
 struct BufferDocumentSource: DocumentSource {
     let buffer: DiskBuffer
     let reader: String
+    let receivedEvents: Counter
+    let receivedBytes: Counter
 
     func next(maxDocuments: Int, maxBytes: Int) async throws -> DocumentBatch<BufferPosition>? {
         guard let b = try await buffer.read(reader: reader, maxRecords: maxDocuments, maxBytes: maxBytes) else { return nil }
+        var bytes = 0
+        for r in b.records { bytes &+= r.document.count }
+        receivedEvents.increment(by: b.records.count)
+        receivedBytes.increment(by: bytes)
         return DocumentBatch(
             documents: b.records.map {
                 OutgoingDocument(

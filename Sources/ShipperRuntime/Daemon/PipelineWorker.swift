@@ -2,8 +2,10 @@ import BufferDisk
 import InputFormats
 import InputTail
 import Logging
+import Metrics
 import ShipperConfig
 import ShipperCore
+import ShipperTelemetry
 
 /// Reads the sources, runs the pipelines and appends the results to the buffer: the input and
 /// stage half of `shipper run`, on one task (one core).
@@ -17,6 +19,28 @@ final class PipelineWorker {
         let tailer: Tailer
         let hostName: String
         let docker: Bool
+        let metrics: SourceMetrics
+    }
+
+    /// A source's metrics (`component_kind="source"`): lines and bytes read, events made from
+    /// them, files open.
+    struct SourceMetrics {
+        /// ``MetricNames/receivedEvents``: lines read.
+        let receivedEvents: Counter
+        /// ``MetricNames/receivedBytes``: bytes of the lines read (newlines included).
+        let receivedBytes: Counter
+        /// ``MetricNames/sentEvents``: events the decoder made from them.
+        let sentEvents: Counter
+        /// ``MetricNames/filesTailed``.
+        let filesTailed: Gauge
+
+        init(name: String, type: String, factory: any MetricsFactory = MetricsSystem.factory) {
+            let m = ComponentMetrics(id: name, kind: .source, type: type, factory: factory)
+            receivedEvents = m.receivedEvents
+            receivedBytes = m.receivedBytes
+            sentEvents = m.sentEvents
+            filesTailed = m.filesTailed()
+        }
     }
 
     struct FileState {
@@ -27,7 +51,7 @@ final class PipelineWorker {
     }
 
     private(set) var sources: [Source]
-    private(set) var router: Router
+    private(set) var router: MeteredRouter
     private var builder: RecordBuilder
     private let buffer: DiskBuffer
     private let logger: Logger
@@ -58,7 +82,7 @@ final class PipelineWorker {
         self.checkpointInterval = checkpointInterval.components.seconds * 1_000_000_000 + checkpointInterval.components.attoseconds / 1_000_000_000
         self.sources = sources
         self.decoderOptions = decoderOptions
-        self.router = router
+        self.router = MeteredRouter(router)
         self.builder = RecordBuilder(attributeFields: attributeFields)
         self.buffer = buffer
         self.logger = logger
@@ -68,7 +92,7 @@ final class PipelineWorker {
     /// Replaces the pipelines (SIGHUP). Events held by the old stages are flushed through them first.
     func replaceRouter(_ new: Router) async throws {
         var held = router.flush(now: nil)
-        router = new
+        router = MeteredRouter(new)
         if !held.isEmpty {
             let ticket = try await appendWithoutWaiting(&held)
             pendingCommits.append((ticket, safeOffsets()))
@@ -86,6 +110,7 @@ final class PipelineWorker {
                 touched = true
                 decode(chunk, sourceIndex: index, into: &batch)
             }
+            source.metrics.filesTailed.record(source.tailer.openFileCount)
         }
         let now = Timestamp.now()
         var out = batch.isEmpty ? [] : router.process(batch)
@@ -173,7 +198,12 @@ final class PipelineWorker {
             finished.insert(chunk.file.id)
         }
         linesRead += chunk.lines.count
+        if let firstLine = chunk.lines.first, let lastLine = chunk.lines.last {
+            source.metrics.receivedEvents.increment(by: chunk.lines.count)
+            source.metrics.receivedBytes.increment(by: Int(max(0, lastLine.endOffset - firstLine.offset)))
+        }
         if first < batch.count {
+            source.metrics.sentEvents.increment(by: batch.count - first)
             let meta = chunk.file.metadata
             for i in first..<batch.count {
                 if source.docker || meta != nil { batch[i].addContainerMetadata(meta) }
@@ -221,15 +251,9 @@ final class PipelineWorker {
     }
 }
 
-extension Router {
-    /// Calls `body` with the origin of every event some stage holds back.
-    public func forEachHeldOrigin(_ body: (EventOrigin) -> Void) {
-        for p in pipelines { p.forEachHeldOrigin(body) }
-    }
-}
-
 extension Pipeline {
-    public func forEachHeldOrigin(_ body: (EventOrigin) -> Void) {
+    /// Calls `body` with the origin of every event one of the stages holds back.
+    func forEachHeldOrigin(_ body: (EventOrigin) -> Void) {
         for s in stages { s.forEachHeldOrigin(body) }
     }
 }

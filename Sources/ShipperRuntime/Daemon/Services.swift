@@ -63,20 +63,36 @@ final class PipelineService: Service, @unchecked Sendable {
     }
 }
 
-/// Owns the buffer's lifetime: when the input has stopped, it closes the buffer for appends, so
-/// outputs deliver what is left and stop.
+/// Owns the buffer's lifetime: publishes its gauges every `interval` while running; when the input
+/// has stopped, it closes the buffer for appends, so outputs deliver what is left and stop.
 final class BufferService: Service, @unchecked Sendable {
     let buffer: DiskBuffer
+    let monitor: BufferMonitor
+    let interval: Duration
     let logger: Logger
 
-    init(buffer: DiskBuffer, logger: Logger) {
+    init(buffer: DiskBuffer, monitor: BufferMonitor, interval: Duration = .milliseconds(500), logger: Logger) {
         self.buffer = buffer
+        self.monitor = monitor
+        self.interval = interval
         self.logger = logger
     }
 
     func run() async throws {
-        try? await gracefulShutdown()
+        let monitor = self.monitor
+        let interval = self.interval
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                while !Task.isCancelled {
+                    monitor.publish()
+                    try? await Task.sleep(for: interval)
+                }
+            }
+            try? await gracefulShutdown()
+            group.cancelAll()
+        }
         try await buffer.close()
+        monitor.publish()
     }
 }
 
