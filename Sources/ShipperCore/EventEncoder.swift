@@ -24,6 +24,12 @@ public struct EventEncoder {
     }
 
     private var plans: [Int: Plan] = [:]
+    /// Where one event is written before it is appended to the caller's bytes (grows, never shrinks).
+    private final class Scratch {
+        var buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 8)
+        deinit { buffer.deallocate() }
+    }
+    private let scratchBox = Scratch()
     /// Layouts remembered at most; beyond that the cache starts over.
     public var maxLayouts = 512
     /// Layouts planned so far (for tests and metrics).
@@ -52,6 +58,73 @@ public struct EventEncoder {
             plans[key] = plan
             planned += 1
         }
+        // Write into a scratch buffer sized for the worst case once, then append it in one go:
+        // one capacity check per event instead of one per key, quote and value.
+        var bound = plan.bytes.count + 2
+        var simple = true
+        event.fields.withUnsafeBufferPointer { fields in
+            for i in 0..<n {
+                switch fields[i].value {
+                case .string(let s): bound &+= 2 &+ 6 &* Int(s.count)
+                case .int, .double, .bool, .null: bound &+= 32
+                case .timestamp: bound &+= 40
+                case .array, .object: simple = false
+                }
+            }
+        }
+        guard simple else {
+            encodeChecked(event, plan: plan, into: &out)
+            return
+        }
+        if scratchBox.buffer.count < bound {
+            let size = max(bound, scratchBox.buffer.count * 2)
+            scratchBox.buffer.deallocate()
+            scratchBox.buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 8)
+        }
+        let scratch = scratchBox.buffer
+        let base = scratch.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        var p = 0
+        event.arena.withUnsafeBytes { arena in
+            event.fields.withUnsafeBufferPointer { fields in
+                plan.bytes.withUnsafeBufferPointer { bytes in
+                    let planBase = bytes.baseAddress!
+                    for step in 0..<n {
+                        let r = plan.prefixes[step]
+                        (base + p).update(from: planBase + r.lowerBound, count: r.count)
+                        p &+= r.count
+                        switch fields[plan.order[step]].value {
+                        case .string(let s):
+                            p = RawJSON.writeString(UnsafeRawBufferPointer(rebasing: arena[s.range]), to: base, at: p)
+                        case .int(let v):
+                            p = RawJSON.writeInt(v, to: base, at: p)
+                        case .timestamp(let t):
+                            base[p] = 0x22
+                            var tmp: [UInt8] = []
+                            tmp.reserveCapacity(40)
+                            t.write(into: &tmp)
+                            tmp.withUnsafeBufferPointer { (base + p + 1).update(from: $0.baseAddress!, count: $0.count) }
+                            p &+= tmp.count &+ 1
+                            base[p] = 0x22
+                            p &+= 1
+                        case let other:
+                            var tmp: [UInt8] = []
+                            JSONWriter.writeValue(other, arena: arena, into: &tmp)
+                            tmp.withUnsafeBufferPointer { (base + p).update(from: $0.baseAddress!, count: $0.count) }
+                            p &+= tmp.count
+                        }
+                    }
+                    let r = plan.suffix
+                    (base + p).update(from: planBase + r.lowerBound, count: r.count)
+                    p &+= r.count
+                }
+            }
+        }
+        out.append(contentsOf: UnsafeRawBufferPointer(start: scratch.baseAddress, count: p))
+    }
+
+    /// The general path (arrays, objects): appends with checks.
+    private func encodeChecked(_ event: LogEvent, plan: Plan, into out: inout [UInt8]) {
+        let n = event.fields.count
         event.arena.withUnsafeBytes { arena in
             event.fields.withUnsafeBufferPointer { fields in
                 plan.bytes.withUnsafeBufferPointer { bytes in
@@ -129,5 +202,104 @@ public struct EventEncoder {
         let suffix = runStart..<bytes.count
         return Plan(
             paths: fields.map { ObjectIdentifier($0.path) }, order: steps, prefixes: prefixes, suffix: suffix, bytes: bytes)
+    }
+}
+
+/// JSON text written straight into memory whose capacity the caller guaranteed.
+enum RawJSON {
+    private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// Writes a quoted, escaped string (as ``JSONWriter/writeString(_:into:)`` does) at `p`;
+    /// needs `2 + 6 * bytes.count` bytes of room. Returns the position after it.
+    @inline(__always)
+    static func writeString(_ bytes: UnsafeRawBufferPointer, to base: UnsafeMutablePointer<UInt8>, at start: Int) -> Int {
+        var p = start
+        base[p] = 0x22
+        p &+= 1
+        let n = bytes.count
+        var runStart = 0
+        var i = 0
+        while i < n {
+            while i &+ 8 <= n {
+                let w = bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                let quote = w ^ 0x2222_2222_2222_2222
+                let slash = w ^ 0x5C5C_5C5C_5C5C_5C5C
+                let control = (w &- 0x2020_2020_2020_2020) & ~w
+                let isQuote = (quote &- 0x0101_0101_0101_0101) & ~quote
+                let isSlash = (slash &- 0x0101_0101_0101_0101) & ~slash
+                if (control | isQuote | isSlash | w) & 0x8080_8080_8080_8080 != 0 { break }
+                i &+= 8
+            }
+            guard i < n else { break }
+            let b = bytes[i]
+            if b >= 0x20 && b < 0x80 && b != 0x22 && b != 0x5C {
+                i &+= 1
+                continue
+            }
+            if b >= 0x80 {
+                let len = UTF8Validation.sequenceLength(bytes, at: i)
+                if len > 0 {
+                    i &+= len
+                    continue
+                }
+            }
+            if i > runStart {
+                (base + p).update(from: bytes.baseAddress!.assumingMemoryBound(to: UInt8.self) + runStart, count: i - runStart)
+                p &+= i - runStart
+            }
+            switch b {
+            case 0x22: base[p] = 0x5C; base[p + 1] = 0x22; p &+= 2
+            case 0x5C: base[p] = 0x5C; base[p + 1] = 0x5C; p &+= 2
+            case 0x0A: base[p] = 0x5C; base[p + 1] = UInt8(ascii: "n"); p &+= 2
+            case 0x0D: base[p] = 0x5C; base[p + 1] = UInt8(ascii: "r"); p &+= 2
+            case 0x09: base[p] = 0x5C; base[p + 1] = UInt8(ascii: "t"); p &+= 2
+            case 0x08: base[p] = 0x5C; base[p + 1] = UInt8(ascii: "b"); p &+= 2
+            case 0x0C: base[p] = 0x5C; base[p + 1] = UInt8(ascii: "f"); p &+= 2
+            case ..<0x20:
+                base[p] = 0x5C; base[p + 1] = UInt8(ascii: "u"); base[p + 2] = 0x30; base[p + 3] = 0x30
+                base[p + 4] = hex[Int(b >> 4)]; base[p + 5] = hex[Int(b & 0xF)]
+                p &+= 6
+            default:
+                base[p] = 0xEF; base[p + 1] = 0xBF; base[p + 2] = 0xBD
+                p &+= 3
+            }
+            i &+= 1
+            runStart = i
+        }
+        if n > runStart {
+            (base + p).update(from: bytes.baseAddress!.assumingMemoryBound(to: UInt8.self) + runStart, count: n - runStart)
+            p &+= n - runStart
+        }
+        base[p] = 0x22
+        return p &+ 1
+    }
+
+    /// Writes a decimal integer at `p` (room: 20 bytes). Returns the position after it.
+    @inline(__always)
+    static func writeInt(_ value: Int64, to base: UnsafeMutablePointer<UInt8>, at start: Int) -> Int {
+        var p = start
+        if value == 0 {
+            base[p] = 0x30
+            return p &+ 1
+        }
+        var magnitude = value.magnitude
+        if value < 0 {
+            base[p] = 0x2D
+            p &+= 1
+        }
+        var digits = 0
+        var m = magnitude
+        while m > 0 {
+            digits &+= 1
+            m /= 10
+        }
+        var q = p &+ digits
+        let end = q
+        while magnitude > 0 {
+            q &-= 1
+            base[q] = UInt8(truncatingIfNeeded: magnitude % 10) &+ 48
+            magnitude /= 10
+        }
+        return end
     }
 }

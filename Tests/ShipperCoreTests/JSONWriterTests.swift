@@ -217,3 +217,28 @@ import Testing
         #expect(encoder.planned == 20)
     }
 }
+
+@Suite struct EventEncoderStringTests {
+    @Test func writesTheSameBytesAsJSONWriterForTrickyValues() {
+        let values: [[UInt8]] = [
+            Array("plain ascii that is longer than eight bytes".utf8), Array("quote\"back\\slash".utf8),
+            [0x01, 0x1F, 0x0A, 0x0D, 0x09, 0x08, 0x0C], Array("é€😀 mixed ascii and unicode text".utf8),
+            [0xFF, 0x61, 0xC3], [0xED, 0xA0, 0x80], [], Array(repeating: 0x22, count: 20),
+        ]
+        var encoder = EventEncoder()
+        for v in values {
+            var e = LogEvent()
+            e.set(FieldPath.intern("a.b"), string: v)
+            e.set(FieldPath.intern("n"), .int(Int64.min))
+            e.set(FieldPath.intern("m"), .int(-42))
+            e.set(FieldPath.intern("t"), .timestamp(Timestamp(nanoseconds: 1_554_822_245_123_456_789, precision: 9)))
+            e.set(FieldPath.intern("d"), .double(1.5))
+            e.set(FieldPath.intern("z"), .int(0))
+            var fast: [UInt8] = []
+            var slow: [UInt8] = []
+            encoder.encode(e, into: &fast)
+            JSONWriter.write(e, into: &slow)
+            #expect(fast == slow, "\(String(decoding: fast, as: UTF8.self))")
+        }
+    }
+}
