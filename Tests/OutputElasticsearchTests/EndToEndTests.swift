@@ -153,7 +153,7 @@ struct EndToEndTests {
         let metrics = TestMetrics()
         try await withServer(serverConfig) { server in
             var config = testConfig(port: server.port)
-            config.requestTimeout = .milliseconds(300)
+            config.requestTimeout = .milliseconds(1500)
             config.maxInFlight = 1
             config.healthCheck = false
             try await withOutput(config, dataDirectory: dir, metrics: metrics) { output in
@@ -164,12 +164,13 @@ struct EndToEndTests {
                 #expect(ids.count == n)
             }
             // The delayed (timed-out) request was applied; its dropped retry was applied again (50
-            // conflicts nobody saw), then 47 + 3 conflicts after the scripted failures.
-            #expect(server.faultCounters.conflictItems == 100)
+            // conflicts nobody saw), then 47 + 3 conflicts after the scripted failures. On a loaded
+            // machine a slow answer can time out too: more conflicts, never fewer, and still one copy.
+            #expect(server.faultCounters.conflictItems >= 100)
         }
         #expect(metrics.total("shipper_component_errors_total", ["error_type": "timed_out"]) >= 1)
         #expect(metrics.total("shipper_component_errors_total", ["error_type": "request_failed"]) >= 2)
-        #expect(metrics.total("shipper_elasticsearch_duplicate_events_total") == 50, "the 409s the output saw (47 + 3)")
+        #expect(metrics.total("shipper_elasticsearch_duplicate_events_total") >= 50, "the 409s the output saw (47 + 3, more if a slow answer timed out)")
     }
 
     @Test func tooLargeRequestsAreSplitAndAHugeDocumentIsDeadLettered() async throws {
