@@ -318,4 +318,38 @@ import Testing
         #expect(wrongHost.isEmpty, "\(wrongHost.count) events with the wrong host.name, e.g. \(wrongHost.first.map { "\($0)" } ?? "")")
         try await server.shutdown()
     }
+
+    // MARK: /health during an Elasticsearch outage
+
+    @Test func healthAnswers503WhileElasticsearchIsDownAndRecovers() async throws {
+        let server = try await ElasticsearchTestServer.start()
+        let node = try Node(esPort: server.port, health: ", health: {output_failing_after: 1s}")
+        let writer = try ContainerLogWriter(root: node.containers, id: String(repeating: "d", count: 64), service: "api")
+        let shipper = try node.start()
+        let port = try #require(telemetryPort(shipper), "no telemetry line in \(shipper.stderr)")
+        for _ in 0..<100 { try writer.write(padding: 40) }
+        #expect(await server.wait(timeout: .seconds(60)) { $0.totalDocumentCount >= 100 })
+        var answer: HTTPAnswer?
+        #expect(eventually { answer = httpGet(port: port, path: "/health"); return answer?.status == 200 }, "\(answer?.body ?? "no answer")")
+        #expect(answer?.body == #"{"status":"ok"}"#)
+
+        // Down: the output fails; after output_failing_after (1 s) /health says so.
+        try await server.goDown(.refuseConnections)
+        let down = Date()
+        for _ in 100..<200 { try writer.write(padding: 40) }
+        #expect(eventually { answer = httpGet(port: port, path: "/health"); return answer?.status == 503 }, "\(answer?.body ?? "no answer")")
+        #expect(Date().timeIntervalSince(down) >= 1, "503 only after output_failing_after")
+        #expect(answer?.body.contains(#""status":"unhealthy""#) == true)
+        #expect(answer?.body.contains("output 'es' has been failing") == true, "\(answer?.body ?? "")")
+
+        // Back up: delivered, healthy again.
+        try await server.comeUp()
+        #expect(await server.wait(timeout: .seconds(60)) { $0.totalDocumentCount >= 200 })
+        #expect(eventually { answer = httpGet(port: port, path: "/health"); return answer?.status == 200 }, "\(answer?.body ?? "no answer")")
+        try writer.close()
+        shipper.signal(SIGTERM)
+        #expect(shipper.wait() == 0, "\(shipper.stderr.suffix(2000))")
+        Self.expectExactlyOnce(Self.documents(server), writers: [writer])
+        try await server.shutdown()
+    }
 }
