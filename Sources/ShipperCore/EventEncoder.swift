@@ -73,7 +73,7 @@ public struct EventEncoder {
             }
         }
         guard simple else {
-            encodeChecked(event, plan: plan, into: &out)
+            event.arena.withUnsafeBytes { Self.write(event.fields, plan: plan, arena: $0, into: &out) }
             return
         }
         if scratchBox.buffer.count < bound {
@@ -122,19 +122,16 @@ public struct EventEncoder {
         out.append(contentsOf: UnsafeRawBufferPointer(start: scratch.baseAddress, count: p))
     }
 
-    /// The general path (arrays, objects): appends with checks.
-    private func encodeChecked(_ event: LogEvent, plan: Plan, into out: inout [UInt8]) {
-        let n = event.fields.count
-        event.arena.withUnsafeBytes { arena in
-            event.fields.withUnsafeBufferPointer { fields in
-                plan.bytes.withUnsafeBufferPointer { bytes in
-                    for step in 0..<n {
-                        let r = plan.prefixes[step]
-                        out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[r]))
-                        JSONWriter.writeValue(fields[plan.order[step]].value, arena: arena, into: &out)
-                    }
-                    out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[plan.suffix]))
+    /// Writes fields by a plan, appending with checks (the general path: arrays, objects).
+    static func write(_ fields: [Field], plan: Plan, arena: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+        fields.withUnsafeBufferPointer { fields in
+            plan.bytes.withUnsafeBufferPointer { bytes in
+                for step in 0..<fields.count {
+                    let r = plan.prefixes[step]
+                    out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[r]))
+                    JSONWriter.writeValue(fields[plan.order[step]].value, arena: arena, into: &out)
                 }
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[plan.suffix]))
             }
         }
     }
@@ -148,8 +145,9 @@ public struct EventEncoder {
     }
 
     /// Works out the nesting once: the same grouping as ``JSONWriter``, recorded as byte runs.
-    private static func makePlan(_ event: LogEvent) -> Plan {
-        let fields = event.fields
+    static func makePlan(_ event: LogEvent) -> Plan { makePlan(event.fields) }
+
+    static func makePlan(_ fields: [Field]) -> Plan {
         var order = Array(0..<fields.count)
         var bytes: [UInt8] = []
         var prefixes: [Range<Int>] = []
@@ -220,16 +218,7 @@ enum RawJSON {
         var runStart = 0
         var i = 0
         while i < n {
-            while i &+ 8 <= n {
-                let w = bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-                let quote = w ^ 0x2222_2222_2222_2222
-                let slash = w ^ 0x5C5C_5C5C_5C5C_5C5C
-                let control = (w &- 0x2020_2020_2020_2020) & ~w
-                let isQuote = (quote &- 0x0101_0101_0101_0101) & ~quote
-                let isSlash = (slash &- 0x0101_0101_0101_0101) & ~slash
-                if (control | isQuote | isSlash | w) & 0x8080_8080_8080_8080 != 0 { break }
-                i &+= 8
-            }
+            i = JSONBytes.plainRunEnd(bytes, from: i)
             guard i < n else { break }
             let b = bytes[i]
             if b >= 0x20 && b < 0x80 && b != 0x22 && b != 0x5C {

@@ -81,16 +81,7 @@ public struct JSONScanner {
         var runStart = position
         while true {
             // Skip 8 plain bytes at a time (no quote, backslash, control byte or non-ASCII).
-            while position &+ 8 <= bytes.count {
-                let w = bytes.loadUnaligned(fromByteOffset: position, as: UInt64.self)
-                let quote = w ^ 0x2222_2222_2222_2222
-                let slash = w ^ 0x5C5C_5C5C_5C5C_5C5C
-                let control = (w &- 0x2020_2020_2020_2020) & ~w
-                let isQuote = (quote &- 0x0101_0101_0101_0101) & ~quote
-                let isSlash = (slash &- 0x0101_0101_0101_0101) & ~slash
-                if (control | isQuote | isSlash | w) & 0x8080_8080_8080_8080 != 0 { break }
-                position &+= 8
-            }
+            position = JSONBytes.plainRunEnd(bytes, from: position)
             guard position < bytes.count else { throw JSONError("unterminated string", at: position) }
             let b = bytes[position]
             if b == 0x22 {

@@ -19,59 +19,9 @@ public enum JSONWriter {
         return String(decoding: out, as: UTF8.self)
     }
 
-    @usableFromInline
+    /// Writes fields as one object, nested by path (the grouping ``EventEncoder`` caches per layout).
     static func writeObject(_ fields: [Field], arena: UnsafeRawBufferPointer, into out: inout [UInt8]) {
-        let n = fields.count
-        out.append(UInt8(ascii: "{"))
-        fields.withUnsafeBufferPointer { fields in
-            withUnsafeTemporaryAllocation(of: Int.self, capacity: max(n, 1)) { order in
-                for i in 0..<n { order[i] = i }
-                writeGroup(fields, order: order, range: 0..<n, depth: 1, arena: arena, into: &out)
-            }
-        }
-        out.append(UInt8(ascii: "}"))
-    }
-
-    private static func writeGroup(
-        _ fields: UnsafeBufferPointer<Field>, order: UnsafeMutableBufferPointer<Int>, range: Range<Int>,
-        depth: Int, arena: UnsafeRawBufferPointer, into out: inout [UInt8]
-    ) {
-        var p = range.lowerBound
-        var first = true
-        while p < range.upperBound {
-            let path = fields[order[p]].path
-            if !first { out.append(UInt8(ascii: ",")) }
-            first = false
-            if path.depth <= depth {
-                out.append(contentsOf: path.jsonKey)
-                writeValue(fields[order[p]].value, arena: arena, into: &out)
-                p += 1
-                continue
-            }
-            let head = path.ancestor(atDepth: depth)
-            // Gather the other members of this group right after p, keeping their order.
-            var q = p + 1
-            var j = q
-            while j < range.upperBound {
-                let other = fields[order[j]].path
-                if other.depth > depth && other.ancestor(atDepth: depth) == head {
-                    let v = order[j]
-                    var k = j
-                    while k > q {
-                        order[k] = order[k - 1]
-                        k -= 1
-                    }
-                    order[q] = v
-                    q += 1
-                }
-                j += 1
-            }
-            out.append(contentsOf: head.jsonKey)
-            out.append(UInt8(ascii: "{"))
-            writeGroup(fields, order: order, range: p..<q, depth: depth + 1, arena: arena, into: &out)
-            out.append(UInt8(ascii: "}"))
-            p = q
-        }
+        EventEncoder.write(fields, plan: EventEncoder.makePlan(fields), arena: arena, into: &out)
     }
 
     /// Appends one value.
@@ -166,16 +116,7 @@ public enum JSONWriter {
         var i = 0
         while i < n {
             // Skip 8 plain bytes at a time: none below 0x20, none of `"` and `\`, none above 0x7F.
-            while i &+ 8 <= n {
-                let w = bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-                let quote = w ^ 0x2222_2222_2222_2222
-                let slash = w ^ 0x5C5C_5C5C_5C5C_5C5C
-                let control = (w &- 0x2020_2020_2020_2020) & ~w
-                let isQuote = (quote &- 0x0101_0101_0101_0101) & ~quote
-                let isSlash = (slash &- 0x0101_0101_0101_0101) & ~slash
-                if (control | isQuote | isSlash | w) & 0x8080_8080_8080_8080 != 0 { break }
-                i &+= 8
-            }
+            i = JSONBytes.plainRunEnd(bytes, from: i)
             guard i < n else { break }
             let b = bytes[i]
             if b >= 0x20 && b < 0x80 && b != 0x22 && b != 0x5C {
@@ -253,5 +194,27 @@ public enum UTF8Validation {
             i += len
         }
         return true
+    }
+}
+
+/// Byte classes of JSON text.
+public enum JSONBytes {
+    /// The index of the first byte at or after `start` that a JSON string cannot carry as it is
+    /// (`"`, `\\`, a control byte, or a non-ASCII byte that needs UTF-8 checking), looking 8 bytes at
+    /// a time; it may stop early, before the last 8 bytes, where callers go on byte by byte.
+    @inlinable @inline(__always)
+    public static func plainRunEnd(_ bytes: UnsafeRawBufferPointer, from start: Int) -> Int {
+        var i = start
+        while i &+ 8 <= bytes.count {
+            let w = bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            let quote = w ^ 0x2222_2222_2222_2222
+            let slash = w ^ 0x5C5C_5C5C_5C5C_5C5C
+            let control = (w &- 0x2020_2020_2020_2020) & ~w
+            let isQuote = (quote &- 0x0101_0101_0101_0101) & ~quote
+            let isSlash = (slash &- 0x0101_0101_0101_0101) & ~slash
+            if (control | isQuote | isSlash | w) & 0x8080_8080_8080_8080 != 0 { break }
+            i &+= 8
+        }
+        return i
     }
 }

@@ -401,69 +401,9 @@ enum MultilineRules {
     /// `Throwable` (or has such a `$` part), optionally followed by `:` and a message; with a message,
     /// an inner class name (`$`) is enough. The `jetty_server` parser applies the same rule.
     static func isExceptionLine(_ p: UnsafeRawBufferPointer) -> Bool {
-        let e = p.count
-        var i = 0
-        var segments = 0
-        var lastSegmentStart = 0
-        while true {
-            let segStart = i
-            guard i < e, isIdentifierStart(p[i]) else { return false }
-            i += 1
-            while i < e, isIdentifierStart(p[i]) || (p[i] >= UInt8(ascii: "0") && p[i] <= UInt8(ascii: "9")) { i += 1 }
-            segments += 1
-            lastSegmentStart = segStart
-            if i < e, p[i] == UInt8(ascii: ".") {
-                i += 1
-                continue
-            }
-            break
-        }
-        guard segments >= 2 else { return false }
-        let first = p[lastSegmentStart]
-        guard first >= UInt8(ascii: "A") && first <= UInt8(ascii: "Z") else { return false }
-        let typeEnd = i
-        let throwableName = hasThrowableSuffix(p, lastSegmentStart, typeEnd)
-        if i == e { return throwableName }
-        guard p[i] == UInt8(ascii: ":"), i + 1 == e || p[i + 1] == UInt8(ascii: " ") else { return false }
-        if throwableName { return true }
-        for k in lastSegmentStart..<typeEnd where p[k] == UInt8(ascii: "$") { return true }
-        return false
+        JavaExceptionLine.read(p, 0, p.count) != nil
     }
 
-    static func isIdentifierStart(_ b: UInt8) -> Bool {
-        let l = b | 0x20
-        return (l >= UInt8(ascii: "a") && l <= UInt8(ascii: "z")) || b == UInt8(ascii: "_") || b == UInt8(ascii: "$")
-            || b >= 0x80
-    }
-
-    static func hasThrowableSuffix(_ p: UnsafeRawBufferPointer, _ s: Int, _ e: Int) -> Bool {
-        var partEnd = e
-        var k = e
-        while k >= s {
-            if k == s || p[k - 1] == UInt8(ascii: "$") {
-                if endsWith(p, k, partEnd, "Exception") || endsWith(p, k, partEnd, "Error")
-                    || endsWith(p, k, partEnd, "Throwable")
-                {
-                    return true
-                }
-                partEnd = k - 1
-            }
-            k -= 1
-        }
-        return false
-    }
-
-    static func endsWith(_ p: UnsafeRawBufferPointer, _ s: Int, _ e: Int, _ suffix: StaticString) -> Bool {
-        let count = suffix.utf8CodeUnitCount
-        guard e - s >= count else { return false }
-        let base = suffix.utf8Start
-        for j in 0..<count where p[e - count + j] != base[j] { return false }
-        return true
-    }
-
-    // MARK: timestamp
-
-    @inline(__always)
     static func isDigit(_ b: UInt8) -> Bool { b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") }
 
     static func digits(_ p: UnsafeRawBufferPointer, _ at: Int, _ count: Int) -> Bool {
