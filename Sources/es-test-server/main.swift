@@ -129,6 +129,12 @@ struct ESTestServerCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("es-test-server: signal \(sig), shutting down (\(server.totalDocumentCount) documents)\n".utf8))
             break
         }
+        // One summary line on stdout for scripts (Benchmarks/e2e.sh): what arrived, and its size.
+        let bulk = server.requests.filter { $0.path.hasSuffix("_bulk") }
+        print(
+            "documents: \(server.totalDocumentCount), bulk requests: \(bulk.count), body bytes sent: \(bulk.reduce(0) { $0 + $1.compressedBodySize }), uncompressed: \(bulk.reduce(0) { $0 + $1.bodySize })"
+        )
+        fflush(nil)
         logger?.cancel()
         try await server.shutdown()
     }

@@ -1,4 +1,7 @@
 import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
 import ShipperRuntime
 
 extension ShipperCommand {
@@ -19,7 +22,17 @@ extension ShipperCommand {
         @Option(help: "Rounds; the fastest is reported.")
         var rounds = 3
 
+        @Option(help: "Write the generated Docker json-file lines to this file instead of measuring.")
+        var writeSample: String?
+
         func run() throws {
+            if let path = writeSample {
+                let bytes = SampleLogs.nginxDockerLines(count: lines)
+                guard let f = fopen(path, "wb") else { throw ValidationError("cannot write \(path)") }
+                defer { fclose(f) }
+                guard fwrite(bytes, 1, bytes.count, f) == bytes.count else { throw ValidationError("cannot write \(path)") }
+                return
+            }
             let r = try ThroughputBenchmark.run(lines: lines, rounds: rounds)
             StandardStreams.write(r.report + "\n", to: .standardOutput)
         }
