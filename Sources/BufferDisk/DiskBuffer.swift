@@ -934,12 +934,16 @@ public final class DiskBuffer: Sendable {
         ticker?.cancel()
         await ticker?.value
         defer {
-            let waiters = state.withLock { s -> [Waiter] in
+            let (waiters, lockFile) = state.withLock { s -> ([Waiter], FileHandle?) in
                 s.finalSyncDone = true
+                let lock = s.lockFile
                 s.lockFile = nil
                 defer { s.syncWaiters = [] }
-                return s.syncWaiters.map(\.waiter)
+                return (s.syncWaiters.map(\.waiter), lock)
             }
+            // Release the directory lock now, not when the last reference to the handle goes:
+            // a buffer opened on the same directory right after close() must get it.
+            if let lockFile { _ = flock(lockFile.fd, LOCK_UN) }
             for w in waiters { w.wake() }  // they sync themselves now (finalSyncDone)
         }
         if config.fsync != .never { try syncNow() }
