@@ -133,6 +133,11 @@ final class OutputService: Service, @unchecked Sendable {
                 "drain time over; undelivered events stay in the buffer for the next start",
                 metadata: ["output": "\(runner.name)", "drain_timeout": "\(drainTimeout)"])
         } catch is CancellationError {
+            return
         }
+        // The output has delivered everything and the buffer is closed: that happens only during
+        // shutdown, before the group has reached this service (it stops services one by one, in
+        // reverse order, and takes a service that returns early for a failure). Wait for our turn.
+        try? await gracefulShutdown()
     }
 }
