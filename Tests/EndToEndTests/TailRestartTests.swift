@@ -42,6 +42,7 @@ import Testing
         let follower = OutputFollower(path: out + "/events.ndjson")
         var shipper = try ShipperProcess(arguments: ["run", "--config", config], cwd: dir.path)
         var linesBeforeKill = 0
+        var writtenAtKill: [String: Int] = [:]
         for round in 0..<perContainer {
             for w in writers { try w.write() }
             if writers[0].currentSize >= tenMiB { try writers[0].rotateByRename() }
@@ -62,6 +63,7 @@ import Testing
                 shipper.signal(SIGKILL)
                 _ = shipper.wait()
                 linesBeforeKill = follower.update()
+                for w in writers { writtenAtKill[String(w.id.prefix(8))] = w.written }
                 shipper = try ShipperProcess(arguments: ["run", "--config", config], cwd: dir.path)
             }
         }
@@ -73,11 +75,9 @@ import Testing
 
         follower.update()
         var seen: [String: Int] = [:]
-        var firstIndex: [String: Int] = [:]
-        for (i, m) in follower.messages.enumerated() {
+        for m in follower.messages {
             let key = String(m.prefix(while: { $0 != "x" }))
             seen[key, default: 0] += 1
-            if firstIndex[key] == nil { firstIndex[key] = i }
         }
         // Every line at least once.
         for w in writers {
@@ -86,10 +86,17 @@ import Testing
                 if seen["\(w.id.prefix(8)) \(n) "] == nil { return }
             }
         }
-        // Duplicates only after the SIGKILL, of lines that were out before it.
+        // Duplicates only from the SIGKILL: lines read before it whose checkpoint had not been
+        // written yet (they are read again, and the buffer may also replay them if the output had
+        // not acknowledged them). A line written to the log after the kill is never duplicated.
         let duplicated = seen.filter { $0.value > 1 }.map(\.key)
-        let lateDuplicates = duplicated.filter { firstIndex[$0]! >= linesBeforeKill }
-        #expect(lateDuplicates.isEmpty, "\(lateDuplicates.count) lines first written after the kill were duplicated, e.g. \(lateDuplicates.prefix(3))")
+        let afterKill = duplicated.filter { key in
+            let parts = key.split(separator: " ")
+            guard parts.count >= 2, let n = Int(parts[1]), let limit = writtenAtKill[String(parts[0])] else { return true }
+            return n >= limit
+        }
+        #expect(afterKill.isEmpty, "\(afterKill.count) lines written after the kill were duplicated, e.g. \(afterKill.prefix(3))")
+        #expect(duplicated.count < writers.count * perContainer / 10, "\(duplicated.count) duplicates: more than the kill can explain")
         let beforeKill = follower.messages.prefix(linesBeforeKill)
         #expect(beforeKill.count == Set(beforeKill).count, "duplicates before the SIGKILL (the SIGTERM restart must not duplicate)")
         // Swarm metadata from config.v2.json.
