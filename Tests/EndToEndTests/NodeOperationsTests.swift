@@ -17,20 +17,20 @@ import Testing
 
         init(
             esPort: Int, hostName: String = "node-1", route: String = "a", drainTimeout: String = "30s", batch: String = "{max_events: 500, timeout: 100ms}",
-            pipelineStages: String? = nil, health: String = "", brokenKey: Bool = false
+            pipelineStages: String? = nil, health: String = "", buffer: String = "", brokenKey: Bool = false
         ) throws {
             dir = try TempDir()
             containers = dir.path + "/containers"
             configPath = dir.path + "/shipper.yaml"
             try write(
                 esPort: esPort, hostName: hostName, route: route, drainTimeout: drainTimeout, batch: batch, pipelineStages: pipelineStages,
-                health: health, brokenKey: brokenKey)
+                health: health, buffer: buffer, brokenKey: brokenKey)
         }
 
         /// The config text; `brokenKey` misspells `set` as `sett` in the modify stage.
         static func yaml(
             dir: String, containers: String, esPort: Int, hostName: String, route: String, drainTimeout: String, batch: String,
-            pipelineStages: String?, health: String, brokenKey: Bool
+            pipelineStages: String?, health: String, buffer: String, brokenKey: Bool
         ) -> String {
             let stages = pipelineStages ?? """
                       - type: modify
@@ -52,7 +52,7 @@ import Testing
                 \(stages)
                 buffer:
                   path: \(dir)/state/buffer
-                  fsync: 50ms
+                  fsync: 50ms\(buffer)
                 outputs:
                   es:
                     type: elasticsearch
@@ -61,17 +61,18 @@ import Testing
                     batch: \(batch)
                     max_in_flight: 2
                     retry: {initial_backoff: 20ms, max_backoff: 200ms}
+                    host_cooldown: 200ms
                 """
         }
 
         /// (Re)writes the config file.
         func write(
             esPort: Int, hostName: String = "node-1", route: String = "a", drainTimeout: String = "30s", batch: String = "{max_events: 500, timeout: 100ms}",
-            pipelineStages: String? = nil, health: String = "", brokenKey: Bool = false
+            pipelineStages: String? = nil, health: String = "", buffer: String = "", brokenKey: Bool = false
         ) throws {
             let text = Self.yaml(
                 dir: dir.path, containers: containers, esPort: esPort, hostName: hostName, route: route, drainTimeout: drainTimeout,
-                batch: batch, pipelineStages: pipelineStages, health: health, brokenKey: brokenKey)
+                batch: batch, pipelineStages: pipelineStages, health: health, buffer: buffer, brokenKey: brokenKey)
             try Data(text.utf8).write(to: URL(fileURLWithPath: configPath))
         }
 
@@ -347,6 +348,38 @@ import Testing
         #expect(await server.wait(timeout: .seconds(60)) { $0.totalDocumentCount >= 200 })
         #expect(eventually { answer = httpGet(port: port, path: "/health"); return answer?.status == 200 }, "\(answer?.body ?? "no answer")")
         try writer.close()
+        shipper.signal(SIGTERM)
+        #expect(shipper.wait() == 0, "\(shipper.stderr.suffix(2000))")
+        Self.expectExactlyOnce(Self.documents(server), writers: [writer])
+        try await server.shutdown()
+    }
+
+    @Test func healthAnswers503WhileTheBufferIsAboveItsHighWaterMark() async throws {
+        let server = try await ElasticsearchTestServer.start()
+        try await server.goDown(.refuseConnections)
+        let node = try Node(
+            esPort: server.port, health: ", health: {buffer_high_water: 0.5}",
+            buffer: "\n  max_size: 256KiB\n  segment_size: 32KiB")
+        let writer = try ContainerLogWriter(root: node.containers, id: String(repeating: "e", count: 64), service: "api")
+        // About 1 MB of lines: four times what the buffer may hold while Elasticsearch is down.
+        for _ in 0..<3000 { try writer.write(padding: 250) }
+        try writer.close()
+        let shipper = try node.start()
+        let port = try #require(telemetryPort(shipper), "no telemetry line in \(shipper.stderr)")
+        var answer: HTTPAnswer?
+        #expect(eventually { answer = httpGet(port: port, path: "/health"); return answer?.status == 503 }, "\(answer?.body ?? "no answer")")
+        #expect(answer?.body.contains("the buffer is") == true, "\(answer?.body ?? "")")
+        #expect(answer?.body.contains("(high water 50%)") == true, "\(answer?.body ?? "")")
+        let page = try #require(scrapeMetrics(port: port))
+        #expect((page.value("shipper_buffer_bytes") ?? 0) >= 128 * 1024)
+        #expect((page.value("shipper_output_lag_events", component: "es") ?? 0) > 0)
+
+        try await server.comeUp()
+        #expect(await server.wait(timeout: .seconds(60)) { $0.totalDocumentCount >= 3000 })
+        // The backlog spans about 60 segments of 32 KiB; it goes out in full batches of 500, not
+        // a batch per segment (each short batch waits for the batch timeout).
+        #expect(server.bulkTotals.requests <= 12, "\(server.bulkTotals.requests) bulk requests for 3000 events in batches of 500")
+        #expect(eventually { answer = httpGet(port: port, path: "/health"); return answer?.status == 200 }, "\(answer?.body ?? "no answer")")
         shipper.signal(SIGTERM)
         #expect(shipper.wait() == 0, "\(shipper.stderr.suffix(2000))")
         Self.expectExactlyOnce(Self.documents(server), writers: [writer])

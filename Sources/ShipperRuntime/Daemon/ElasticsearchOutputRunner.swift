@@ -60,18 +60,37 @@ struct BufferDocumentSource: DocumentSource {
     let receivedEvents: Counter
     let receivedBytes: Counter
 
+    /// Up to `maxDocuments` / about `maxBytes` of what the buffer has now (waiting only while it
+    /// has nothing). A buffer read stops at a segment's end; the batch goes on into the next
+    /// segments when they have records already, so a backlog is sent in full batches (a short
+    /// batch makes the output wait for its batch timeout before the next read).
     func next(maxDocuments: Int, maxBytes: Int) async throws -> DocumentBatch<BufferPosition>? {
-        guard let b = try await buffer.read(reader: reader, maxRecords: maxDocuments, maxBytes: maxBytes) else { return nil }
+        guard var batch = try await buffer.read(reader: reader, maxRecords: maxDocuments, maxBytes: maxBytes) else { return nil }
+        var records = batch.records
         var bytes = 0
-        for r in b.records { bytes &+= r.document.count }
-        receivedEvents.increment(by: b.records.count)
+        for r in records { bytes &+= r.document.count }
+        while records.count < maxDocuments && bytes < maxBytes && unread() > 0 {
+            // Does not wait: this reader has records left (only this task reads as `reader`).
+            guard let more = try await buffer.read(reader: reader, maxRecords: maxDocuments - records.count, maxBytes: maxBytes - bytes)
+            else { break }
+            for r in more.records { bytes &+= r.document.count }
+            records.append(contentsOf: more.records)
+            batch.end = more.end
+        }
+        receivedEvents.increment(by: records.count)
         receivedBytes.increment(by: bytes)
         return DocumentBatch(
-            documents: b.records.map {
+            documents: records.map {
                 OutgoingDocument(
                     source: $0.source, offset: $0.offset, timestamp: $0.timestamp,
                     attributes: $0.attributes.map { DocumentAttribute(name: $0.name, value: $0.value) }, document: $0.document)
-            }, position: b.end)
+            }, position: batch.end)
+    }
+
+    /// Records appended that this reader has not read yet.
+    private func unread() -> Int64 {
+        guard let lag = buffer.stats().readers.first(where: { $0.name == reader }) else { return 0 }
+        return lag.records - lag.inFlight
     }
 
     func acknowledge(through position: BufferPosition) async throws {
