@@ -251,9 +251,16 @@ final class PipelineWorker {
     }
 }
 
+extension Router {
+    /// Calls `body` with the origin of every event some stage holds back.
+    public func forEachHeldOrigin(_ body: (EventOrigin) -> Void) {
+        for p in pipelines { p.forEachHeldOrigin(body) }
+    }
+}
+
 extension Pipeline {
     /// Calls `body` with the origin of every event one of the stages holds back.
-    func forEachHeldOrigin(_ body: (EventOrigin) -> Void) {
+    public func forEachHeldOrigin(_ body: (EventOrigin) -> Void) {
         for s in stages { s.forEachHeldOrigin(body) }
     }
 }
