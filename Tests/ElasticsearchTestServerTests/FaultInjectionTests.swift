@@ -269,15 +269,16 @@ struct FaultInjectionTests {
 
     @Test func downPeriodAfterBulkRequests() async throws {
         var c = ElasticsearchTestServerConfiguration()
-        c.faultPlan = FaultPlan(downPeriods: [DownPeriod(trigger: .afterBulkRequests(2), duration: .seconds(2))])
+        c.faultPlan = FaultPlan(downPeriods: [DownPeriod(trigger: .afterBulkRequests(2), duration: .seconds(5))])
         try await withServer(c) { server in
             for i in 0..<2 {
                 let r = try await TestClient.bulk(port: server.port, Self.batch(1, offset: i))
                 #expect(r.status == 200, "the triggering request is still answered")
             }
-            #expect(await server.wait(timeout: .seconds(10)) { $0.isDown })
+            // Generous deadlines: the full suite loads both cores (they bound a hang, nothing more).
+            #expect(await server.wait(timeout: .seconds(30)) { $0.isDown })
             #expect(await TestClient.canConnect(port: server.port) == false)
-            #expect(await server.wait(timeout: .seconds(10)) { !$0.isDown })
+            #expect(await server.wait(timeout: .seconds(30)) { !$0.isDown })
             let r = try await TestClient.bulk(port: server.port, Self.batch(1, offset: 5))
             #expect(r.status == 200)
             #expect(server.count(index: "f") == 3)
@@ -286,13 +287,13 @@ struct FaultInjectionTests {
 
     @Test func downPeriodAfterDelay() async throws {
         var c = ElasticsearchTestServerConfiguration()
-        c.faultPlan = FaultPlan(downPeriods: [DownPeriod(trigger: .afterDelay(.milliseconds(100)), duration: .seconds(3), mode: .serviceUnavailable)])
+        c.faultPlan = FaultPlan(downPeriods: [DownPeriod(trigger: .afterDelay(.milliseconds(100)), duration: .seconds(8), mode: .serviceUnavailable)])
         try await withServer(c) { server in
-            #expect(await server.wait(timeout: .seconds(10)) { $0.isDown })
+            #expect(await server.wait(timeout: .seconds(30)) { $0.isDown })
             let r = try await TestClient.bulk(port: server.port, Self.batch(1))
             #expect(r.status == 503, "503 mode keeps accepting but answers 503")
             #expect(r.value("error.type") as? String == "cluster_block_exception")
-            #expect(await server.wait(timeout: .seconds(10)) { !$0.isDown })
+            #expect(await server.wait(timeout: .seconds(30)) { !$0.isDown })
             let ok = try await TestClient.bulk(port: server.port, Self.batch(1))
             #expect(ok.status == 200)
             #expect(server.faultCounters.unavailableWhileDown >= 1)

@@ -64,9 +64,11 @@ import Testing
         let large = try run(backlog: 240_000)
         #expect(small.delivered == 60_000)
         #expect(large.delivered == 240_000)
-        // Both backlogs are several times the buffer's 4 MiB; four times the backlog (45 MB more
-        // input) must not mean more memory.
-        #expect(large.peakKiB < small.peakKiB + 16 * 1024, "peak RSS \(small.peakKiB) KiB → \(large.peakKiB) KiB")
+        // Both backlogs are several times the buffer's 4 MiB. Four times the backlog is 45 MB more
+        // input and about 180 MB more of encoded events: memory that followed the backlog would grow
+        // by that much. Peak RSS varies by about 20 MB from run to run (allocator, thread timing)
+        // at either size, hence the margin.
+        #expect(large.peakKiB < small.peakKiB + 40 * 1024, "peak RSS \(small.peakKiB) KiB → \(large.peakKiB) KiB")
     }
 }
 
