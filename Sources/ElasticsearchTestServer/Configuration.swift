@@ -35,8 +35,24 @@ public struct ElasticsearchTestServerConfiguration: Sendable {
     public var requestLogLimit: Int = 100_000
     /// Keep the (decompressed) request bodies in the request log.
     public var recordBodies: Bool = false
+    /// Serve HTTPS with this certificate instead of plain HTTP (nil: plain HTTP).
+    public var tls: TLSFiles? = nil
 
     public init() {}
+}
+
+/// The server's TLS certificate and key, as PEM files (`Tests/Fixtures/tls/` has a test CA and a
+/// certificate for 127.0.0.1, ::1 and localhost).
+public struct TLSFiles: Sendable, Equatable {
+    /// PEM certificate chain: the server certificate first, then any intermediates.
+    public var certificateFile: String
+    /// PEM private key of the server certificate.
+    public var privateKeyFile: String
+
+    public init(certificateFile: String, privateKeyFile: String) {
+        self.certificateFile = certificateFile
+        self.privateKeyFile = privateKeyFile
+    }
 }
 
 public struct BasicCredentials: Sendable, Equatable {
@@ -198,6 +214,9 @@ public struct FaultCounters: Sendable, Equatable {
     public var unavailableWhileDown = 0
     public var downPeriods = 0
     public var unauthorizedRequests = 0
+    /// TLS connections that ended in the handshake (the client refused the certificate, or spoke
+    /// plain HTTP to the HTTPS port).
+    public var tlsHandshakeFailures = 0
     public init() {}
 }
 

@@ -2,11 +2,13 @@ import CompressNIO
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import Synchronization
 
 /// An in-process stand-in for Elasticsearch (see PROTOCOL.md). Start it with
-/// `ElasticsearchTestServer.start(host:port:configuration:)`, point a client at `port`, inspect what was
-/// stored with `documents(index:)`, and stop it with `shutdown()`.
+/// `ElasticsearchTestServer.start(host:port:configuration:)`, point a client at `port` (`baseURL`), inspect
+/// what was stored with `documents(index:)`, and stop it with `shutdown()`. With `configuration.tls` it
+/// serves HTTPS.
 public final class ElasticsearchTestServer: Sendable {
     public let host: String
     /// The bound port (stays the same across down periods).
@@ -14,6 +16,7 @@ public final class ElasticsearchTestServer: Sendable {
     public let configuration: ElasticsearchTestServerConfiguration
 
     let core: ServerCore
+    private let tlsContext: NIOSSLContext?
     private let group: any EventLoopGroup
     private let connections: ConnectionRegistry
     private let state: Mutex<State>
@@ -27,40 +30,75 @@ public final class ElasticsearchTestServer: Sendable {
     }
 
     private init(
-        host: String, port: Int, configuration: ElasticsearchTestServerConfiguration, core: ServerCore, group: any EventLoopGroup,
-        connections: ConnectionRegistry, listener: any Channel
+        host: String, port: Int, configuration: ElasticsearchTestServerConfiguration, core: ServerCore, tlsContext: NIOSSLContext?,
+        group: any EventLoopGroup, connections: ConnectionRegistry, listener: any Channel
     ) {
         self.host = host
         self.port = port
         self.configuration = configuration
         self.core = core
+        self.tlsContext = tlsContext
         self.group = group
         self.connections = connections
         self.state = Mutex(State(listener: listener))
     }
 
+    /// `http://host:port` or, with TLS, `https://host:port` (IPv6 hosts in brackets).
+    public var baseURL: String {
+        let h = host.contains(":") ? "[\(host)]" : host
+        return "\(tlsContext == nil ? "http" : "https")://\(h):\(port)"
+    }
+
     /// Binds and starts serving. `port: 0` picks a free port (see `port`).
+    /// - Throws: `ElasticsearchTestServerError.tls` when `configuration.tls` files cannot be used.
     public static func start(
         host: String = "127.0.0.1", port: Int = 0, configuration: ElasticsearchTestServerConfiguration = .init()
     ) async throws -> ElasticsearchTestServer {
         let core = ServerCore(configuration: configuration)
+        let tlsContext = try configuration.tls.map(makeTLSContext)
         let group = MultiThreadedEventLoopGroup.singleton
         let connections = ConnectionRegistry()
         let box = ServerBox()
-        let channel = try await bind(host: host, port: port, core: core, connections: connections, group: group, box: box)
+        let channel = try await bind(
+            host: host, port: port, core: core, tlsContext: tlsContext, connections: connections, group: group, box: box)
         guard let actualPort = channel.localAddress?.port else {
             try? await channel.close()
             throw ElasticsearchTestServerError.bindFailed("no local address")
         }
         let server = ElasticsearchTestServer(
-            host: host, port: actualPort, configuration: configuration, core: core, group: group, connections: connections, listener: channel)
+            host: host, port: actualPort, configuration: configuration, core: core, tlsContext: tlsContext, group: group,
+            connections: connections, listener: channel)
         box.set(server)
         server.scheduleDownPeriods(configuration.faultPlan)
         return server
     }
 
+    /// A server TLS context from PEM files (TLS 1.2 and 1.3, no client certificates asked for).
+    static func makeTLSContext(_ files: TLSFiles) throws -> NIOSSLContext {
+        let chain: [NIOSSLCertificate]
+        do {
+            chain = try NIOSSLCertificate.fromPEMFile(files.certificateFile)
+        } catch {
+            throw ElasticsearchTestServerError.tls("cannot read PEM certificates from \(files.certificateFile): \(error)")
+        }
+        if chain.isEmpty { throw ElasticsearchTestServerError.tls("no PEM certificate in \(files.certificateFile)") }
+        let key: NIOSSLPrivateKey
+        do {
+            key = try NIOSSLPrivateKey(file: files.privateKeyFile, format: .pem)
+        } catch {
+            throw ElasticsearchTestServerError.tls("cannot read a PEM private key from \(files.privateKeyFile): \(error)")
+        }
+        let tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        do {
+            return try NIOSSLContext(configuration: tls)
+        } catch {
+            throw ElasticsearchTestServerError.tls("the certificate and key do not make a TLS context (do they belong together?): \(error)")
+        }
+    }
+
     private static func bind(
-        host: String, port: Int, core: ServerCore, connections: ConnectionRegistry, group: any EventLoopGroup, box: ServerBox
+        host: String, port: Int, core: ServerCore, tlsContext: NIOSSLContext?, connections: ConnectionRegistry, group: any EventLoopGroup,
+        box: ServerBox
     ) async throws -> any Channel {
         try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 512)
@@ -71,6 +109,10 @@ public final class ElasticsearchTestServer: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     connections.add(channel)
                     channel.closeFuture.whenComplete { _ in connections.remove(channel) }
+                    if let tlsContext {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tlsContext))
+                        try channel.pipeline.syncOperations.addHandler(TLSFailureHandler(core: core))
+                    }
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandler(HTTPHandler(core: core, box: box))
                 }
@@ -161,7 +203,7 @@ public final class ElasticsearchTestServer: Sendable {
         for attempt in 0..<50 {
             do {
                 let channel = try await ElasticsearchTestServer.bind(
-                    host: host, port: port, core: core, connections: connections, group: group, box: box)
+                    host: host, port: port, core: core, tlsContext: tlsContext, connections: connections, group: group, box: box)
                 let keep = state.withLock { s -> Bool in
                     if s.isShutDown { return false }
                     s.listener = channel
@@ -249,10 +291,40 @@ public final class ElasticsearchTestServer: Sendable {
 
 public enum ElasticsearchTestServerError: Error, CustomStringConvertible {
     case bindFailed(String)
+    /// The TLS certificate or key cannot be used.
+    case tls(String)
     public var description: String {
         switch self {
         case .bindFailed(let s): return "bind failed: \(s)"
+        case .tls(let s): return "TLS: \(s)"
         }
+    }
+}
+
+/// Sits right after the TLS handler: a connection whose handshake (or TLS record layer) fails is
+/// counted in `tlsHandshakeFailures` and closed, as Elasticsearch does; other errors pass on.
+final class TLSFailureHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+
+    private let core: ServerCore
+    /// Application data arrived (so the handshake had completed).
+    private var handshakeDone = false
+
+    init(core: ServerCore) { self.core = core }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        // Application data comes only after a completed handshake.
+        handshakeDone = true
+        context.fireChannelRead(data)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if error is NIOSSLError || error is BoringSSLError {
+            if !handshakeDone { core.addCounters { $0.tlsHandshakeFailures += 1 } }
+            context.close(promise: nil)
+            return
+        }
+        context.fireErrorCaught(error)
     }
 }
 

@@ -1,6 +1,6 @@
 // es-test-server: the Elasticsearch test server as a standalone process.
 //
-//   es-test-server --host 127.0.0.1 --port 0 [fault flags] [--user u --password p]
+//   es-test-server --host 127.0.0.1 --port 0 [fault flags] [--user u --password p] [--tls-cert FILE --tls-key FILE]
 //
 // The first stdout line is `listening on HOST:PORT`; the server runs until SIGTERM or SIGINT.
 
@@ -45,9 +45,12 @@ struct ESTestServerCommand: AsyncParsableCommand {
     @Option(help: "Length of the down period in milliseconds.") var downForMs = 5000
     @Option(help: "refuse (close the listener) or 503.") var downMode = "refuse"
     @Flag(help: "Log each request to stderr.") var verbose = false
+    @Option(name: .customLong("tls-cert"), help: "Serve HTTPS with this PEM certificate chain (needs --tls-key).") var tlsCert: String?
+    @Option(name: .customLong("tls-key"), help: "PEM private key of --tls-cert.") var tlsKey: String?
 
     func validate() throws {
         if (user == nil) != (password == nil) { throw ValidationError("--user and --password go together") }
+        if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
         for share in [rejectShare, unavailableItemShare, failRequestShare, dropShare] where !(0...1).contains(share) {
             throw ValidationError("shares must be between 0 and 1")
         }
@@ -69,6 +72,7 @@ struct ESTestServerCommand: AsyncParsableCommand {
         config.mappingEmulation = !noMappingEmulation
         config.autoCreateIndex = !noAutoCreate
         config.requestLogLimit = verbose ? 1000 : 10_000
+        if let tlsCert, let tlsKey { config.tls = TLSFiles(certificateFile: tlsCert, privateKeyFile: tlsKey) }
 
         var plan = FaultPlan(seed: seed)
         plan.itemRejectionShare = rejectShare
