@@ -14,6 +14,14 @@ let package = Package(
     products: [
         .executable(name: "shipper", targets: ["shipper"]),
         .executable(name: "es-test-server", targets: ["es-test-server"]),
+        // For Benchmarks/ (a separate package that depends on this one by path).
+        .library(name: "ShipperCore", targets: ["ShipperCore"]),
+        .library(name: "InputFormats", targets: ["InputFormats"]),
+        .library(name: "StageParsers", targets: ["StageParsers"]),
+        .library(name: "BufferDisk", targets: ["BufferDisk"]),
+        .library(name: "OutputElasticsearch", targets: ["OutputElasticsearch"]),
+        .library(name: "OutputFile", targets: ["OutputFile"]),
+        .library(name: "ShipperRuntime", targets: ["ShipperRuntime"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
