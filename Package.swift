@@ -14,6 +14,7 @@ let package = Package(
     products: [
         .executable(name: "shipper", targets: ["shipper"]),
         .executable(name: "es-test-server", targets: ["es-test-server"]),
+        .executable(name: "shipper-campaign", targets: ["shipper-campaign"]),
         // For Benchmarks/ (a separate package that depends on this one by path).
         .library(name: "ShipperCore", targets: ["ShipperCore"]),
         .library(name: "InputFormats", targets: ["InputFormats"]),
@@ -128,6 +129,13 @@ let package = Package(
         ),
         .executableTarget(
             name: "es-test-server",
+            dependencies: ["ElasticsearchTestServer", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings
+        ),
+        // Crash, fault, disk and input campaigns: the release `shipper` as a process against the
+        // in-process test server and a Docker-like log directory (README, "Campaigns").
+        .executableTarget(
+            name: "shipper-campaign",
             dependencies: ["ElasticsearchTestServer", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings
         ),

@@ -1,0 +1,281 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One container's log in a directory laid out like `/var/lib/docker/containers`:
+/// `<root>/<id>/<id>-json.log` in Docker's json-file format, with `config.v2.json` beside it (as
+/// in `pipelines/samples/containers`). Writes lines made of ``Block``s, records them in the
+/// ``LineBook``, and rotates the way Docker does (rename) or logrotate's `copytruncate` does.
+///
+/// Safe to use from several threads (one lock per container).
+final class ContainerLog: @unchecked Sendable {
+    let number: Int
+    let id: String
+    let root: String
+    let book: LineBook
+    private let lock = NSLock()
+    private var fd: Int32 = -1
+    private(set) var seq = 0
+    private(set) var size = 0
+    /// Sequence number of the first line in the live file (changes at each rotation).
+    private(set) var fileStart = 0
+    private(set) var rotations = 0
+    private(set) var removed = false
+
+    var dir: String { root + "/" + id }
+    var logPath: String { dir + "/" + id + "-json.log" }
+
+    /// Docker's limit for one chunk of a long line.
+    static let chunkBytes = 16 * 1024
+
+    init(root: String, number: Int, service: String, book: LineBook) throws {
+        self.number = number
+        self.root = root
+        self.book = book
+        var hex = ""
+        var r = SeededRandom(seed: UInt64(number) &* 7919 &+ 17)
+        while hex.count < 64 { hex += String(r.next(), radix: 16) }
+        id = String(String(format: "%02d", number) + hex.dropFirst(2).prefix(62))
+        try FS.mkdirs(dir)
+        let name = "campaign_\(service).1.task\(id.prefix(12))"
+        let config = """
+            {"ID":"\(id)","Created":"2026-11-25T08:00:00.000000000Z","Path":"/entrypoint.sh","Config":{"Hostname":"\(id.prefix(12))",\
+            "Image":"example/\(service):1.0","Labels":{"com.docker.stack.namespace":"campaign","com.docker.swarm.node.id":"node-1",\
+            "com.docker.swarm.service.name":"campaign_\(service)","com.docker.swarm.task.name":"\(name)"}},\
+            "Image":"sha256:\(String(repeating: "ab", count: 32))","Name":"/\(name)","LogPath":"\(logPath)"}
+            """
+        try FS.write(dir + "/config.v2.json", Array(config.utf8))
+        fd = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw CampaignError("cannot create \(logPath): \(String(cString: strerror(errno)))") }
+    }
+
+    deinit { if fd >= 0 { close(fd) } }
+
+    // MARK: Writing
+
+    /// Writes one ordinary line of `blocks` blocks; `poison` adds `attrs: {poison: yes}`, which
+    /// the test server refuses with a mapping error (the line must end up as a dead letter).
+    @discardableResult
+    func writeLine(blocks: Int = 2, poison: Bool = false) -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !removed else { return -1 }
+        let s = seq
+        seq += 1
+        var line = Array(#"{"log":""#.utf8)
+        for i in 0..<blocks { Block.append(container: number, seq: s, index: i, to: &line) }
+        line.append(contentsOf: #"\n","stream":"stdout","#.utf8)
+        if poison { line.append(contentsOf: #""attrs":{"poison":"yes"},"#.utf8) }
+        appendTime(&line)
+        book.add(container: number, seq: s, blocks: blocks, expectation: poison ? .deadLetter : .once, bytes: line.count)
+        put(line)
+        return s
+    }
+
+    /// Writes many ordinary lines in one write (a burst).
+    func writeBurst(_ count: Int, blocks: Int = 2) {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !removed else { return }
+        var all: [UInt8] = []
+        for _ in 0..<count {
+            let s = seq
+            seq += 1
+            let start = all.count
+            all.append(contentsOf: #"{"log":""#.utf8)
+            for i in 0..<blocks { Block.append(container: number, seq: s, index: i, to: &all) }
+            all.append(contentsOf: #"\n","stream":"stdout","#.utf8)
+            appendTime(&all)
+            book.add(container: number, seq: s, blocks: blocks, expectation: .once, bytes: all.count - start)
+        }
+        put(all)
+    }
+
+    /// Writes a long line as Docker does: chunks of 16 KiB without their newline, the last one
+    /// with it. `between(k)` runs after chunk k is written (e.g. a rotation in the middle).
+    func writeLong(blocks: Int, between: ((Int) -> Void)? = nil) {
+        lock.lock()
+        let s = seq
+        seq += 1
+        let text = Block.line(container: number, seq: s, blocks: blocks)
+        book.add(container: number, seq: s, blocks: blocks, expectation: .once, bytes: text.count)
+        lock.unlock()
+        var start = 0
+        var k = 0
+        while start < text.count {
+            let end = min(text.count, start + Self.chunkBytes)
+            var line = Array(#"{"log":""#.utf8)
+            line.append(contentsOf: text[start..<end])
+            if end == text.count { line.append(contentsOf: #"\n"#.utf8) }
+            line.append(contentsOf: #"","stream":"stdout","#.utf8)
+            appendTime(&line)
+            lock.lock()
+            put(line)
+            lock.unlock()
+            between?(k)
+            start = end
+            k += 1
+        }
+    }
+
+    /// A json-file line whose `log` holds invalid UTF-8 after its blocks (not what Docker writes;
+    /// another writer might): shipped raw with `_decode_failure`, blocks intact. With
+    /// `valid: true` the extra text is valid multi-byte UTF-8 instead.
+    func writeOddText(valid: Bool) {
+        lock.lock()
+        defer { lock.unlock() }
+        let s = seq
+        seq += 1
+        var line = Array(#"{"log":""#.utf8)
+        Block.append(container: number, seq: s, index: 0, to: &line)
+        if valid {
+            line.append(contentsOf: " caf\u{e9} \u{2713} \u{1F600} \u{4E2D}\u{6587}".utf8)
+        } else {
+            line.append(contentsOf: [0x20, 0xFF, 0xFE, 0x20, 0xC3, 0x28, 0x20, 0x80, 0x20, 0xED, 0xA0, 0x80, 0x20, 0xF5, 0x90, 0x80, 0x80, 0x20, 0xE2, 0x82])
+        }
+        line.append(contentsOf: #"\n","stream":"stdout","#.utf8)
+        appendTime(&line)
+        book.add(container: number, seq: s, blocks: 1, expectation: .once, bytes: line.count)
+        put(line)
+    }
+
+    /// A line of random bytes (no newline in them). With `keyed`, one block sits in the middle of
+    /// the noise so the line can be found again.
+    func writeNoise(keyed: Bool, rng: inout SeededRandom) {
+        lock.lock()
+        defer { lock.unlock() }
+        var line: [UInt8] = []
+        func noise(_ n: Int) {
+            for _ in 0..<n {
+                var b = UInt8(truncatingIfNeeded: rng.next())
+                if b == 0x0A || b == UInt8(ascii: "<") { b = 0x0B }
+                line.append(b)
+            }
+        }
+        noise(1 + Int(rng.next() % 200))
+        if keyed {
+            let s = seq
+            seq += 1
+            Block.append(container: number, seq: s, index: 0, to: &line)
+            noise(Int(rng.next() % 200))
+            book.add(container: number, seq: s, blocks: 1, expectation: .once, bytes: line.count + 1)
+        }
+        line.append(0x0A)
+        put(line)
+    }
+
+    private func put(_ bytes: [UInt8]) {
+        var off = 0
+        while off < bytes.count {
+            let n = bytes[off...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if n <= 0 {
+                if errno == EINTR { continue }
+                note("write to \(logPath) failed: \(String(cString: strerror(errno)))")
+                return
+            }
+            off += n
+        }
+        size += bytes.count
+    }
+
+    private func appendTime(_ out: inout [UInt8]) {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        var t = ts.tv_sec
+        var tmv = tm()
+        gmtime_r(&t, &tmv)
+        let text = String(
+            format: "\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ\"}\n", Int(tmv.tm_year) + 1900, Int(tmv.tm_mon) + 1, Int(tmv.tm_mday),
+            Int(tmv.tm_hour), Int(tmv.tm_min), Int(tmv.tm_sec), ts.tv_nsec)
+        out.append(contentsOf: text.utf8)
+    }
+
+    // MARK: Rotation and removal
+
+    /// Docker's rotation: `-json.log` becomes `-json.log.1` (older ones shift, the oldest beyond
+    /// `keep` is deleted), and a new empty file starts.
+    func rotateByRename(keep: Int = 5) {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !removed else { return }
+        close(fd)
+        unlink(logPath + ".\(keep)")
+        for n in stride(from: keep - 1, through: 1, by: -1) { rename(logPath + ".\(n)", logPath + ".\(n + 1)") }
+        rename(logPath, logPath + ".1")
+        fd = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        size = 0
+        fileStart = seq
+        rotations += 1
+    }
+
+    /// logrotate's `copytruncate`: copies the file to `.1`, then truncates it in place. Returns
+    /// the sequence numbers of the lines that were in it (only in `.1` from now on).
+    @discardableResult
+    func copyTruncate() -> Range<Int> {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !removed else { return seq..<seq }
+        unlink(logPath + ".1")
+        if let bytes = FS.read(logPath) { try? FS.write(logPath + ".1", bytes) }
+        ftruncate(fd, 0)
+        size = 0
+        let range = fileStart..<seq
+        fileStart = seq
+        rotations += 1
+        return range
+    }
+
+    /// Sequence numbers of the lines in the live file.
+    var liveRange: Range<Int> {
+        lock.lock()
+        defer { lock.unlock() }
+        return fileStart..<seq
+    }
+
+    /// Deletes the container directory (as `docker rm` does), while shipper may be reading it.
+    func remove() {
+        lock.lock()
+        defer { lock.unlock() }
+        close(fd)
+        fd = -1
+        removed = true
+        FS.remove(dir)
+    }
+
+    /// Deletes the log file and creates a new one at the same path, trying to get the inode the
+    /// old file had (a file system hands a freed inode out again). Returns whether it did.
+    func replaceReusingInode(attempts: Int = 400) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        let old = FS.inode(logPath)
+        close(fd)
+        unlink(logPath)
+        var reused = false
+        var spares: [String] = []
+        for k in 0..<attempts {
+            let candidate = dir + "/.candidate-\(k)"
+            let f = open(candidate, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+            if f < 0 { continue }
+            close(f)
+            if FS.inode(candidate) == old {
+                rename(candidate, logPath)
+                reused = true
+                break
+            }
+            spares.append(candidate)
+        }
+        for s in spares { unlink(s) }
+        if !reused { close(open(logPath, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)) }
+        fd = open(logPath, O_WRONLY | O_APPEND | O_CLOEXEC)
+        size = 0
+        fileStart = seq
+        return reused
+    }
+}
+
+struct CampaignError: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}
