@@ -174,6 +174,16 @@ public final class ElasticsearchOutput: Sendable {
         }
         let connectTimeout = min(config.requestTimeout.duration, .seconds(10))
         self.transport = try transport ?? AsyncHTTPTransport(tls: config.tls, connectTimeout: connectTimeout)
+        if !config.tls.verify && config.hosts.contains(where: { $0.scheme == "https" }) {
+            logger.warning(
+                "tls.verify is false: the Elasticsearch certificate and host name are not checked, so anyone on the network path can read and change the traffic, credentials included; set tls.ca_file instead"
+            )
+        }
+        if authorization != nil, let plain = config.hosts.first(where: { $0.scheme == "http" }) {
+            logger.warning(
+                "credentials are sent over plain HTTP: anyone on the network path can read them; use https:// hosts",
+                metadata: ["host": "\(plain)"])
+        }
     }
 
     /// True while requests get answers (nil before the first request).
@@ -568,6 +578,8 @@ public final class ElasticsearchOutput: Sendable {
                 if Task.isCancelled { throw CancellationError() }
                 if "\(error)".contains("HTTP 401") || "\(error)".contains("HTTP 403") {
                     logger.error("Elasticsearch refused the credentials: check auth / api_key; retrying", metadata: ["error": "\(error)"])
+                } else if "\(error)".contains(": TLS: ") {
+                    logger.error("no secure connection to Elasticsearch: check the tls options; retrying", metadata: ["error": "\(error)"])
                 } else {
                     logger.warning("Elasticsearch is not ready; retrying", metadata: ["error": "\(error)"])
                 }

@@ -405,9 +405,13 @@ public struct ElasticsearchHost: Sendable, Hashable, CustomStringConvertible {
         self.pathPrefix = pathPrefix
     }
 
-    /// Parses `http(s)://host[:port][/prefix]`. The port defaults to 9200.
+    /// Parses `http(s)://host[:port][/prefix]`. The port defaults to 9200. Error messages show the
+    /// URL without its userinfo (`https://<redacted>@host`): credentials never reach a log.
     public init(parsing text: String) throws {
-        let t = text.trimmingWhitespace()
+        let t = Self.redactingUserinfo(text.trimmingWhitespace())
+        if t != text.trimmingWhitespace() {
+            throw ConfigValueError("'\(t)': put credentials in auth (user, password_file) or api_key_file, not in the host URL")
+        }
         let scheme: String
         var rest: Substring
         if t.hasPrefix("http://") {
@@ -423,9 +427,6 @@ public struct ElasticsearchHost: Sendable, Hashable, CustomStringConvertible {
         if let slash = rest.firstIndex(of: "/") {
             prefix = String(rest[slash...])
             rest = rest[..<slash]
-        }
-        if rest.contains("@") {
-            throw ConfigValueError("put credentials in auth (user, password_file) or api_key_file, not in the host URL")
         }
         if prefix.contains("?") || prefix.contains("#") { throw ConfigValueError("'\(t)': a host URL must not have a query or fragment") }
         while prefix.hasSuffix("/") { prefix.removeLast() }
@@ -448,6 +449,19 @@ public struct ElasticsearchHost: Sendable, Hashable, CustomStringConvertible {
         }
         if host.isEmpty { throw ConfigValueError("'\(t)': no host name") }
         self.init(scheme: scheme, host: host, port: port, pathPrefix: prefix)
+    }
+
+    /// `text` with everything between `://` and its last `@` replaced by `<redacted>`
+    /// (`https://user:pass@host` → `https://<redacted>@host`). A password may hold `/`, `?` or `#`,
+    /// so the last `@` anywhere counts, not only one in the authority.
+    static func redactingUserinfo(_ text: String) -> String {
+        var afterScheme = text.startIndex
+        let chars = Array(text.utf8)
+        if chars.count >= 3, let i = (0...(chars.count - 3)).first(where: { chars[$0] == 0x3A && chars[$0 + 1] == 0x2F && chars[$0 + 2] == 0x2F }) {
+            afterScheme = text.utf8.index(text.startIndex, offsetBy: i + 3)
+        }
+        guard let at = text.lastIndex(of: "@"), at >= afterScheme else { return text }
+        return String(text[..<afterScheme]) + "<redacted>" + String(text[at...])
     }
 
     /// `scheme://host:port/prefix` (no trailing slash).

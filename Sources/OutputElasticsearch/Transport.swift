@@ -128,7 +128,7 @@ public final class AsyncHTTPTransport: ElasticsearchTransport {
                     throw error
                 } catch {
                     if Task.isCancelled { throw CancellationError() }
-                    throw TransportError.failed("\(error)")
+                    throw TransportError.failed(AsyncHTTPTransport.explain(error))
                 }
             }
             group.addTask {
@@ -145,6 +145,24 @@ public final class AsyncHTTPTransport: ElasticsearchTransport {
 
     public func shutdown() async throws {
         try await client.shutdown()
+    }
+
+    /// A connection error as a user can act on it: TLS verification failures say what to set.
+    static func explain(_ error: any Error) -> String {
+        let text = "\(error)"
+        if let extra = error as? NIOSSLExtraError, extra == .failedToValidateHostname {
+            return "TLS: the server's certificate is not valid for the host name in the URL (\(extra)): "
+                + "use a host name or IP address the certificate lists (subjectAltName) in hosts"
+        }
+        if text.contains("CERTIFICATE_VERIFY_FAILED") {
+            return "TLS: the server's certificate could not be verified (CERTIFICATE_VERIFY_FAILED): it is not signed by a CA "
+                + "shipper trusts. Set tls.ca_file to the PEM file of the CA that signed it (for Elasticsearch's own CA: "
+                + "config/certs/http_ca.crt); tls.verify: false is for tests only"
+        }
+        if text.contains("WRONG_VERSION_NUMBER") || text.contains("HTTP_REQUEST") {
+            return "TLS: the handshake failed (\(text)): does the server speak HTTPS on this port? A plain HTTP server wants an http:// URL"
+        }
+        return text
     }
 }
 
