@@ -23,6 +23,9 @@ let package = Package(
         .library(name: "OutputElasticsearch", targets: ["OutputElasticsearch"]),
         .library(name: "OutputFile", targets: ["OutputFile"]),
         .library(name: "ShipperRuntime", targets: ["ShipperRuntime"]),
+        // For Fuzz/ (libFuzzer targets, a separate package too).
+        .library(name: "StageTransforms", targets: ["StageTransforms"]),
+        .library(name: "ShipperConfig", targets: ["ShipperConfig"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -48,6 +51,10 @@ let package = Package(
         // zlib, called directly: gzip members for the file output (and a reusable stream for bulk
         // bodies) without an intermediate ByteBuffer copy. Needs zlib1g-dev.
         .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
+        // ISA-L (Intel's storage acceleration library, Debian libisal-dev): igzip level 1 compresses
+        // bulk bodies about 7 times faster than zlib level 1 at a better ratio, and its CRC-32C uses
+        // the CPU's crc32 instruction (about 10 times the table-driven speed) for buffer records.
+        .target(name: "CIsal", linkerSettings: [.linkedLibrary("isal")]),
         // 1. Input: tailing engine (discovery, rotation, checkpoints) for docker, cri and file sources.
         .target(
             name: "InputTail",
@@ -57,14 +64,14 @@ let package = Package(
         // 3. Buffer: durable disk buffer between the stages and the outputs.
         .target(
             name: "BufferDisk",
-            dependencies: ["ShipperCore", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["ShipperCore", "CIsal", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         // 4. Output: Elasticsearch bulk (gzip, per-item retry, dead letters, idempotent ids).
         .target(
             name: "OutputElasticsearch",
             dependencies: [
-                "ShipperCore", "BufferDisk", "CZlib",
+                "ShipperCore", "BufferDisk", "CZlib", "CIsal",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

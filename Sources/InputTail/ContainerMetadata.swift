@@ -13,17 +13,17 @@ import Darwin
 /// (`<pod>_<namespace>_<container>-<id>.log`). ``fields`` gives the event fields.
 public struct ContainerMetadata: Sendable, Equatable {
     /// The container id (64 hex digits).
-    public var id: String { didSet { fields = makeFields() } }
+    public var id: String { didSet { refreshFields() } }
     /// The container name, without Docker's leading `/`.
-    public var name: String? { didSet { fields = makeFields() } }
+    public var name: String? { didSet { refreshFields() } }
     /// The image as the user asked for it (`Config.Image`, e.g. `nginx:1.27`).
-    public var image: String? { didSet { fields = makeFields() } }
+    public var image: String? { didSet { refreshFields() } }
     /// The container labels in document order.
-    public var labels: [(key: String, value: String)] { didSet { fields = makeFields() } }
+    public var labels: [(key: String, value: String)] { didSet { refreshFields() } }
     /// The Kubernetes pod name (CRI logs only).
-    public var podName: String? { didSet { fields = makeFields() } }
+    public var podName: String? { didSet { refreshFields() } }
     /// The Kubernetes namespace (CRI logs only).
-    public var namespace: String? { didSet { fields = makeFields() } }
+    public var namespace: String? { didSet { refreshFields() } }
 
     public static func == (a: ContainerMetadata, b: ContainerMetadata) -> Bool {
         a.id == b.id && a.name == b.name && a.image == b.image && a.podName == b.podName && a.namespace == b.namespace
@@ -46,7 +46,7 @@ public struct ContainerMetadata: Sendable, Equatable {
         } else {
             labels = []
         }
-        fields = makeFields()
+        refreshFields()
     }
 
     public init(
@@ -59,7 +59,7 @@ public struct ContainerMetadata: Sendable, Equatable {
         self.labels = labels
         self.podName = podName
         self.namespace = namespace
-        fields = makeFields()
+        refreshFields()
     }
 
     /// The metadata in a CRI log file name as the kubelet links it:
@@ -81,6 +81,13 @@ public struct ContainerMetadata: Sendable, Equatable {
     /// `container.labels.*` (Docker); `container.id`, `container.name`, `kubernetes.pod.name`,
     /// `kubernetes.namespace` (CRI). Computed once when the value is made or changed.
     public private(set) var fields: [(FieldPath, String)] = []
+    /// ``fields`` prepared for adding to events in one copy.
+    public private(set) var fieldBlock = FieldBlock([])
+
+    private mutating func refreshFields() {
+        fields = makeFields()
+        fieldBlock = FieldBlock(fields)
+    }
 
     private func makeFields() -> [(FieldPath, String)] {
         var out: [(FieldPath, String)] = [(Paths.containerID, id)]
@@ -170,6 +177,6 @@ extension LogEvent {
             addTag("_metadata_missing")
             return
         }
-        for (path, value) in meta.fields { set(path, string: value) }
+        add(meta.fieldBlock)
     }
 }

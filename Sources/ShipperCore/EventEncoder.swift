@@ -61,16 +61,13 @@ public struct EventEncoder {
         // Write into a scratch buffer sized for the worst case once, then append it in one go:
         // one capacity check per event instead of one per key, quote and value.
         var bound = plan.bytes.count + 2
-        var simple = true
-        event.fields.withUnsafeBufferPointer { fields in
+        let simple = event.fields.withUnsafeBufferPointer { fields -> Bool in
             for i in 0..<n {
-                switch fields[i].value {
-                case .string(let s): bound &+= 2 &+ 6 &* Int(s.count)
-                case .int, .double, .bool, .null: bound &+= 32
-                case .timestamp: bound &+= 40
-                case .array, .object: simple = false
-                }
+                let b = Self.bound(fields[i].value)
+                if b < 0 { return false }
+                bound &+= b
             }
+            return true
         }
         guard simple else {
             event.arena.withUnsafeBytes { Self.write(event.fields, plan: plan, arena: $0, into: &out) }
@@ -87,39 +84,85 @@ public struct EventEncoder {
         event.arena.withUnsafeBytes { arena in
             event.fields.withUnsafeBufferPointer { fields in
                 plan.bytes.withUnsafeBufferPointer { bytes in
-                    let planBase = bytes.baseAddress!
-                    for step in 0..<n {
-                        let r = plan.prefixes[step]
-                        (base + p).update(from: planBase + r.lowerBound, count: r.count)
-                        p &+= r.count
-                        switch fields[plan.order[step]].value {
-                        case .string(let s):
-                            p = RawJSON.writeString(UnsafeRawBufferPointer(rebasing: arena[s.range]), to: base, at: p)
-                        case .int(let v):
-                            p = RawJSON.writeInt(v, to: base, at: p)
-                        case .timestamp(let t):
-                            base[p] = 0x22
-                            var tmp: [UInt8] = []
-                            tmp.reserveCapacity(40)
-                            t.write(into: &tmp)
-                            tmp.withUnsafeBufferPointer { (base + p + 1).update(from: $0.baseAddress!, count: $0.count) }
-                            p &+= tmp.count &+ 1
-                            base[p] = 0x22
-                            p &+= 1
-                        case let other:
-                            var tmp: [UInt8] = []
-                            JSONWriter.writeValue(other, arena: arena, into: &tmp)
-                            tmp.withUnsafeBufferPointer { (base + p).update(from: $0.baseAddress!, count: $0.count) }
-                            p &+= tmp.count
+                    plan.prefixes.withUnsafeBufferPointer { prefixes in
+                        plan.order.withUnsafeBufferPointer { order in
+                            let planBase = bytes.baseAddress!
+                            for step in 0..<n {
+                                let r = prefixes[step]
+                                (base + p).update(from: planBase + r.lowerBound, count: r.count)
+                                p &+= r.count
+                                p = Self.writeRaw(fields[order[step]].value, arena: arena, to: base, at: p)
+                            }
+                            let r = plan.suffix
+                            (base + p).update(from: planBase + r.lowerBound, count: r.count)
+                            p &+= r.count
                         }
                     }
-                    let r = plan.suffix
-                    (base + p).update(from: planBase + r.lowerBound, count: r.count)
-                    p &+= r.count
                 }
             }
         }
         out.append(contentsOf: UnsafeRawBufferPointer(start: scratch.baseAddress, count: p))
+    }
+
+    /// The most bytes ``writeRaw(_:arena:to:at:)`` writes for `value`, or -1 when it contains an
+    /// object (written by the general path).
+    @inline(__always)
+    static func bound(_ value: FieldValue) -> Int {
+        switch value {
+        case .string(let s): return 2 &+ 6 &* Int(s.count)
+        case .int, .double, .bool, .null: return 32
+        case .timestamp: return Timestamp.maxTextCount &+ 2
+        case .array(let values):
+            var total = 2
+            for v in values {
+                let b = bound(v)
+                if b < 0 { return -1 }
+                total &+= b &+ 1
+            }
+            return total
+        case .object: return -1
+        }
+    }
+
+    /// Writes a value (no objects) at `start` into memory with ``bound(_:)`` bytes of room.
+    static func writeRaw(_ value: FieldValue, arena: UnsafeRawBufferPointer, to base: UnsafeMutablePointer<UInt8>, at start: Int) -> Int {
+        switch value {
+        case .string(let s):
+            return RawJSON.writeString(UnsafeRawBufferPointer(rebasing: arena[s.range]), to: base, at: start)
+        case .int(let v):
+            return RawJSON.writeInt(v, to: base, at: start)
+        case .timestamp(let t):
+            base[start] = 0x22
+            let p = t.write(to: base, at: start &+ 1)
+            base[p] = 0x22
+            return p &+ 1
+        case .array(let values):
+            base[start] = 0x5B
+            var p = start &+ 1
+            for (i, v) in values.enumerated() {
+                if i > 0 {
+                    base[p] = 0x2C
+                    p &+= 1
+                }
+                p = writeRaw(v, arena: arena, to: base, at: p)
+            }
+            base[p] = 0x5D
+            return p &+ 1
+        case .bool(true):
+            base[start] = 0x74; base[start + 1] = 0x72; base[start + 2] = 0x75; base[start + 3] = 0x65
+            return start &+ 4
+        case .bool(false):
+            base[start] = 0x66; base[start + 1] = 0x61; base[start + 2] = 0x6C; base[start + 3] = 0x73; base[start + 4] = 0x65
+            return start &+ 5
+        case .null:
+            base[start] = 0x6E; base[start + 1] = 0x75; base[start + 2] = 0x6C; base[start + 3] = 0x6C
+            return start &+ 4
+        case .double, .object:
+            var tmp: [UInt8] = []
+            JSONWriter.writeValue(value, arena: arena, into: &tmp)
+            tmp.withUnsafeBufferPointer { (base + start).update(from: $0.baseAddress!, count: $0.count) }
+            return start &+ tmp.count
+        }
     }
 
     /// Writes fields by a plan, appending with checks (the general path: arrays, objects).

@@ -321,3 +321,21 @@ public enum EventTags {
     /// A JSON field could not be parsed.
     public static let jsonFailure = "_json_failure"
 }
+
+extension Array where Element == LogEvent {
+    /// Calls `body` with each event moved out of the array, in order, and leaves the array empty
+    /// (capacity kept). A stage that changes an event it receives this way changes it in place:
+    /// iterating with `for event in array` would leave a second reference to the event's storage
+    /// in the array, and the first change would copy its fields and arena.
+    @inlinable
+    public mutating func drainEvents(_ body: (consuming LogEvent) throws -> Void) rethrows {
+        try withUnsafeMutableBufferPointer { buffer in
+            for i in buffer.indices {
+                var event = LogEvent()
+                swap(&event, &buffer[i])
+                try body(event)
+            }
+        }
+        removeAll(keepingCapacity: true)
+    }
+}

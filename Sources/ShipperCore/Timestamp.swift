@@ -73,6 +73,55 @@ public struct Timestamp: Sendable, Hashable, Comparable {
         }
         out.append(UInt8(ascii: "Z"))
     }
+
+    /// Writes RFC 3339 UTC text (no quotes) at `start`, where the caller guaranteed
+    /// ``maxTextCount`` bytes of room. Returns the position after it. Byte for byte what
+    /// ``write(into:)`` appends.
+    @inlinable
+    public func write(to base: UnsafeMutablePointer<UInt8>, at start: Int) -> Int {
+        var secs = nanoseconds / 1_000_000_000
+        var nanos = nanoseconds % 1_000_000_000
+        if nanos < 0 {
+            nanos += 1_000_000_000
+            secs -= 1
+        }
+        var days = secs / 86_400
+        var rem = secs % 86_400
+        if rem < 0 {
+            rem += 86_400
+            days -= 1
+        }
+        let (y0, m, d) = Civil.civil(fromDays: days)
+        let y = max(0, min(y0, 9999))
+        @inline(__always) func digit(_ v: Int) -> UInt8 { UInt8(truncatingIfNeeded: v) &+ 48 }
+        let p = base + start
+        p[0] = digit(y / 1000); p[1] = digit(y / 100 % 10); p[2] = digit(y / 10 % 10); p[3] = digit(y % 10)
+        p[4] = 0x2D; p[5] = digit(m / 10); p[6] = digit(m % 10)
+        p[7] = 0x2D; p[8] = digit(d / 10); p[9] = digit(d % 10)
+        let hh = Int(rem / 3600), mm = Int(rem / 60 % 60), ss = Int(rem % 60)
+        p[10] = 0x54; p[11] = digit(hh / 10); p[12] = digit(hh % 10)
+        p[13] = 0x3A; p[14] = digit(mm / 10); p[15] = digit(mm % 10)
+        p[16] = 0x3A; p[17] = digit(ss / 10); p[18] = digit(ss % 10)
+        p[19] = 0x2E
+        let digits = precision > 6 ? 9 : (precision > 3 ? 6 : 3)
+        var v = Int(nanos)
+        var i = 9
+        while i > digits {
+            v /= 10
+            i -= 1
+        }
+        var q = 20 + digits
+        while q > 20 {
+            q -= 1
+            p[q] = digit(v % 10)
+            v /= 10
+        }
+        p[20 + digits] = 0x5A
+        return start + 21 + digits
+    }
+
+    /// The most bytes ``write(to:at:)`` writes.
+    public static let maxTextCount = 30
 }
 
 #if canImport(Glibc)

@@ -38,13 +38,13 @@ public struct Pipeline {
     }
 
     /// Runs a batch through every stage in order.
-    public mutating func process(_ batch: [LogEvent]) -> [LogEvent] {
+    public mutating func process(_ batch: consuming [LogEvent]) -> [LogEvent] {
         var current = batch
         var next: [LogEvent] = []
-        next.reserveCapacity(batch.count)
+        next.reserveCapacity(current.count)
         for i in stages.indices {
             next.removeAll(keepingCapacity: true)
-            for event in current { stages[i].process(event, into: &next) }
+            current.drainEvents { stages[i].process($0, into: &next) }
             swap(&current, &next)
         }
         return current
@@ -55,7 +55,7 @@ public struct Pipeline {
         var carried: [LogEvent] = []
         for i in stages.indices {
             var next: [LogEvent] = []
-            for event in carried { stages[i].process(event, into: &next) }
+            carried.drainEvents { stages[i].process($0, into: &next) }
             stages[i].flush(now: now, into: &next)
             carried = next
         }
@@ -95,10 +95,11 @@ public struct Router {
     }
 
     /// Routes and processes a batch.
-    public mutating func process(_ batch: [LogEvent]) -> [LogEvent] {
+    public mutating func process(_ batch: consuming [LogEvent]) -> [LogEvent] {
         if pipelines.count == 1 && pipelines[0].match == nil { return pipelines[0].process(batch) }
         var groups = [[LogEvent]](repeating: [], count: pipelines.count + 1)
-        for event in batch {
+        var events = batch
+        events.drainEvents { event in
             var target = pipelines.count
             for (i, p) in pipelines.enumerated() where p.match?.matches(event) ?? true {
                 target = i
@@ -108,7 +109,9 @@ public struct Router {
         }
         var out = groups[pipelines.count]
         for i in pipelines.indices where !groups[i].isEmpty {
-            out.append(contentsOf: pipelines[i].process(groups[i]))
+            var group: [LogEvent] = []
+            swap(&group, &groups[i])
+            out.append(contentsOf: pipelines[i].process(group))
         }
         return out
     }

@@ -23,12 +23,13 @@ import Testing
         #expect(CRC32C.checksum((0..<32).map { UInt8(31 - $0) }) == 0x113F_DB5C)
     }
 
-    @Test func slicingMatchesBitwiseAndIsIncremental() {
+    @Test func hardwareAndSlicingMatchBitwiseAndAreIncremental() {
         var rng = SplitMix64(seed: 1)
         for length in [0, 1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 1000, 4099] {
             let bytes = (0..<length).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
             let whole = CRC32C.checksum(bytes)
             #expect(whole == CRC32C.reference(bytes), "length \(length)")
+            #expect(whole == bytes.withUnsafeBytes { CRC32C.softwareUpdate(0, $0) }, "length \(length)")
             let cut = length / 3
             let part = bytes.withUnsafeBytes { b in
                 CRC32C.update(CRC32C.update(0, UnsafeRawBufferPointer(rebasing: b[..<cut])), UnsafeRawBufferPointer(rebasing: b[cut...]))

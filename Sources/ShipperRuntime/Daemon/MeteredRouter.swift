@@ -50,11 +50,12 @@ struct MeteredRouter {
     }
 
     /// Routes and processes a batch (see ``Router/process(_:)``).
-    mutating func process(_ batch: [LogEvent]) -> [LogEvent] {
+    mutating func process(_ batch: consuming [LogEvent]) -> [LogEvent] {
         if pipelines.isEmpty { return batch }
         if pipelines.count == 1 && pipelines[0].match == nil { return run(0, batch) }
         var groups = [[LogEvent]](repeating: [], count: pipelines.count + 1)
-        for event in batch {
+        var events = batch
+        events.drainEvents { event in
             var target = pipelines.count
             for (i, p) in pipelines.enumerated() where p.match?.matches(event) ?? true {
                 target = i
@@ -64,7 +65,9 @@ struct MeteredRouter {
         }
         var out = groups[pipelines.count]
         for i in pipelines.indices where !groups[i].isEmpty {
-            out.append(contentsOf: run(i, groups[i]))
+            var group: [LogEvent] = []
+            swap(&group, &groups[i])
+            out.append(contentsOf: run(i, group))
         }
         return out
     }
@@ -85,7 +88,7 @@ struct MeteredRouter {
         for p in pipelines { p.forEachHeldOrigin(body) }
     }
 
-    private mutating func run(_ i: Int, _ batch: [LogEvent]) -> [LogEvent] {
+    private mutating func run(_ i: Int, _ batch: consuming [LogEvent]) -> [LogEvent] {
         meters[i].received.increment(by: batch.count)
         let out = pipelines[i].process(batch)
         count(i, out)
@@ -99,11 +102,11 @@ struct MeteredRouter {
         var parse = 0
         var decode = 0
         var timestamp = 0
-        for event in out {
-            guard case .array(let tags)? = event[FieldPaths.tags] else { continue }
+        for e in out.indices {
+            guard case .array(let tags)? = out[e][FieldPaths.tags] else { continue }
             for tag in tags {
                 guard case .string(let s) = tag else { continue }
-                let bytes = event.arena[s.range]
+                let bytes = out[e].arena[s.range]
                 if bytes.elementsEqual(EventTags.parseFailure.utf8) {
                     parse += 1
                 } else if bytes.elementsEqual(EventTags.decodeFailure.utf8) {

@@ -19,6 +19,8 @@ final class PipelineWorker {
         let tailer: Tailer
         let hostName: String
         let docker: Bool
+        /// `host.name`, prepared for adding to each event in one copy.
+        var hostBlock: FieldBlock { FieldBlock([(PipelineWorker.hostNamePath, hostName)]) }
         let metrics: SourceMetrics
     }
 
@@ -51,6 +53,8 @@ final class PipelineWorker {
     }
 
     private(set) var sources: [Source]
+    /// Per source, its `host.name` field ready to add.
+    private let hostBlocks: [FieldBlock]
     private(set) var router: MeteredRouter
     private var builder: RecordBuilder
     private let buffer: DiskBuffer
@@ -81,6 +85,7 @@ final class PipelineWorker {
     ) {
         self.checkpointInterval = checkpointInterval.components.seconds * 1_000_000_000 + checkpointInterval.components.attoseconds / 1_000_000_000
         self.sources = sources
+        self.hostBlocks = sources.map(\.hostBlock)
         self.decoderOptions = decoderOptions
         self.router = MeteredRouter(router)
         self.builder = RecordBuilder(attributeFields: attributeFields)
@@ -113,7 +118,8 @@ final class PipelineWorker {
             source.metrics.filesTailed.record(source.tailer.openFileCount)
         }
         let now = Timestamp.now()
-        var out = batch.isEmpty ? [] : router.process(batch)
+        var out: [ShipperCore.LogEvent] = []
+        if !batch.isEmpty { out = router.process(consume batch) }
         if now.nanoseconds - lastFlush.nanoseconds >= 200_000_000 {
             out.append(contentsOf: router.flush(now: now))
             lastFlush = now
@@ -205,9 +211,10 @@ final class PipelineWorker {
         if first < batch.count {
             source.metrics.sentEvents.increment(by: batch.count - first)
             let meta = chunk.file.metadata
+            let host = hostBlocks[sourceIndex]
             for i in first..<batch.count {
                 if source.docker || meta != nil { batch[i].addContainerMetadata(meta) }
-                batch[i].set(Self.hostNamePath, string: source.hostName)
+                batch[i].add(host)
             }
         }
         files[chunk.file.id] = (sourceIndex, state)

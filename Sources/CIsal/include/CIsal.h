@@ -1,0 +1,23 @@
+#ifndef SHIPPER_CISAL_H
+#define SHIPPER_CISAL_H
+#include <stddef.h>
+#include <stdint.h>
+
+/// CRC-32C (Castagnoli) continued from `crc` (0 to start) over `n` bytes, with ISA-L's
+/// hardware-accelerated implementation (SSE4.2/PCLMUL/AVX-512 chosen at run time).
+uint32_t shipper_crc32c_update(uint32_t crc, const void *bytes, size_t n);
+
+/// A reusable ISA-L igzip compressor (its 80 KiB stream state and level buffer are allocated once).
+typedef struct shipper_igzip shipper_igzip;
+
+/// level: 0 to 3 (ISA-L's levels; 1 is the fast default). NULL when out of memory or the level is unknown.
+shipper_igzip *shipper_igzip_create(int level);
+void shipper_igzip_destroy(shipper_igzip *c);
+
+/// Room that is always enough for one gzip member of `n` input bytes.
+size_t shipper_igzip_bound(size_t n);
+
+/// Writes one gzip member (RFC 1952) of `in` to `out`. Returns the bytes written, or -1 when `cap`
+/// was too small or ISA-L failed.
+long shipper_igzip_compress(shipper_igzip *c, const void *in, size_t n, void *out, size_t cap);
+#endif

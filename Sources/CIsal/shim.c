@@ -1,0 +1,82 @@
+#include "CIsal.h"
+#include <isa-l.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+uint32_t shipper_crc32c_update(uint32_t crc, const void *bytes, size_t n) {
+    // ISA-L's crc32_iscsi neither inverts its input nor its output; the standard CRC-32C does both.
+    uint32_t c = ~crc;
+    const unsigned char *p = bytes;
+    while (n > 0) {
+        int chunk = n > (size_t)(INT_MAX / 2) ? INT_MAX / 2 : (int)n;
+        c = crc32_iscsi((unsigned char *)p, chunk, c);
+        p += chunk;
+        n -= (size_t)chunk;
+    }
+    return ~c;
+}
+
+struct shipper_igzip {
+    struct isal_zstream stream;
+    int level;
+    uint32_t level_buf_size;
+    uint8_t *level_buf;
+};
+
+static uint32_t level_buffer_size(int level) {
+    switch (level) {
+    case 0: return 0;
+    case 1: return ISAL_DEF_LVL1_DEFAULT;
+    case 2: return ISAL_DEF_LVL2_DEFAULT;
+    case 3: return ISAL_DEF_LVL3_DEFAULT;
+    default: return UINT32_MAX;
+    }
+}
+
+shipper_igzip *shipper_igzip_create(int level) {
+    uint32_t size = level_buffer_size(level);
+    if (size == UINT32_MAX) return NULL;
+    shipper_igzip *c = calloc(1, sizeof(shipper_igzip));
+    if (c == NULL) return NULL;
+    c->level = level;
+    c->level_buf_size = size;
+    if (size > 0) {
+        c->level_buf = malloc(size);
+        if (c->level_buf == NULL) {
+            free(c);
+            return NULL;
+        }
+    }
+    return c;
+}
+
+void shipper_igzip_destroy(shipper_igzip *c) {
+    if (c == NULL) return;
+    free(c->level_buf);
+    free(c);
+}
+
+size_t shipper_igzip_bound(size_t n) {
+    // Stored blocks cost 5 bytes per 64 KiB at worst; headers, trailer and a margin on top.
+    return n + n / 64 + 1024;
+}
+
+long shipper_igzip_compress(shipper_igzip *c, const void *in, size_t n, void *out, size_t cap) {
+    if (n > UINT32_MAX || cap > UINT32_MAX) return -1;
+    struct isal_zstream *s = &c->stream;
+    isal_deflate_init(s);
+    s->level = (uint32_t)c->level;
+    s->level_buf = c->level_buf;
+    s->level_buf_size = c->level_buf_size;
+    s->gzip_flag = IGZIP_GZIP;
+    s->end_of_stream = 1;
+    s->flush = NO_FLUSH;
+    s->next_in = (uint8_t *)in;
+    s->avail_in = (uint32_t)n;
+    s->next_out = out;
+    s->avail_out = (uint32_t)cap;
+    if (isal_deflate(s) != COMP_OK) return -1;
+    if (s->internal_state.state != ZSTATE_END || s->avail_in != 0) return -1;
+    return (long)s->total_out;
+}
