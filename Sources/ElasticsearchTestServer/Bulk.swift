@@ -1,5 +1,13 @@
 // `_bulk`: NDJSON parsing (PROTOCOL.md §2, following ES 9.x BulkRequestParser) and execution (§3–§5).
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 enum BulkAction: String, Sendable {
     case index, create, update, delete
 }
@@ -100,6 +108,9 @@ final class BulkOp: @unchecked Sendable {
     /// index/create: the source line exactly as sent (without a trailing `\r`).
     var sourceBytes: [UInt8] = []
     var parsedSource: Result<JSONValue, JSONParseError>?
+    /// index/create: `JSONValidator` found `sourceBytes` to be one JSON object `JSONParser`
+    /// accepts; the tree is built only when something needs it (see ``document``).
+    var sourceValidated = false
     var update: UpdateBody?
     var line: Int
 
@@ -112,6 +123,18 @@ final class BulkOp: @unchecked Sendable {
     }
 
     var isCreate: Bool { reportedAs == .create }
+
+    /// The parsed source of an index/create: parsed now if only validated so far.
+    var document: Result<JSONValue, JSONParseError>? {
+        if parsedSource == nil && sourceValidated {
+            do throws(JSONParseError) {
+                parsedSource = .success(try JSONParser.parse(sourceBytes))
+            } catch {
+                parsedSource = .failure(error)
+            }
+        }
+        return parsedSource
+    }
 }
 
 struct BulkRequestOptions: Sendable {
@@ -143,15 +166,16 @@ enum BulkParser {
     /// Parses a bulk body. Whole-request problems throw (400); per-document problems are left to execution.
     static func parse(_ body: [UInt8], options: BulkRequestOptions) throws(ESError) -> [BulkOp] {
         var ops: [BulkOp] = []
+        var scratch: [UInt64] = []
+        scratch.reserveCapacity(256)
+        var names = ActionFastPath.Names()
         try body.withUnsafeBufferPointer { (buf) throws(ESError) in
             let count = buf.count
             var from = 0
             var line = 0
             func nextMarker(_ start: Int) throws(ESError) -> Int? {
-                var i = start
-                while i < count {
-                    if buf[i] == 0x0A { return i }
-                    i += 1
+                if start < count, let base = buf.baseAddress, let hit = memchr(base + start, 0x0A, count - start) {
+                    return UnsafeRawPointer(hit).assumingMemoryBound(to: UInt8.self) - base
                 }
                 if start != count { throw newlineError }
                 return nil
@@ -161,6 +185,28 @@ enum BulkParser {
                 line += 1
                 let actionStart = from
                 from = marker + 1
+                if let fast = ActionFastPath.parse(buf, from: actionStart, to: marker, names: &names) {
+                    // The common action line: the general path below would build the same op.
+                    let op = BulkOp(action: fast.action, reportedAs: fast.action, index: fast.index ?? options.defaultIndex, id: fast.id, line: line)
+                    guard let sourceEnd = try nextMarker(from) else { break }
+                    line += 1
+                    var end = sourceEnd
+                    if end > from && buf[end - 1] == 0x0D { end -= 1 }
+                    let sourceStart = from
+                    from = sourceEnd + 1
+                    op.sourceBytes = Array(UnsafeBufferPointer(rebasing: buf[sourceStart..<end]))
+                    if JSONValidator.validate(buf, from: sourceStart, to: end, scratch: &scratch) == .object {
+                        op.sourceValidated = true
+                    } else {
+                        do throws(JSONParseError) {
+                            op.parsedSource = .success(try JSONParser.parse(buf, from: sourceStart, to: end))
+                        } catch {
+                            op.parsedSource = .failure(error)
+                        }
+                    }
+                    ops.append(op)
+                    continue
+                }
                 let leading: JSONParser.Leading
                 do throws(JSONParseError) {
                     leading = try JSONParser.parseLeading(buf, from: actionStart, to: marker)
@@ -217,10 +263,14 @@ enum BulkParser {
                 switch action {
                 case .index, .create:
                     op.sourceBytes = Array(UnsafeBufferPointer(rebasing: buf[sourceStart..<end]))
-                    do throws(JSONParseError) {
-                        op.parsedSource = .success(try JSONParser.parse(buf, from: sourceStart, to: end))
-                    } catch {
-                        op.parsedSource = .failure(error)
+                    if JSONValidator.validate(buf, from: sourceStart, to: end, scratch: &scratch) == .object {
+                        op.sourceValidated = true
+                    } else {
+                        do throws(JSONParseError) {
+                            op.parsedSource = .success(try JSONParser.parse(buf, from: sourceStart, to: end))
+                        } catch {
+                            op.parsedSource = .failure(error)
+                        }
                     }
                 case .update:
                     if op.version != nil || (op.versionType != nil && op.versionType != "internal") {
@@ -415,8 +465,16 @@ struct ItemFaultPlan: Sendable {
     }
 }
 
-struct BulkOutcome: Sendable {
-    var items: [JSONValue]
+/// One response item: a write kept as its values (written straight to bytes by
+/// ``BulkResponseWriter``), or any other item as JSON.
+enum BulkItemResult {
+    /// `shards`: `_shards.total` as it was when the write happened (replicas + 1).
+    case written(BulkAction, BulkExecutor.WriteResult, forcedRefresh: Bool, shards: Int)
+    case json(JSONValue)
+}
+
+struct BulkOutcome: @unchecked Sendable {
+    var items: [BulkItemResult]
     var errors: Bool
     var counters = FaultCounters()
     var applied = 0
@@ -445,12 +503,12 @@ struct BulkExecutor {
     private var config: ElasticsearchTestServerConfiguration { cluster.configuration }
 
     mutating func run(_ ops: [BulkOp]) -> BulkOutcome {
-        var items: [JSONValue] = []
+        var items: [BulkItemResult] = []
         items.reserveCapacity(ops.count)
         var errors = false
         var applied = 0
         for (i, op) in ops.enumerated() {
-            let (item, failed) = execute(op, position: i)
+            let (item, failed) = executeItem(op, position: i)
             if failed { errors = true } else { applied += 1 }
             items.append(item)
         }
@@ -483,7 +541,7 @@ struct BulkExecutor {
         var get: JSONValue?
     }
 
-    func successBody(_ r: WriteResult, refresh: Bool) -> [JSONMember] {
+    static func successBody(_ r: WriteResult, refresh: Bool, shards: Int) -> [JSONMember] {
         var m: [JSONMember] = [
             JSONMember("_index", .string(r.index.name)),
             JSONMember("_id", .string(r.id)),
@@ -494,7 +552,9 @@ struct BulkExecutor {
         m.append(
             JSONMember(
                 "_shards",
-                r.noop ? .obj(["total": .int(0), "successful": .int(0), "failed": .int(0)]) : r.index.shardsJSON))
+                r.noop
+                    ? .obj(["total": .int(0), "successful": .int(0), "failed": .int(0)])
+                    : .obj(["total": .int(shards), "successful": .int(1), "failed": .int(0)])))
         m.append(JSONMember("_seq_no", .int(r.seqNo)))
         m.append(JSONMember("_primary_term", .int(1)))
         if let get = r.get { m.append(JSONMember("get", get)) }
@@ -503,17 +563,36 @@ struct BulkExecutor {
 
     /// Returns the response item and whether it failed.
     mutating func execute(_ op: BulkOp, position: Int) -> (JSONValue, Bool) {
+        let (item, failed) = executeItem(op, position: position)
+        return (BulkExecutor.json(item), failed)
+    }
+
+    /// The JSON of a response item.
+    static func json(_ item: BulkItemResult) -> JSONValue {
+        switch item {
+        case .json(let value):
+            return value
+        case .written(let action, let result, let forcedRefresh, let shards):
+            var body = successBody(result, refresh: forcedRefresh, shards: shards)
+            body.append(JSONMember("status", .int(result.status)))
+            return .object([JSONMember(action.rawValue, .object(body))])
+        }
+    }
+
+    /// Like ``execute(_:position:)``, keeping a successful write as its values.
+    mutating func executeItem(_ op: BulkOp, position: Int) -> (BulkItemResult, Bool) {
         let name = op.index ?? ""
         do {
             let result = try write(op, name: name, position: position)
-            var body = successBody(result, refresh: options.refresh)
-            body.append(JSONMember("status", .int(result.status)))
-            return (.object([JSONMember(op.reportedAs.rawValue, .object(body))]), result.status >= 400 && result.result != "not_found")
+            return (
+                .written(op.reportedAs, result, forcedRefresh: options.refresh, shards: result.index.replicas + 1),
+                result.status >= 400 && result.result != "not_found"
+            )
         } catch let failure as ItemFailure {
             if failure.error.status == 409 { counters.conflictItems += 1 }
-            return (BulkExecutor.failureItem(op.reportedAs, index: failure.index, id: failure.id, error: failure.error), true)
+            return (.json(BulkExecutor.failureItem(op.reportedAs, index: failure.index, id: failure.id, error: failure.error)), true)
         } catch {
-            return (BulkExecutor.failureItem(op.reportedAs, index: name, id: op.id, error: .illegalArgument("\(error)")), true)
+            return (.json(BulkExecutor.failureItem(op.reportedAs, index: name, id: op.id, error: .illegalArgument("\(error)"))), true)
         }
     }
 
@@ -694,7 +773,14 @@ struct BulkExecutor {
         return e
     }
 
-    private mutating func checkDocument(_ doc: JSONValue, op: BulkOp, id: String, sourceLength: Int, idx: IndexState) throws(ESError) -> IndexMapping? {
+    /// Whether ``checkDocument`` looks at the document (else a validated source is stored as is,
+    /// without building its tree).
+    private func needsDocument(_ idx: IndexState) -> Bool {
+        idx.dataStream != nil || !faults.mappingRules.isEmpty || config.mappingEmulation
+    }
+
+    private mutating func checkDocument(_ doc: JSONValue?, op: BulkOp, id: String, sourceLength: Int, idx: IndexState) throws(ESError) -> IndexMapping? {
+        guard let doc else { return nil }
         if idx.dataStream != nil {
             if doc["@timestamp"] == nil {
                 let reason = "data stream timestamp field [@timestamp] is missing"
@@ -752,25 +838,28 @@ struct BulkExecutor {
     }
 
     private mutating func indexDoc(_ op: BulkOp, id: String, into idx: IndexState, isDataStream: Bool) throws(ESError) -> WriteResult {
-        let doc: JSONValue
-        switch op.parsedSource {
-        case .success(let d)?:
-            doc = d
-        case .failure(let e)?:
-            if e.message.hasPrefix("No content to map") {
+        // A validated source is a JSON object: its tree is built only if the checks below need it.
+        var doc: JSONValue? = nil
+        if !op.sourceValidated || needsDocument(idx) {
+            switch op.document {
+            case .success(let d)?:
+                doc = d
+            case .failure(let e)?:
+                if e.message.hasPrefix("No content to map") {
+                    throw ESError(status: 400, type: "document_parsing_exception", reason: "[1:1] failed to parse, document is empty")
+                }
+                throw ESError(
+                    status: 400, type: "document_parsing_exception", reason: "[\(e.line):\(e.column)] failed to parse: \(e.message)",
+                    causedBy: ESError(status: 400, type: "json_parse_exception", reason: e.message))
+            case nil:
                 throw ESError(status: 400, type: "document_parsing_exception", reason: "[1:1] failed to parse, document is empty")
             }
-            throw ESError(
-                status: 400, type: "document_parsing_exception", reason: "[\(e.line):\(e.column)] failed to parse: \(e.message)",
-                causedBy: ESError(status: 400, type: "json_parse_exception", reason: e.message))
-        case nil:
-            throw ESError(status: 400, type: "document_parsing_exception", reason: "[1:1] failed to parse, document is empty")
-        }
-        guard case .object = doc else {
-            throw ESError(
-                status: 400, type: "document_parsing_exception",
-                reason: "[1:1] failed to parse: Malformed content, must start with an object",
-                causedBy: ESError(status: 400, type: "document_parsing_exception", reason: "[1:1] Malformed content, must start with an object"))
+            guard case .object? = doc else {
+                throw ESError(
+                    status: 400, type: "document_parsing_exception",
+                    reason: "[1:1] failed to parse: Malformed content, must start with an object",
+                    causedBy: ESError(status: 400, type: "document_parsing_exception", reason: "[1:1] Malformed content, must start with an object"))
+            }
         }
         let existing = idx.docs[id]
         if op.isCreate, let existing {
@@ -787,10 +876,11 @@ struct BulkExecutor {
         }
         let newMapping = try checkDocument(doc, op: op, id: id, sourceLength: op.sourceBytes.count, idx: idx)
         if let newMapping { idx.mapping = newMapping }
-        let version = external ?? ((existing?.version ?? idx.tombstones[id] ?? 0) + 1)
+        let tombstone = idx.tombstones.isEmpty ? nil : idx.tombstones[id]
+        let version = external ?? ((existing?.version ?? tombstone ?? 0) + 1)
         let seq = idx.takeSeqNo()
         idx.docs[id] = DocState(source: op.sourceBytes, version: version, seqNo: seq)
-        idx.tombstones[id] = nil
+        if tombstone != nil { idx.tombstones[id] = nil }
         idx.indexTotal += 1
         return WriteResult(
             index: idx, id: id, version: version, result: existing == nil ? "created" : "updated", seqNo: seq,

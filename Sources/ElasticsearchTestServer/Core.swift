@@ -697,9 +697,15 @@ final class ServerCore: @unchecked Sendable {
             return HandlerOutput(reply: .result(.empty(0)), delay: delay, drop: true)
         }
         let took = max(0, Int((ContinuousClock.now - started) / .milliseconds(1)))
+        if !(ctx.param("pretty").map { $0 == "" || $0 == "true" } ?? false) {
+            // The same bytes `handle` would write for the tree below (filter_path included), without the tree.
+            var writer = BulkResponseWriter(filterPath: ctx.param("filter_path"))
+            let bytes = writer.write(errors: outcome.errors, took: took, ingestRan: outcome.ingestRan, items: outcome.items)
+            return HandlerOutput(reply: .result(HTTPResult(status: 200, body: bytes)), delay: delay)
+        }
         var members: [JSONMember] = [JSONMember("errors", .bool(outcome.errors)), JSONMember("took", .int(took))]
         if outcome.ingestRan { members.append(JSONMember("ingest_took", .int(0))) }
-        members.append(JSONMember("items", .array(outcome.items)))
+        members.append(JSONMember("items", .array(outcome.items.map(BulkExecutor.json))))
         let body: JSONValue = .object(members)
         return HandlerOutput(reply: .value(200, body), delay: delay)
     }
