@@ -122,6 +122,42 @@ import Testing
         try await expectRefused(tls: "{ca_file: \"\(TLSFixtures.otherCA)\"}")
     }
 
+    /// `es-test-server --tls-cert --tls-key` serves HTTPS: `shipper run --once` with the CA
+    /// delivers everything to it, then it reports the documents on SIGTERM.
+    @Test func esTestServerExecutableServesHTTPS() throws {
+        let exe = URL(fileURLWithPath: Repo.shipper).deletingLastPathComponent().appendingPathComponent("es-test-server").path
+        let server = try CapturedProcess(
+            executable: exe,
+            arguments: ["--port", "0", "--tls-cert", TLSFixtures.serverCertificate, "--tls-key", TLSFixtures.serverKey], cwd: "/")
+        var port: Int?
+        #expect(eventually(timeout: 30) {
+            port = server.stdout.split(separator: "\n").first.flatMap { $0.hasPrefix("listening on 127.0.0.1:") ? Int($0.split(separator: ":").last ?? "") : nil }
+            return port != nil
+        }, "\(server.stdout)\(server.stderr)")
+        guard let port else { return }
+        let dir = try TempDir()
+        _ = try writeContainerLines(root: dir.path + "/containers", tag: "exe", count: 100)
+        let config = try dir.write("shipper.yaml", """
+            data_dir: \(dir.path)/state
+            telemetry: {address: "127.0.0.1:0"}
+            sources:
+              docker: {type: docker, paths: ["\(dir.path)/containers/*/*-json.log"]}
+            pipelines:
+              app: {stages: []}
+            outputs:
+              es:
+                type: elasticsearch
+                hosts: ["https://localhost:\(port)"]
+                tls: {ca_file: "\(TLSFixtures.ca)"}
+                batch: {timeout: 0s}
+            """)
+        let r = try shipper(["run", "--config", config, "--once"], cwd: dir.path, timeout: 60)
+        #expect(r.status == 0, "\(r.stderr)")
+        server.signal(SIGTERM)
+        #expect(server.wait() == 0)
+        #expect(server.stdout.contains("documents: 100,"), "\(server.stdout)")
+    }
+
     @Test func anUnreadableCAFileStopsStartWithItsPath() throws {
         let dir = try TempDir()
         let config = try dir.write("shipper.yaml", """
