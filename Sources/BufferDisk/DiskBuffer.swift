@@ -478,7 +478,13 @@ public final class DiskBuffer: Sendable {
     /// keep appending (backpressure still applies) while earlier appends become durable.
     public func appendWithoutWaitingForSync(_ records: [BufferRecord]) async throws -> BufferAppendTicket {
         guard !records.isEmpty else { return BufferAppendTicket(lsn: 0) }
-        let batch = try RecordCodec.encodeFrames(records)
+        return try await appendWithoutWaitingForSync(try RecordCodec.encodeFrames(records))
+    }
+
+    /// Like ``appendWithoutWaitingForSync(_:)-([BufferRecord])`` for frames already encoded (see
+    /// ``RecordCodec/BatchWriter``). The buffer keeps no reference to `batch`.
+    public func appendWithoutWaitingForSync(_ batch: RecordCodec.EncodedBatch) async throws -> BufferAppendTicket {
+        guard !batch.frameEnds.isEmpty else { return BufferAppendTicket(lsn: 0) }
         try await acquireAppendTurn(closing: false)
         defer { releaseAppendTurn() }
         try await waitForSpace(Int64(batch.bytes.count))

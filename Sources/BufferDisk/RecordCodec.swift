@@ -135,6 +135,54 @@ public enum RecordCodec {
         return EncodedBatch(bytes: bytes, frameEnds: ends)
     }
 
+    /// Builds an ``EncodedBatch`` record by record, with each document written straight into
+    /// the frame (no record value, no copy). Reuse one writer: ``reset()`` keeps its capacity.
+    public struct BatchWriter: Sendable {
+        /// The frames written so far, for ``DiskBuffer/appendWithoutWaitingForSync(_:)-(EncodedBatch)``.
+        public private(set) var batch = EncodedBatch(bytes: [], frameEnds: [])
+
+        public init(capacity: Int = 0) {
+            batch.bytes.reserveCapacity(capacity)
+        }
+
+        public var isEmpty: Bool { batch.frameEnds.isEmpty }
+        public var count: Int { batch.frameEnds.count }
+
+        /// Empties the writer, keeping its memory.
+        public mutating func reset() {
+            batch.bytes.removeAll(keepingCapacity: true)
+            batch.frameEnds.removeAll(keepingCapacity: true)
+        }
+
+        /// Appends one record whose document `writeDocument` appends to the bytes it is given.
+        ///
+        /// - Throws: ``BufferError/recordTooLarge(_:)`` (and writes nothing) for a payload above ``maxPayload``.
+        public mutating func append(
+            source: UInt64, offset: Int64, timestamp: Int64, attributes: [BufferAttribute] = [],
+            document writeDocument: (inout [UInt8]) -> Void
+        ) throws {
+            let start = batch.bytes.count
+            var fixed = 25 &+ varintSize(attributes.count)
+            for a in attributes {
+                let name = a.name.utf8.count
+                fixed &+= varintSize(name) &+ name &+ varintSize(a.value.count) &+ a.value.count
+            }
+            let record = BufferRecord(source: source, offset: offset, timestamp: timestamp, attributes: attributes, document: [])
+            batch.bytes.append(contentsOf: repeatElement(0, count: headerSize &+ fixed))
+            batch.bytes.withUnsafeMutableBytes { b in
+                _ = writePayload(record, to: b.baseAddress! + start + headerSize)
+            }
+            writeDocument(&batch.bytes)
+            let payloadLength = batch.bytes.count &- start &- headerSize
+            guard payloadLength <= maxPayload else {
+                batch.bytes.removeSubrange(start...)
+                throw BufferError.recordTooLarge(payloadLength)
+            }
+            batch.bytes.withUnsafeMutableBytes { b in sealFrame(b.baseAddress! + start, payloadLength: payloadLength) }
+            batch.frameEnds.append(batch.bytes.count)
+        }
+    }
+
     /// Encodes one record as a frame.
     public static func encodeFrame(_ record: BufferRecord) throws -> [UInt8] {
         try encodeFrames([record]).bytes

@@ -15,7 +15,7 @@ public struct CRIDecoder: LineDecoder {
     private var joiner: PartialJoiner
 
     public init(options: LineDecoderOptions = .defaults) {
-        joiner = PartialJoiner(maxLineBytes: options.maxLineBytes, stripNewline: false)
+        joiner = PartialJoiner(options: options, stripNewline: false)
     }
 
     public var pendingOffset: Int64? { joiner.pendingOffset }
@@ -33,7 +33,7 @@ public struct CRIDecoder: LineDecoder {
         }
         var event = LogEvent()
         let text = UnsafeRawBufferPointer(rebasing: line[prefix.messageStart...])
-        event.arena.reserveCapacity(text.count &+ (origin.path?.utf8.count ?? 0) &+ 16)
+        event.arena.reserveCapacity(joiner.arenaCapacity(line: text.count, origin: origin))
         let message = event.append(bytes: text).range
         let chunk = Chunk(message: message, timestamp: prefix.timestamp, stream: prefix.stream, isFinal: !prefix.isPartial)
         joiner.add(&event, chunk, origin: origin, into: &output)

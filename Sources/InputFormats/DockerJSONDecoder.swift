@@ -26,7 +26,7 @@ public struct DockerJSONDecoder: LineDecoder {
     private static let attrPathCacheSize = 64
 
     public init(options: LineDecoderOptions = .defaults) {
-        joiner = PartialJoiner(maxLineBytes: options.maxLineBytes, stripNewline: true)
+        joiner = PartialJoiner(options: options, stripNewline: true)
     }
 
     public var pendingOffset: Int64? { joiner.pendingOffset }
@@ -95,7 +95,7 @@ public struct DockerJSONDecoder: LineDecoder {
         guard n >= 10, let base = line.baseAddress,
             base.loadUnaligned(as: UInt64.self) == UInt64(littleEndian: 0x223A_2267_6F6C_227B)  // {"log":"
         else { return false }
-        let (arena, end, failure) = Self.unescapeIntoNewArena(line, quote: 7, extra: (origin.path?.utf8.count ?? 0) &+ 16)
+        let (arena, end, failure) = Self.unescapeIntoNewArena(line, quote: 7, extra: joiner.arenaCapacity(line: 0, origin: origin))
         guard failure == nil else { return false }
         var p = end
         var stream = StreamKind.none
@@ -165,7 +165,7 @@ public struct DockerJSONDecoder: LineDecoder {
                             // The common case: unescape straight into a new arena sized for the
                             // message and the fields written after it.
                             let (arena, end, failure) = Self.unescapeIntoNewArena(
-                                line, quote: scanner.position, extra: (origin.path?.utf8.count ?? 0) &+ 16)
+                                line, quote: scanner.position, extra: joiner.arenaCapacity(line: 0, origin: origin))
                             event.arena = arena
                             if let failure { throw failure }
                             log = 0..<event.arena.count

@@ -139,9 +139,16 @@ public struct LineDecoderOptions: Sendable, Equatable {
     /// one event and the join starts again with that chunk; every event cut this way is tagged
     /// `_partial_truncated`. Nothing is dropped. A single physical line is never cut.
     public var maxLineBytes: Int
+    /// Arena bytes each event gets beyond what the decoder writes, so that metadata and stages
+    /// add text without reallocating it.
+    public var extraArenaBytes: Int
+    /// Field slots each event gets beyond the decoder's own, for the same reason.
+    public var extraFields: Int
 
-    public init(maxLineBytes: Int = 1 << 20) {
+    public init(maxLineBytes: Int = 1 << 20, extraArenaBytes: Int = 0, extraFields: Int = 0) {
         self.maxLineBytes = max(1, maxLineBytes)
+        self.extraArenaBytes = max(0, min(extraArenaBytes, 1 << 20))
+        self.extraFields = max(0, min(extraFields, 1024))
     }
 
     public static let defaults = LineDecoderOptions()
@@ -168,7 +175,7 @@ public func makeDecoder(
     switch resolved {
     case .docker: return DockerJSONDecoder(options: options)
     case .cri: return CRIDecoder(options: options)
-    case .raw, .auto: return RawDecoder()
+    case .raw, .auto: return RawDecoder(options: options)
     }
 }
 

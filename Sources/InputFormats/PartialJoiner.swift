@@ -89,9 +89,27 @@ struct PartialJoiner {
     private var pathBytes: [UInt8] = []
     private var slots: [Pending?] = Array(repeating: nil, count: StreamKind.count)
 
-    init(maxLineBytes: Int, stripNewline: Bool) {
+    /// ``LineDecoderOptions/extraArenaBytes`` and ``LineDecoderOptions/extraFields``.
+    let extraArenaBytes: Int
+    let extraFields: Int
+
+    init(maxLineBytes: Int, stripNewline: Bool, extraArenaBytes: Int = 0, extraFields: Int = 0) {
         self.maxLineBytes = maxLineBytes
         self.stripNewline = stripNewline
+        self.extraArenaBytes = extraArenaBytes
+        self.extraFields = extraFields
+    }
+
+    init(options: LineDecoderOptions, stripNewline: Bool) {
+        self.init(
+            maxLineBytes: options.maxLineBytes, stripNewline: stripNewline, extraArenaBytes: options.extraArenaBytes,
+            extraFields: options.extraFields)
+    }
+
+    /// Arena room for a line of `count` bytes: the line, the path and what metadata and stages add.
+    @inline(__always)
+    func arenaCapacity(line count: Int, origin: LineOrigin) -> Int {
+        count &+ (origin.path?.utf8.count ?? 0) &+ 48 &+ extraArenaBytes
     }
 
     var pendingOffset: Int64? {
@@ -163,7 +181,7 @@ struct PartialJoiner {
         stats.lines &+= 1
         stats.decodeFailures &+= 1
         var event = LogEvent()
-        event.arena.reserveCapacity(line.count &+ (origin.path?.utf8.count ?? 0) &+ 48)
+        event.arena.reserveCapacity(arenaCapacity(line: line.count, origin: origin))
         let message = event.append(bytes: line).range
         finish(
             &event, message: message, timestamp: now, stream: .none, otherStream: [], extras: [], origin: origin,
@@ -199,7 +217,7 @@ struct PartialJoiner {
         var end = message.upperBound
         if stripNewline && end > message.lowerBound && event.arena[end - 1] == 0x0A { end -= 1 }
         if end > message.lowerBound && event.arena[end - 1] == 0x0D { end -= 1 }
-        event.fields.reserveCapacity(5 &+ extras.count &+ (tags.isEmpty ? 0 : 2))
+        event.fields.reserveCapacity(5 &+ extras.count &+ (tags.isEmpty ? 0 : 2) &+ extraFields)
         event.appendField(FieldPaths.timestamp, .timestamp(timestamp))
         event.appendField(FieldPaths.message, .string(ArenaSlice(start: message.lowerBound, count: end - message.lowerBound)))
         switch stream {

@@ -4,9 +4,13 @@ import ShipperCore
 /// kept as it is) and `@timestamp` the time it was read. Raw lines have no `stream`; nothing is
 /// joined (use a multiline stage for that) and nothing fails to decode.
 public struct RawDecoder: LineDecoder {
-    private var joiner = PartialJoiner(maxLineBytes: .max, stripNewline: false)
+    private var joiner: PartialJoiner
 
-    public init() {}
+    public init(options: LineDecoderOptions = .defaults) {
+        var unbounded = options
+        unbounded.maxLineBytes = .max
+        joiner = PartialJoiner(options: unbounded, stripNewline: false)
+    }
 
     public var pendingOffset: Int64? { nil }
     public var stats: LineDecoderStats { joiner.stats }
@@ -15,7 +19,7 @@ public struct RawDecoder: LineDecoder {
         _ line: UnsafeRawBufferPointer, origin: LineOrigin, now: Timestamp, into output: inout [LogEvent]
     ) {
         var event = LogEvent()
-        event.arena.reserveCapacity(line.count &+ (origin.path?.utf8.count ?? 0) &+ 8)
+        event.arena.reserveCapacity(joiner.arenaCapacity(line: line.count, origin: origin))
         let message = event.append(bytes: line).range
         let chunk = Chunk(message: message, timestamp: now, stream: .none, isFinal: true)
         joiner.add(&event, chunk, origin: origin, into: &output)

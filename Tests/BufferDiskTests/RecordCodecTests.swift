@@ -113,3 +113,24 @@ import Testing
         #expect(throws: BufferError.recordTooLarge(RecordCodec.maxPayload + 26)) { try RecordCodec.encodeFrames([r]) }
     }
 }
+
+@Suite struct BatchWriterTests {
+    @Test func writesTheBytesEncodeFramesWrites() throws {
+        let records = RecordCodecTests.cases.map(\.1)
+        var writer = RecordCodec.BatchWriter(capacity: 16)
+        for _ in 0..<2 {  // the second round reuses the memory of the first
+            writer.reset()
+            #expect(writer.isEmpty)
+            for r in records {
+                try writer.append(source: r.source, offset: r.offset, timestamp: r.timestamp, attributes: r.attributes) {
+                    $0.append(contentsOf: r.document)
+                }
+            }
+            let expected = try RecordCodec.encodeFrames(records)
+            #expect(writer.count == records.count)
+            #expect(writer.batch.bytes == expected.bytes)
+            #expect(writer.batch.frameEnds == expected.frameEnds)
+            #expect(try RecordCodec.decodeFrames(writer.batch.bytes) == records)
+        }
+    }
+}

@@ -57,6 +57,8 @@ final class PipelineWorker {
     private let hostBlocks: [FieldBlock]
     private(set) var router: MeteredRouter
     private var builder: RecordBuilder
+    /// Frames of the next buffer append, reused batch after batch.
+    private var writer = RecordCodec.BatchWriter()
     private let buffer: DiskBuffer
     private let logger: Logger
     private var files: [FileID: (source: Int, state: FileState)] = [:]
@@ -187,7 +189,12 @@ final class PipelineWorker {
         var entry = files[chunk.file.id]
         if entry == nil {
             let firstLine = chunk.lines.first.map { Array(chunk.bytes[$0.range]) } ?? []
-            let decoder = makeDecoder(format: chunk.file.format, firstLine: firstLine, options: decoderOptions[sourceIndex])
+            // Room in each event for what is added after decoding (metadata, host, parsed fields).
+            var options = decoderOptions[sourceIndex]
+            let meta = chunk.file.metadata?.fieldBlock
+            options.extraArenaBytes = (meta?.bytes.count ?? 0) + hostBlocks[sourceIndex].bytes.count + 64
+            options.extraFields = (meta?.fields.count ?? 0) + 1 + 24
+            let decoder = makeDecoder(format: chunk.file.format, firstLine: firstLine, options: options)
             let start = chunk.lines.first?.offset ?? 0
             entry = (sourceIndex, FileState(decoder: decoder, fingerprint: chunk.file.fingerprint, lastEnd: start, committed: start))
         }
@@ -221,12 +228,13 @@ final class PipelineWorker {
     }
 
     private func appendWithoutWaiting(_ events: inout [ShipperCore.LogEvent]) async throws -> BufferAppendTicket {
-        var records: [BufferRecord] = []
-        records.reserveCapacity(events.count)
-        for e in events { records.append(builder.record(for: e)) }
+        writer.reset()
+        for i in events.indices { try builder.append(events[i], to: &writer) }
         eventsOut += events.count
         events.removeAll(keepingCapacity: true)
-        return try await buffer.appendWithoutWaitingForSync(records)
+        let ticket = try await buffer.appendWithoutWaitingForSync(writer.batch)
+        writer.reset()  // the buffer keeps no reference: the memory is reused for the next batch
+        return ticket
     }
 
     /// Per file, the offset before which every line's events have been appended: never past a

@@ -18,26 +18,40 @@ struct RecordBuilder {
     mutating func record(for event: LogEvent) -> BufferRecord {
         scratch.removeAll(keepingCapacity: true)
         encoder.encode(event, into: &scratch)
-        // Index names and ages come from @timestamp; an event without one (decoders always set it,
-        // a stage may remove it) is dated when its record is built, once: a replay from the buffer
-        // goes to the same index.
-        var timestamp = Timestamp.now().nanoseconds
-        if case .timestamp(let t)? = event[FieldPaths.timestamp] { timestamp = t.nanoseconds }
+        return BufferRecord(
+            source: event.origin.source, offset: event.origin.offset, timestamp: Self.timestamp(of: event),
+            attributes: attributes(of: event), document: scratch)
+    }
+
+    /// Appends the event's record to `writer`, encoding the document straight into the frame.
+    mutating func append(_ event: LogEvent, to writer: inout RecordCodec.BatchWriter) throws {
+        try writer.append(
+            source: event.origin.source, offset: event.origin.offset, timestamp: Self.timestamp(of: event),
+            attributes: attributes(of: event)
+        ) { encoder.encode(event, into: &$0) }
+    }
+
+    /// Index names and ages come from @timestamp; an event without one (decoders always set it,
+    /// a stage may remove it) is dated when its record is built, once: a replay from the buffer
+    /// goes to the same index.
+    private static func timestamp(of event: LogEvent) -> Int64 {
+        if case .timestamp(let t)? = event[FieldPaths.timestamp] { return t.nanoseconds }
+        return Timestamp.now().nanoseconds
+    }
+
+    private func attributes(of event: LogEvent) -> [BufferAttribute] {
+        guard !attributeFields.isEmpty else { return [] }
         var attributes: [BufferAttribute] = []
-        if !attributeFields.isEmpty {
-            attributes.reserveCapacity(attributeFields.count)
-            for path in attributeFields {
-                guard let value = event[path] else { continue }
-                if case .string(let s) = value {
-                    attributes.append(BufferAttribute(name: path.dotted, value: Array(event.arena[s.range])))
-                } else if let text = event.text(of: value) {
-                    attributes.append(BufferAttribute(name: path.dotted, value: Array(text.utf8)))
-                }
+        attributes.reserveCapacity(attributeFields.count)
+        for path in attributeFields {
+            guard let value = event[path] else { continue }
+            if case .string(let s) = value {
+                attributes.append(BufferAttribute(name: path.dotted, value: Array(event.arena[s.range])))
+            } else if let text = event.text(of: value) {
+                attributes.append(BufferAttribute(name: path.dotted, value: Array(text.utf8)))
             }
         }
-        return BufferRecord(
-            source: event.origin.source, offset: event.origin.offset, timestamp: timestamp, attributes: attributes,
-            document: scratch)
+        return attributes
     }
 }
 
