@@ -106,8 +106,11 @@ public struct TimeFormat: Sendable, Equatable, CustomStringConvertible {
         var whole: Int64 = 0
         let start = i
         while i < bytes.count, bytes[i] >= 0x30 && bytes[i] <= 0x39 {
-            guard i - start < 19 else { return nil }
-            whole = whole &* 10 &+ Int64(bytes[i] - 0x30)
+            // Beyond Int64 is no time: nil, not a wrapped value.
+            let (m, o1) = whole.multipliedReportingOverflow(by: 10)
+            let (a, o2) = m.addingReportingOverflow(Int64(bytes[i] - 0x30))
+            guard i - start < 19, !o1, !o2 else { return nil }
+            whole = a
             i += 1
         }
         guard i > start else { return nil }
@@ -127,8 +130,8 @@ public struct TimeFormat: Sendable, Equatable, CustomStringConvertible {
         }
         guard i == bytes.count else { return nil }
         let (ns, overflow) = whole.multipliedReportingOverflow(by: scale)
-        guard !overflow else { return nil }
-        let total = ns &+ frac
+        let (total, overflow2) = ns.addingReportingOverflow(frac)
+        guard !overflow, !overflow2 else { return nil }
         let precision: UInt8 = scale == 1 ? 9 : (scale == 1000 ? 6 : (scale == 1_000_000 ? 3 : (digits > 6 ? 9 : digits > 3 ? 6 : 3)))
         return Timestamp(nanoseconds: negative ? -total : total, precision: precision)
     }
