@@ -861,7 +861,8 @@ struct BulkExecutor {
                     causedBy: ESError(status: 400, type: "document_parsing_exception", reason: "[1:1] Malformed content, must start with an object"))
             }
         }
-        let existing = idx.docs[id]
+        let key = DocStore.Key(id)
+        let existing = idx.docs[key]
         if op.isCreate, let existing {
             throw fixConflict(
                 .versionConflict(
@@ -879,7 +880,7 @@ struct BulkExecutor {
         let tombstone = idx.tombstones.isEmpty ? nil : idx.tombstones[id]
         let version = external ?? ((existing?.version ?? tombstone ?? 0) + 1)
         let seq = idx.takeSeqNo()
-        idx.docs[id] = DocState(source: op.sourceBytes, version: version, seqNo: seq)
+        idx.docs[key] = DocState(source: op.sourceBytes, version: version, seqNo: seq)
         if tombstone != nil { idx.tombstones[id] = nil }
         idx.indexTotal += 1
         return WriteResult(

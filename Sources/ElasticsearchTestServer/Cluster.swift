@@ -10,7 +10,7 @@ final class IndexState {
     let name: String
     let uuid: String
     let creationDate: Int64
-    var docs: [String: DocState] = [:]
+    var docs = DocStore()
     /// Versions of deleted documents (ES keeps tombstones for a while; we keep them forever).
     var tombstones: [String: Int64] = [:]
     var nextSeqNo: Int64 = 0

@@ -501,6 +501,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             return raw.readBytes(length: raw.readableBytes) ?? []
         case "gzip", "x-gzip":
             if raw.readableBytes == 0 { return [] }
+            if let out = Self.gunzipSized(raw, below: max) { return out }
             var out = try run(.gzip(), raw)
             return out.readBytes(length: out.readableBytes) ?? []
         case "deflate":
@@ -518,6 +519,25 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             // Unknown encodings pass through undecoded (as Netty does).
             return raw.readBytes(length: raw.readableBytes) ?? []
         }
+    }
+
+    /// A gzip body decoded into one buffer of the size its trailer announces (ISIZE), where the
+    /// general path grows several buffers and joins them. nil when that size is unusable or wrong
+    /// (the general path then decodes, with the same result and errors).
+    private static func gunzipSized(_ raw: ByteBuffer, below max: Int) -> [UInt8]? {
+        let n = raw.readableBytes
+        guard n >= 18, let isize = raw.getInteger(at: raw.readerIndex + n - 4, endianness: .little, as: UInt32.self) else { return nil }
+        let size = Int(isize)
+        // Deflate expands at most 1032:1; a larger claim is not a single member.
+        guard size > 0, size < max, size <= n * 1032 else { return nil }
+        var input = raw
+        var out = ByteBufferAllocator().buffer(capacity: size)
+        do {
+            try input.decompress(to: &out, with: .gzip())
+        } catch {
+            return nil
+        }
+        return out.readBytes(length: out.readableBytes)
     }
 
     private func recordEarly(_ h: HTTPRequestHead, size: Int, status: Int) {

@@ -185,4 +185,36 @@ struct BulkFastPathTests {
             }
         }
     }
+
+    /// gzip bodies are decoded into a buffer of the size their trailer announces; a wrong size
+    /// (too small, too large, beyond the content-length limit) still gets the general decoder's answer.
+    @Test func gzipTrailerSizeIsOnlyAHint() async throws {
+        var config = ElasticsearchTestServerConfiguration()
+        config.maxContentLength = 4096
+        try await withServer(config) { server in
+            let nd = (0..<20).map { #"{"create":{"_index":"g","_id":"\#($0)"}}"# + "\n" + #"{"n":\#($0)}"# + "\n" }.joined()
+            let gz = try TestClient.gzip(Array(nd.utf8))
+            func send(_ body: [UInt8]) async throws -> TestResponse {
+                try await TestClient.send(
+                    port: server.port, "POST", "/_bulk?filter_path=errors", headers: [("Content-Encoding", "gzip")], body: body,
+                    contentType: "application/x-ndjson")
+            }
+            var r = try await send(gz)
+            #expect(r.status == 200 && r.text == #"{"errors":false}"#)
+            #expect(server.count(index: "g") == 20)
+            // The trailer's length no longer matches: zlib's length check fails either way.
+            for size: UInt32 in [1, UInt32(nd.utf8.count) + 1, 1 << 20] {
+                var bad = gz
+                withUnsafeBytes(of: size.littleEndian) { bad.replaceSubrange(bad.count - 4..<bad.count, with: $0) }
+                r = try await send(bad)
+                #expect(r.status == 400, "ISIZE \(size): \(r.text)")
+                #expect(r.text.contains("failed to decode request body"))
+            }
+            // Over max_content_length once decoded: 413, whatever the trailer says.
+            let big = (0..<200).map { #"{"create":{"_index":"g","_id":"b\#($0)"}}"# + "\n" + #"{"n":\#($0)}"# + "\n" }.joined()
+            r = try await send(try TestClient.gzip(Array(big.utf8)))
+            #expect(r.status == 413)
+            #expect(server.count(index: "g") == 20)
+        }
+    }
 }
