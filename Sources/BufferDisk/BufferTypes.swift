@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// One event as stored in the disk buffer: the encoded document plus what outputs need without
 /// parsing it again.
 public struct BufferRecord: Sendable, Equatable {
@@ -111,6 +119,9 @@ public struct BufferStats: Sendable, Equatable {
     public var readersWaiting: Int
     /// Records skipped by readers because they failed their checksum after the buffer was opened.
     public var corruptRecordsSkipped: Int
+    /// An append is waiting because the buffer's volume is full (a write failed with ENOSPC or
+    /// EDQUOT before `max_size` was reached).
+    public var waitingForVolumeSpace: Bool
 }
 
 /// What opening the buffer found and repaired. Any non-zero repair is also logged.
@@ -155,6 +166,12 @@ public enum BufferError: Error, Sendable, Equatable, CustomStringConvertible {
     case recordTooLarge(Int)
     /// Bytes that are not a valid record or ledger.
     case malformed(String)
+
+    /// A write failed because the volume is full (ENOSPC) or the quota is used up (EDQUOT).
+    public var isNoSpace: Bool {
+        if case let .io(_, _, code) = self { return code == ENOSPC || code == EDQUOT }
+        return false
+    }
 
     public var description: String {
         switch self {

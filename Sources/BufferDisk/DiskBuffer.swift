@@ -177,6 +177,10 @@ public final class DiskBuffer: Sendable {
         var ticker: Task<Void, Never>?
         var corruptSkipped = 0
         var lockFile: FileHandle?
+        /// An append is waiting for space on the buffer's volume (a write failed with ENOSPC).
+        var waitingForVolume = false
+        /// A ledger write that failed for lack of space was logged (once per episode).
+        var ledgerNoSpaceLogged = false
 
         var minAckIndex: Int64 {
             readers.values.lazy.map(\.ackIndex).min() ?? totalRecords
@@ -488,7 +492,17 @@ public final class DiskBuffer: Sendable {
         try await acquireAppendTurn(closing: false)
         defer { releaseAppendTurn() }
         try await waitForSpace(Int64(batch.bytes.count))
-        return BufferAppendTicket(lsn: try write(batch))
+        var next = 0
+        var fullSince: ContinuousClock.Instant?
+        while true {
+            do {
+                let lsn = try write(batch, from: &next)
+                if let fullSince { volumeHasSpaceAgain(since: fullSince) }
+                return BufferAppendTicket(lsn: lsn)
+            } catch let error as BufferError where error.isNoSpace {
+                try await waitForVolumeSpace(error, since: &fullSince)
+            }
+        }
     }
 
     /// Whether the records of an append are durable per the `fsync` policy (without waiting):
@@ -569,10 +583,58 @@ public final class DiskBuffer: Sendable {
         }
     }
 
-    /// Writes the frames (holding the append turn); returns the LSN after the last one.
-    private func write(_ batch: RecordCodec.EncodedBatch) throws -> Int64 {
+    /// After a write failed for lack of space on the buffer's volume: drops the segments every
+    /// reader has acknowledged (the active one too when everything is), else waits a moment;
+    /// the append then tries again. Logs once per episode; throws ``BufferError/closed`` when
+    /// the buffer is closed meanwhile, `CancellationError` when the task is cancelled.
+    private func waitForVolumeSpace(_ error: BufferError, since: inout ContinuousClock.Instant?) async throws {
+        if since == nil {
+            since = .now
+            state.withLock { $0.waitingForVolume = true }
+            logger.error(
+                "buffer: the buffer's volume is full (\(error)); reading pauses until there is room again: segments are deleted as the outputs deliver them, or free space on the volume",
+                metadata: ["path": "\(directory)"])
+        }
+        let deleted = try state.withLock { s throws -> [FileHandle] in
+            if s.closed {
+                s.waitingForVolume = false
+                throw BufferError.closed
+            }
+            var files = s.removeAcknowledgedSegments()
+            if !s.segments.isEmpty && s.minAckIndex >= s.totalRecords {
+                files += s.segments.map(\.file)
+                s.segments.removeAll()
+                s.bytesOnDisk = 0
+            }
+            return files
+        }
+        for f in deleted {
+            do { try FS.remove(f.path) } catch { logger.error("buffer: \(error)") }
+        }
+        if deleted.isEmpty {
+            do {
+                try await Task.sleep(for: .milliseconds(200))
+            } catch {
+                state.withLock { $0.waitingForVolume = false }
+                throw error
+            }
+        }
+    }
+
+    private func volumeHasSpaceAgain(since: ContinuousClock.Instant) {
+        state.withLock { $0.waitingForVolume = false }
+        let d = ContinuousClock.now - since
+        let tenths = d.components.seconds * 10 + d.components.attoseconds / 100_000_000_000_000_000
+        logger.notice(
+            "buffer: room on the buffer's volume again after \(tenths / 10).\(tenths % 10) s; appending resumes", metadata: ["path": "\(directory)"])
+    }
+
+    /// Writes the frames from frame `next` on (holding the append turn); returns the LSN after
+    /// the last one. `next` advances past every frame written: after a write that failed for lack
+    /// of space (``BufferError/isNoSpace``; nothing of the failed chunk is kept and the segment
+    /// stays open) the append goes on where it stopped.
+    private func write(_ batch: RecordCodec.EncodedBatch, from next: inout Int) throws -> Int64 {
         let ends = batch.frameEnds
-        var next = 0
         var lsn: Int64 = 0
         while next < ends.count {
             let chunkStart = next == 0 ? 0 : ends[next - 1]
@@ -589,10 +651,14 @@ public final class DiskBuffer: Sendable {
                     try file.write(UnsafeRawBufferPointer(rebasing: b[chunkStart..<chunkEnd]), at: size)
                 }
             } catch {
-                // Drop what may have been written after the published size; start a new segment next time.
+                // Drop what may have been written after the published size. Out of space: the
+                // same segment is written again once there is room; anything else: start a new
+                // segment next time.
                 try? file.truncate(to: size)
-                state.withLock { s in
-                    if let i = s.segments.lastIndex(where: { $0.id == id }) { s.segments[i].sealed = true }
+                if (error as? BufferError)?.isNoSpace != true {
+                    state.withLock { s in
+                        if let i = s.segments.lastIndex(where: { $0.id == id }) { s.segments[i].sealed = true }
+                    }
                 }
                 throw error
             }
@@ -855,7 +921,16 @@ public final class DiskBuffer: Sendable {
         }
         guard let target else { return }
         let ledger = Ledger(reader: reader, position: position)
-        try FS.writeAtomically(ledger.encode(), to: directory + "/" + Ledger.fileName(for: reader), directory: directory)
+        let ledgerPath = directory + "/" + Ledger.fileName(for: reader)
+        var ledgerWritten = true
+        do {
+            try FS.writeAtomically(ledger.encode(), to: ledgerPath, directory: directory)
+        } catch let error as BufferError where error.isNoSpace {
+            // The volume is full (the appender filled it): acknowledge in memory and delete what
+            // that frees, then write the ledger again. A ledger left behind only replays records.
+            try? FS.remove(ledgerPath + ".tmp")
+            ledgerWritten = false
+        }
         let (deleted, space) = state.withLock { s -> ([FileHandle], Waiter?) in
             s.readers[reader]!.ackIndex = max(s.readers[reader]!.ackIndex, target)
             s.readers[reader]!.readIndex = max(s.readers[reader]!.readIndex, s.readers[reader]!.ackIndex)
@@ -867,6 +942,24 @@ public final class DiskBuffer: Sendable {
         space?.wake()
         for f in deleted {
             do { try FS.remove(f.path) } catch { logger.error("buffer: \(error)") }
+        }
+        if ledgerWritten {
+            state.withLock { $0.ledgerNoSpaceLogged = false }
+            return
+        }
+        do {
+            try FS.writeAtomically(ledger.encode(), to: ledgerPath, directory: directory)
+        } catch let error as BufferError where error.isNoSpace {
+            try? FS.remove(ledgerPath + ".tmp")
+            let first = state.withLock { s -> Bool in
+                defer { s.ledgerNoSpaceLogged = true }
+                return !s.ledgerNoSpaceLogged
+            }
+            if first {
+                logger.warning(
+                    "buffer: cannot write the ledger of reader '\(reader)' (\(error)); acknowledged in memory and written with a later acknowledgement (a restart before that sends some records again)",
+                    metadata: ["path": "\(directory)"])
+            }
         }
     }
 
@@ -909,7 +1002,8 @@ public final class DiskBuffer: Sendable {
                 appendsWaitingForSpace: (s.spaceWaiter == nil ? 0 : 1),
                 appendsWaitingForSync: s.syncWaiters.count,
                 readersWaiting: s.readers.values.reduce(0) { $0 + $1.dataWaiters.count },
-                corruptRecordsSkipped: s.corruptSkipped)
+                corruptRecordsSkipped: s.corruptSkipped,
+                waitingForVolumeSpace: s.waitingForVolume)
         }
     }
 
