@@ -16,24 +16,40 @@ enum JSONValidator {
     /// for duplicate detection (reuse it across calls to avoid allocating).
     static func validate(_ buffer: UnsafeBufferPointer<UInt8>, from: Int, to: Int, scratch: inout [UInt64]) -> Kind? {
         guard let base = buffer.baseAddress, from < to else { return nil }
-        scratch.removeAll(keepingCapacity: true)
-        var s = Scanner(p: base, pos: from, end: to)
-        s.skipWhitespace()
-        guard s.pos < s.end else { return nil }
-        let kind: Kind = base[s.pos] == UInt8(ascii: "{") ? .object : .other
-        guard s.value(&scratch) else { return nil }
-        s.skipWhitespace()
-        return s.pos == s.end ? kind : nil
+        if scratch.count < keySlots { scratch = [UInt64](repeating: 0, count: keySlots) }
+        return scratch.withUnsafeMutableBufferPointer { keys -> Kind? in
+            var s = Scanner(p: base, pos: from, end: to, keys: keys.baseAddress!, keyCapacity: keys.count)
+            s.skipWhitespace()
+            guard s.pos < s.end else { return nil }
+            let kind: Kind = base[s.pos] == UInt8(ascii: "{") ? .object : .other
+            guard s.value() else { return nil }
+            s.skipWhitespace()
+            return s.pos == s.end ? kind : nil
+        }
     }
 
     /// Widest object checked here (duplicate detection is quadratic); wider ones go to the parser.
     static let maxKeys = 128
+    /// Room for the keys of all open objects (two words each); a document needing more goes to the parser.
+    static let keySlots = 4096
 
     private struct Scanner {
         let p: UnsafePointer<UInt8>
         var pos: Int
         let end: Int
         var depth = 0
+        /// Keys of the open objects: hash and (start << 32 | length), innermost object last.
+        let keys: UnsafeMutablePointer<UInt64>
+        var keyCount = 0
+        let keyCapacity: Int
+
+        init(p: UnsafePointer<UInt8>, pos: Int, end: Int, keys: UnsafeMutablePointer<UInt64>, keyCapacity: Int) {
+            self.p = p
+            self.pos = pos
+            self.end = end
+            self.keys = keys
+            self.keyCapacity = keyCapacity
+        }
 
         @inline(__always)
         mutating func skipWhitespace() {
@@ -44,11 +60,11 @@ enum JSONValidator {
             }
         }
 
-        mutating func value(_ keys: inout [UInt64]) -> Bool {
+        mutating func value() -> Bool {
             guard pos < end else { return false }
             switch p[pos] {
-            case UInt8(ascii: "{"): return object(&keys)
-            case UInt8(ascii: "["): return array(&keys)
+            case UInt8(ascii: "{"): return object()
+            case UInt8(ascii: "["): return array()
             case UInt8(ascii: "\""): return string()
             case UInt8(ascii: "t"): return literal(0x74, 0x72, 0x75, 0x65, count: 4)  // true
             case UInt8(ascii: "f"): return literal(0x66, 0x61, 0x6C, 0x73, count: 5)  // false (+ "e" below)
@@ -195,14 +211,30 @@ enum JSONValidator {
                 pos += 1
             }
             guard pos < end else { return nil }
-            // FNV-1a over the key, with its length: equal hashes are compared again byte by byte.
-            var h: UInt64 = 0xCBF2_9CE4_8422_2325 ^ UInt64(pos - start)
-            for i in start..<pos { h = (h ^ UInt64(p[i])) &* 0x100_0000_01B3 }
+            // Eight bytes at a time; equal hashes are compared again byte by byte.
+            let m: UInt64 = 0xBF58_476D_1CE4_E5B9
+            var h = UInt64(pos - start) &* 0x9E37_79B9_7F4A_7C15
+            var i = start
+            while i + 8 <= pos {
+                h = (h ^ UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self)) &* m
+                h ^= h >> 31
+                i += 8
+            }
+            if i < pos {
+                var w: UInt64 = 0
+                if i + 8 <= end {
+                    w = UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self) & (~0 >> (64 - 8 * UInt64(pos - i)))
+                } else {
+                    for k in i..<pos { w |= UInt64(p[k]) << (8 * UInt64(k - i)) }
+                }
+                h = (h ^ w) &* m
+                h ^= h >> 29
+            }
             pos += 1
-            return h ^ (h >> 29) &* 0xBF58_476D_1CE4_E5B9  // spread into the high bits (the filter's bits)
+            return h
         }
 
-        mutating func object(_ keys: inout [UInt64]) -> Bool {
+        mutating func object() -> Bool {
             depth += 1
             if depth > JSONParser.maxDepth { return false }
             pos += 1  // {
@@ -212,9 +244,9 @@ enum JSONValidator {
                 depth -= 1
                 return true
             }
-            // This object's keys are keys[frame...]: hash and start offset interleaved.
-            let frame = keys.count
-            defer { keys.removeSubrange(frame...) }
+            // This object's keys are keys[frame..<keyCount].
+            let frame = keyCount
+            defer { keyCount = frame }
             // One bit per key hash: only a key whose bit is already set is compared with the others.
             var seen: (UInt64, UInt64) = (0, 0)
             while true {
@@ -226,23 +258,26 @@ enum JSONValidator {
                 let bit: UInt64 = 1 << (h >> 58 & 63)
                 let maybeSeen = (h >> 57 & 1 == 0 ? seen.0 : seen.1) & bit != 0
                 if h >> 57 & 1 == 0 { seen.0 |= bit } else { seen.1 |= bit }
-                var i = maybeSeen ? frame : keys.count
-                while i < keys.count {
-                    if keys[i] == h {
-                        // Same hash: a duplicate only if the bytes are equal too.
-                        let other = Int(keys[i + 1] >> 32), otherLength = Int(keys[i + 1] & 0xFFFF_FFFF)
-                        if otherLength == keyLength && memcmpEqual(p + other, p + keyStart, keyLength) { return false }
+                if maybeSeen {
+                    var i = frame
+                    while i < keyCount {
+                        if keys[i] == h {
+                            // Same hash: a duplicate only if the bytes are equal too.
+                            let other = Int(keys[i + 1] >> 32), otherLength = Int(keys[i + 1] & 0xFFFF_FFFF)
+                            if otherLength == keyLength && memcmpEqual(p + other, p + keyStart, keyLength) { return false }
+                        }
+                        i += 2
                     }
-                    i += 2
                 }
-                if (keys.count - frame) / 2 >= JSONValidator.maxKeys { return false }
-                keys.append(h)
-                keys.append(UInt64(keyStart) << 32 | UInt64(keyLength))
+                if (keyCount - frame) / 2 >= JSONValidator.maxKeys || keyCount + 2 > keyCapacity { return false }
+                keys[keyCount] = h
+                keys[keyCount + 1] = UInt64(keyStart) << 32 | UInt64(keyLength)
+                keyCount += 2
                 skipWhitespace()
                 guard pos < end, p[pos] == UInt8(ascii: ":") else { return false }
                 pos += 1
                 skipWhitespace()
-                guard value(&keys) else { return false }
+                guard value() else { return false }
                 skipWhitespace()
                 guard pos < end else { return false }
                 let c = p[pos]
@@ -256,7 +291,7 @@ enum JSONValidator {
             }
         }
 
-        mutating func array(_ keys: inout [UInt64]) -> Bool {
+        mutating func array() -> Bool {
             depth += 1
             if depth > JSONParser.maxDepth { return false }
             pos += 1  // [
@@ -268,7 +303,7 @@ enum JSONValidator {
             }
             while true {
                 skipWhitespace()
-                guard value(&keys) else { return false }
+                guard value() else { return false }
                 skipWhitespace()
                 guard pos < end else { return false }
                 let c = p[pos]
