@@ -25,12 +25,42 @@ extension ShipperCommand {
         @Option(help: "Write the generated Docker json-file lines to this file instead of measuring.")
         var writeSample: String?
 
+        /// What `--write-sample` generates.
+        enum Kind: String, ExpressibleByArgument, CaseIterable {
+            /// nginx access lines, one event per line (the default, and what `bench` measures).
+            case nginx
+            /// A Jetty container: request log lines mixed with server log lines and Java stack traces.
+            case jetty
+        }
+
+        @Option(help: ArgumentHelp(
+            "With --write-sample: nginx (access lines, one event each) or jetty (request log mixed with server log lines and Java stack traces, one Docker line per physical line; prints the number of events after multi-line grouping).",
+            valueName: "nginx|jetty"))
+        var kind: Kind = .nginx
+
+        func validate() throws {
+            guard lines >= 0 else { throw ValidationError("--lines must not be negative, got \(lines)") }
+            if kind != .nginx && writeSample == nil {
+                throw ValidationError("--kind \(kind.rawValue) only applies with --write-sample FILE (the measurement uses nginx lines)")
+            }
+        }
+
         func run() throws {
             if let path = writeSample {
-                let bytes = SampleLogs.nginxDockerLines(count: lines)
-                guard let f = fopen(path, "wb") else { throw ValidationError("cannot write \(path)") }
+                let bytes: [UInt8]
+                switch kind {
+                case .nginx:
+                    bytes = SampleLogs.nginxDockerLines(count: lines)
+                case .jetty:
+                    let sample = SampleLogs.jettyDockerLines(count: lines)
+                    bytes = sample.bytes
+                    StandardStreams.write(
+                        "lines: \(sample.lines), events: \(sample.events) (request log: \(sample.requestLines), server log: \(sample.serverEvents), with a stack trace: \(sample.stackTraces))\n",
+                        to: .standardOutput)
+                }
+                guard let f = fopen(path, "wb") else { throw ValidationError("cannot write \(path): \(String(cString: strerror(errno)))") }
                 defer { fclose(f) }
-                guard fwrite(bytes, 1, bytes.count, f) == bytes.count else { throw ValidationError("cannot write \(path)") }
+                guard fwrite(bytes, 1, bytes.count, f) == bytes.count else { throw ValidationError("cannot write \(path): \(String(cString: strerror(errno)))") }
                 return
             }
             let r = try ThroughputBenchmark.run(lines: lines, rounds: rounds)
