@@ -1,13 +1,23 @@
 #!/usr/bin/env bash
-# End-to-end benchmark: shipper as a real process, tail → nginx_access → disk buffer (fsync
-# interval) → Elasticsearch test server with gzip, on generated Docker json-file nginx lines; and,
-# in the same run on the same file, the CPU time of `gzip -1` and `wc -l` as the reference.
+# End-to-end benchmark: shipper as a real process, on two generated inputs, each through two outputs:
 #
-#   Benchmarks/e2e.sh [LINES]            # default 1000000; release builds
+#   nginx: Docker json-file nginx access lines          tail -> nginx_access
+#   jetty: Docker json-file lines of a Jetty container   tail -> multiline (java) -> jetty_request, jetty_server
+#          (request log on stdout, server log with Java stack traces on stderr, one Docker line per
+#          physical line)
+#   each -> disk buffer (fsync 500ms) -> Elasticsearch test server with gzip
+#        -> disk buffer (fsync 500ms) -> file output (no gzip)
+#
+# and, once per input file in the same run, the CPU time of `gzip -1` and `wc -l` on it as the reference.
+#
+#   Benchmarks/e2e.sh [LINES]            # LINES per input (default 1000000); release builds
 #   BUILD=debug Benchmarks/e2e.sh 50000  # the CI smoke run: checks that it works, times nothing
 #
-# Prints lines/s, CPU-seconds per million lines (user+sys of shipper), peak RSS, the test
-# server's CPU, bytes on the wire vs uncompressed, and shipper-CPU / gzip-1-CPU.
+# One block per combination: lines/s, CPU-seconds per million lines (user+sys of shipper), peak
+# RSS, the test server's CPU, bytes on the wire vs uncompressed (or bytes written), and
+# shipper-CPU / gzip-1-CPU. Exits 1 when the test server did not get every event as one document,
+# or the file output did not write one line per event (for jetty: events after multi-line grouping,
+# as counted by the generator).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LINES=${1:-1000000}
@@ -18,56 +28,148 @@ if [ "$BUILD" = release ]; then
 fi
 BIN=.build/$BUILD
 work=$(mktemp -d)
-trap 'kill $es_pid 2>/dev/null || true; rm -rf "$work"' EXIT
-id=$(printf 'b%.0s' {1..64})
-mkdir -p "$work/containers/$id"
-echo '{"ID":"'$id'","Name":"/bench_web.1.x","Config":{"Image":"nginx:1.27","Labels":{"com.docker.swarm.service.name":"bench_web"}}}' \
-    >"$work/containers/$id/config.v2.json"
-log="$work/containers/$id/$id-json.log"
-"$BIN/shipper" bench --lines "$LINES" --write-sample "$log"
-size=$(stat -c %s "$log")
+es_pid=
+trap 'if [ -n "$es_pid" ]; then kill $es_pid 2>/dev/null || true; fi; rm -rf "$work"' EXIT
+hz=$(getconf CLK_TCK)
+cpu_of() { awk '{print $14 + $15}' "/proc/$1/stat"; }   # utime + stime, clock ticks
+failed=0
 
-"$BIN/es-test-server" --port 0 --no-mapping-emulation >"$work/es.out" 2>"$work/es.err" &
-es_pid=$!
-for _ in $(seq 100); do grep -q listening "$work/es.out" 2>/dev/null && break; sleep 0.1; done
-port=$(head -1 "$work/es.out" | sed 's/.*://')
-cat >"$work/shipper.yaml" <<YAML
-data_dir: $work/state
+# make_input KIND IMAGE ID_CHAR: a container directory with config.v2.json and the generated log;
+# sets log, size, events, gzip_cpu, wc_cpu.
+make_input() {
+    local kind=$1 image=$2 id
+    id=$(printf "$3%.0s" {1..64})
+    mkdir -p "$work/$kind/containers/$id"
+    echo '{"ID":"'$id'","Name":"/bench_'$kind'.1.x","Config":{"Image":"'$image'","Labels":{"com.docker.swarm.service.name":"bench_'$kind'"}}}' \
+        >"$work/$kind/containers/$id/config.v2.json"
+    log="$work/$kind/containers/$id/$id-json.log"
+    local said
+    said=$("$BIN/shipper" bench --kind "$kind" --lines "$LINES" --write-sample "$log")
+    # nginx: one event per line; jetty: the generator says how many events multi-line grouping makes.
+    events=$(echo "$said" | sed -n 's/.*events: \([0-9]*\).*/\1/p')
+    events=${events:-$LINES}
+    size=$(stat -c %s "$log")
+    gzip_cpu=$( { /usr/bin/time -f "%U %S" gzip -1 -c "$log" >/dev/null; } 2>&1 | awk '{print $1 + $2}')
+    wc_cpu=$( { /usr/bin/time -f "%U %S" wc -l "$log" >/dev/null; } 2>&1 | awk '{print $1 + $2}')
+}
+
+# run KIND OUTPUT: one shipper run over $work/KIND, OUTPUT = elasticsearch | file; prints its block.
+run() {
+    local kind=$1 output=$2 stages flow
+    local dir="$work/run-$kind-$output"
+    mkdir -p "$dir"
+    case $kind in
+    nginx)
+        flow="nginx_access"
+        stages='
+      - type: parse
+        parsers: [{type: nginx_access, format: main}, nginx_access]'
+        ;;
+    jetty)
+        # The stages of pipelines/jetty.yaml.
+        flow="multiline java -> jetty_request, jetty_server"
+        stages='
+      - type: multiline
+        mode: java
+      - type: parse
+        parsers: [jetty_request, jetty_server]
+      - type: modify
+        set: {event.dataset: jetty}'
+        ;;
+    esac
+    local port=0 out_yaml sink
+    if [ "$output" = elasticsearch ]; then
+        "$BIN/es-test-server" --port 0 --no-mapping-emulation >"$dir/es.out" 2>"$dir/es.err" &
+        es_pid=$!
+        for _ in $(seq 100); do grep -q listening "$dir/es.out" 2>/dev/null && break; sleep 0.1; done
+        port=$(head -1 "$dir/es.out" | sed 's/.*://')
+        out_yaml="
+  es:
+    type: elasticsearch
+    hosts: [\"http://127.0.0.1:$port\"]
+    index: bench
+    compression: gzip"
+        sink="es-test-server, gzip"
+    else
+        mkdir -p "$dir/out"
+        out_yaml="
+  local:
+    type: file
+    path: $dir/out/bench.ndjson
+    max_size: 64GiB"
+        sink="file"
+    fi
+    cat >"$dir/shipper.yaml" <<YAML
+data_dir: $dir/state
 drain_timeout: 600s
 log: {level: warning}
 telemetry: {address: "127.0.0.1:0"}
 sources:
-  containers: {type: docker, paths: ["$work/containers/*/*-json.log"]}
+  containers: {type: docker, paths: ["$work/$kind/containers/*/*-json.log"]}
 pipelines:
-  web:
-    stages:
-      - type: parse
-        parsers: [{type: nginx_access, format: main}, nginx_access]
-buffer: {path: $work/state/buffer, fsync: 500ms, max_size: 256MiB}
-outputs:
-  es:
-    type: elasticsearch
-    hosts: ["http://127.0.0.1:$port"]
-    index: bench
-    compression: gzip
+  $kind:
+    stages:$stages
+buffer: {path: $dir/state/buffer, fsync: 500ms, max_size: 256MiB}
+outputs:$out_yaml
 YAML
 
-cpu_of() { awk '{print $14 + $15}' "/proc/$1/stat"; }   # utime + stime, clock ticks
-hz=$(getconf CLK_TCK)
-es_before=$(cpu_of $es_pid)
-/usr/bin/time -f "%e %U %S %M" -o "$work/time" "$BIN/shipper" run --config "$work/shipper.yaml" --once
-es_after=$(cpu_of $es_pid)
-kill -TERM $es_pid; wait $es_pid || true
-read -r elapsed user sys rss <"$work/time"
-summary=$(grep documents: "$work/es.out" || true)
-gzip_cpu=$( { /usr/bin/time -f "%U %S" gzip -1 -c "$log" >/dev/null; } 2>&1 | awk '{print $1 + $2}')
-wc_cpu=$( { /usr/bin/time -f "%U %S" wc -l "$log" >/dev/null; } 2>&1 | awk '{print $1 + $2}')
-awk -v lines="$LINES" -v size="$size" -v el="$elapsed" -v u="$user" -v s="$sys" -v rss="$rss" -v gz="$gzip_cpu" -v wc="$wc_cpu" \
-    -v esc="$(( es_after - es_before ))" -v hz="$hz" -v summary="$summary" -v build="$BUILD" 'BEGIN {
-    cpu = u + s
-    printf "end to end (%s build): %d lines, %.1f MB: tail -> nginx_access -> disk buffer (fsync 500ms) -> es-test-server, gzip\n", build, lines, size / 1e6
-    printf "  %.0f lines/s; shipper %.2f CPU-s (%.2f per million lines), peak RSS %.1f MiB; test server %.2f CPU-s\n", lines / el, cpu, cpu * 1e6 / lines, rss / 1024, esc / hz
-    printf "  %s\n", summary
-    printf "  reference on the same file: gzip -1 %.2f CPU-s, wc -l %.2f CPU-s; shipper / gzip-1 = %.2f\n", gz, wc, (gz > 0 ? cpu / gz : 0)
-}'
-echo "$summary" | grep -q "documents: $LINES," || { echo "FAIL: expected $LINES documents in the test server" >&2; exit 1; }
+    local es_before=0 es_after=0
+    [ -n "$es_pid" ] && es_before=$(cpu_of $es_pid)
+    if ! /usr/bin/time -f "%e %U %S %M" -o "$dir/time" "$BIN/shipper" run --config "$dir/shipper.yaml" --once; then
+        echo "FAIL: shipper run ($kind -> $output) exited with an error" >&2
+        failed=1
+        [ -n "$es_pid" ] && { kill $es_pid 2>/dev/null || true; wait $es_pid 2>/dev/null || true; es_pid=; }
+        return
+    fi
+    local summary check
+    if [ -n "$es_pid" ]; then
+        es_after=$(cpu_of $es_pid)
+        kill -TERM $es_pid
+        wait $es_pid || true
+        es_pid=
+        summary=$(grep documents: "$dir/es.out" || true)
+        check=$(echo "$summary" | sed -n 's/^documents: \([0-9]*\),.*/\1/p')
+    else
+        local files bytes
+        files=$(find "$dir/out" -type f | wc -l)
+        bytes=$(find "$dir/out" -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}')
+        check=$(find "$dir/out" -type f -exec cat {} + | wc -l)
+        summary="file output: $check lines, $bytes bytes written ($files files)"
+    fi
+    local elapsed user sys rss
+    read -r elapsed user sys rss <"$dir/time"
+    # The nginx -> elasticsearch block keeps the layout the README quotes.
+    awk -v lines="$LINES" -v events="$events" -v kind="$kind" -v output="$output" -v flow="$flow" -v sink="$sink" \
+        -v size="$size" -v el="$elapsed" -v u="$user" -v s="$sys" -v rss="$rss" -v gz="$gzip_cpu" -v wc="$wc_cpu" \
+        -v esc="$(( es_after - es_before ))" -v hz="$hz" -v summary="$summary" -v build="$BUILD" 'BEGIN {
+        cpu = u + s
+        what = (kind == "nginx") ? sprintf("%d lines", lines) : sprintf("%d lines (%d events)", lines, events)
+        printf "end to end (%s build): %s, %.1f MB: tail -> %s -> disk buffer (fsync 500ms) -> %s\n", build, what, size / 1e6, flow, sink
+        if (output == "elasticsearch")
+            printf "  %.0f lines/s; shipper %.2f CPU-s (%.2f per million lines), peak RSS %.1f MiB; test server %.2f CPU-s\n", lines / el, cpu, cpu * 1e6 / lines, rss / 1024, esc / hz
+        else
+            printf "  %.0f lines/s; shipper %.2f CPU-s (%.2f per million lines), peak RSS %.1f MiB\n", lines / el, cpu, cpu * 1e6 / lines, rss / 1024
+        printf "  %s\n", summary
+        if (output == "elasticsearch")
+            printf "  reference on the same file: gzip -1 %.2f CPU-s, wc -l %.2f CPU-s; shipper / gzip-1 = %.2f\n", gz, wc, (gz > 0 ? cpu / gz : 0)
+        else
+            printf "  shipper / gzip-1 = %.2f (the reference above)\n", (gz > 0 ? cpu / gz : 0)
+    }'
+    if [ "$check" != "$events" ]; then
+        if [ "$output" = elasticsearch ]; then
+            echo "FAIL: expected $events documents in the test server ($kind), got ${check:-none}" >&2
+        else
+            echo "FAIL: expected $events lines from the file output ($kind), got ${check:-none}" >&2
+        fi
+        failed=1
+    fi
+    rm -rf "$dir/out" "$dir/state"
+}
+
+make_input nginx nginx:1.27 b
+run nginx elasticsearch
+run nginx file
+make_input jetty jetty:12.0-jdk21 c
+run jetty elasticsearch
+run jetty file
+exit $failed
