@@ -1,0 +1,252 @@
+import BufferDisk
+import Dispatch
+import Foundation
+import Logging
+import ShipperCore
+import Synchronization
+
+/// The disk buffer's recovery. The input is a small program that writes a buffer directory:
+/// valid records, frames with a valid checksum around a malformed payload, raw bytes, zeros, bit
+/// flips, cuts, new segment files (ids may skip), ledgers (valid, garbage, of a reader no longer
+/// configured); an input whose first byte is a multiple of 8 is written as one segment file as it
+/// is. Then the buffer is opened (readers `r` and `fresh`), closed, and read to the end by both.
+///
+/// Checks, against a frame scan written here from the format in `DiskBuffer.swift`: opening never
+/// throws; every valid frame is counted; each damaged segment is reported exactly once (a torn
+/// tail cut or a quarantined region); `fresh` reads exactly the decodable records, in order, and
+/// each record that does not decode is counted as skipped; `r` reads a suffix of them; opening
+/// again finds nothing to repair and the same records.
+enum BufferTarget {
+    static let root: String = {
+        let base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : NSTemporaryDirectory()
+        return base + "/shipper-fuzz-buffer-\(getpid())"
+    }()
+    static let logger = Logger(label: "fuzz") { _ in SwiftLogNoOpLogHandler() }
+
+    struct Input {
+        let data: UnsafeRawBufferPointer
+        var i = 0
+        var atEnd: Bool { i >= data.count }
+        mutating func byte() -> UInt8 {
+            guard i < data.count else { return 0 }
+            defer { i += 1 }
+            return data[i]
+        }
+        mutating func bytes(_ n: Int) -> [UInt8] {
+            let end = min(data.count, i + n)
+            defer { i = end }
+            return Array(data[i..<end])
+        }
+        mutating func u16() -> Int { Int(byte()) | Int(byte()) << 8 }
+        mutating func u64() -> UInt64 { (0..<8).reduce(0) { v, k in v | UInt64(byte()) << (8 * UInt64(k)) } }
+    }
+
+    static func le<T: FixedWidthInteger>(_ v: T) -> [UInt8] { withUnsafeBytes(of: v.littleEndian) { Array($0) } }
+
+    /// A frame around any payload, with correct checksums.
+    static func frame(_ payload: [UInt8]) -> [UInt8] {
+        var header = le(UInt32(truncatingIfNeeded: payload.count)) + le(CRC32C.checksum(payload))
+        header += le(CRC32C.checksum(header))
+        return header + payload
+    }
+
+    static func ledger(reader: String, segment: UInt64, offset: Int64) -> [UInt8] {
+        let name = Array(reader.utf8)
+        var b = Array("SBLG".utf8) + [1, 0, 0, 0] + le(segment) + le(UInt64(bitPattern: offset)) + le(UInt16(name.count)) + name
+        b += le(CRC32C.checksum(b))
+        return b
+    }
+
+    static func segmentName(_ id: UInt64) -> String {
+        let digits = String(id)
+        return "segment-" + String(repeating: "0", count: max(0, 20 - digits.count)) + digits + ".dat"
+    }
+
+    /// The directory the input describes: file name → bytes.
+    static func files(for data: UnsafeRawBufferPointer) -> [String: [UInt8]] {
+        var input = Input(data: data)
+        var segments: [UInt64: [UInt8]] = [:]
+        var current = UInt64(1 + input.byte() % 4)
+        var files: [String: [UInt8]] = [:]
+        let mode = input.byte()
+        if mode % 8 == 0 {
+            segments[current] = input.bytes(data.count)
+        } else {
+            segments[current] = []
+            while !input.atEnd {
+                let op = input.byte()
+                switch op % 10 {
+                case 0, 1, 2, 3:
+                    var attributes: [BufferAttribute] = []
+                    for _ in 0..<((op >> 4) & 3) {
+                        let name = String(decoding: input.bytes(Int(input.byte() % 8)), as: UTF8.self)
+                        attributes.append(BufferAttribute(name: name, value: input.bytes(Int(input.byte() % 16))))
+                    }
+                    let record = BufferRecord(
+                        source: input.u64(), offset: Int64(bitPattern: input.u64()), timestamp: Int64(bitPattern: input.u64()),
+                        attributes: attributes, document: input.bytes(Int(input.byte())))
+                    segments[current]! += try! RecordCodec.encodeFrame(record)
+                case 4:
+                    segments[current]! += frame(input.bytes(Int(input.byte())))
+                case 5:
+                    segments[current]! += input.bytes(1 + Int(input.byte() % 64))
+                case 6:
+                    segments[current]! += [UInt8](repeating: 0, count: Int(input.byte()))
+                case 7:
+                    let pos = input.u16()
+                    let bit = input.byte() & 7
+                    if !segments[current]!.isEmpty { segments[current]![pos % segments[current]!.count] ^= 1 << bit }
+                case 8:
+                    segments[current]!.removeLast(min(segments[current]!.count, Int(input.byte())))
+                default:
+                    let sub = input.byte()
+                    switch sub % 4 {
+                    case 0, 2:
+                        let ids = segments.keys.sorted()
+                        let id = ids[Int(input.byte()) % ids.count]
+                        let offset = Int64(input.u16() % (segments[id]!.count + 1))
+                        files["reader-\(sub % 4 == 0 ? "r" : "gone").ledger"] = ledger(reader: sub % 4 == 0 ? "r" : "gone", segment: id, offset: offset)
+                    case 1:
+                        files["reader-r.ledger"] = input.bytes(Int(input.byte() % 64))
+                    default:
+                        current += 1 + UInt64(sub >> 6)
+                        segments[current] = []
+                    }
+                }
+            }
+        }
+        for (id, bytes) in segments { files[segmentName(id)] = bytes }
+        return files
+    }
+
+    struct Expected {
+        var segments = 0
+        var frames = 0
+        var damaged = 0
+        var records: [BufferRecord] = []
+        var undecodable = 0
+    }
+
+    /// What a correct recovery finds, by scanning the frames here.
+    static func expected(_ files: [String: [UInt8]]) -> Expected {
+        var e = Expected()
+        for name in files.keys.sorted() where name.hasPrefix("segment-") {
+            let b = files[name]!
+            e.segments += 1
+            var off = 0
+            while b.count - off >= 12 {
+                func u32(_ at: Int) -> UInt32 { (0..<4).reduce(0) { v, k in v | UInt32(b[at + k]) << (8 * UInt32(k)) } }
+                let length = Int(u32(off))
+                guard CRC32C.checksum(b[off..<(off + 8)]) == u32(off + 8),
+                    length >= RecordCodec.minPayload, length <= RecordCodec.maxPayload,
+                    length <= b.count - off - 12,
+                    CRC32C.checksum(b[(off + 12)..<(off + 12 + length)]) == u32(off + 4)
+                else { break }
+                e.frames += 1
+                if let r = try? RecordCodec.decode(Array(b[(off + 12)..<(off + 12 + length)])) {
+                    e.records.append(r)
+                } else {
+                    e.undecodable += 1
+                }
+                off += 12 + length
+            }
+            if off < b.count { e.damaged += 1 }
+        }
+        return e
+    }
+
+    struct Outcome: Sendable {
+        var recovery: BufferRecoveryReport
+        var fresh: [BufferRecord] = []
+        var skippedByFresh = 0
+        var r: [BufferRecord] = []
+    }
+
+    static func openAndRead(_ config: DiskBufferConfig) throws -> Outcome {
+        try blocking {
+            let buffer = try DiskBuffer(config: config, readers: ["r", "fresh"], logger: logger)
+            var outcome = Outcome(recovery: buffer.recovery)
+            try await buffer.close()
+            while let batch = try await buffer.read(reader: "fresh", maxRecords: 5, maxBytes: 2048) {
+                outcome.fresh += batch.records
+            }
+            outcome.skippedByFresh = buffer.stats().corruptRecordsSkipped
+            while let batch = try await buffer.read(reader: "r", maxRecords: 64, maxBytes: 1 << 20) {
+                outcome.r += batch.records
+            }
+            return outcome
+        }
+    }
+
+    static func run(_ data: UnsafeRawBufferPointer) {
+        let files = files(for: data)
+        let dir = root + "/buf"
+        removeTree(root)
+        guard mkdir(root, 0o755) == 0, mkdir(dir, 0o755) == 0 else { failCheck("cannot create \(dir): \(errno)") }
+        defer { removeTree(root) }
+        for (name, bytes) in files {
+            let fd = open(dir + "/" + name, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+            guard fd >= 0 else { failCheck("cannot write \(name)") }
+            _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            close(fd)
+        }
+        let want = expected(files)
+        let config = DiskBufferConfig(path: dir, maxSize: ByteSize(bytes: 1 << 30), fsync: .never, segmentSize: ByteSize(bytes: 4096))
+        let first: Outcome
+        do {
+            first = try openAndRead(config)
+        } catch {
+            failCheck("opening or reading a damaged buffer threw: \(error)")
+        }
+        let rec = first.recovery
+        check(rec.segments == want.segments, "recovery found \(rec.segments) segments, \(want.segments) written")
+        check(rec.records == Int64(want.frames), "recovery found \(rec.records) records, the frames scan \(want.frames)")
+        check(rec.tornTails + rec.quarantined.count == want.damaged,
+              "\(want.damaged) damaged segments, reported \(rec.tornTails) torn tails and \(rec.quarantined.count) quarantined: \(rec)")
+        check(rec.readersDropped == (files["reader-gone.ledger"] != nil ? ["gone"] : []), "readers dropped: \(rec.readersDropped)")
+        check(first.fresh == want.records, "reader fresh got \(first.fresh.count) records, \(want.records.count) decodable were written")
+        check(first.skippedByFresh == want.undecodable, "skipped \(first.skippedByFresh) records, \(want.undecodable) do not decode")
+        check(first.r.count <= want.records.count && Array(want.records.suffix(first.r.count)) == first.r,
+              "reader r did not get a suffix of the records (\(first.r.count) of \(want.records.count))")
+
+        let second: Outcome
+        do {
+            second = try openAndRead(config)
+        } catch {
+            failCheck("opening the repaired buffer threw: \(error)")
+        }
+        check(second.recovery.tornTails == 0 && second.recovery.quarantined.isEmpty,
+              "the repaired buffer needs repairs again: \(second.recovery)")
+        check(second.recovery.records == rec.records, "reopened: \(second.recovery.records) records, first open \(rec.records)")
+        check(second.fresh == first.fresh, "reopened: reader fresh reads other records")
+    }
+
+    /// Runs async code from the synchronous fuzz entry point.
+    static func blocking<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
+        let done = DispatchSemaphore(value: 0)
+        let result = Mutex<Result<T, any Error>?>(nil)
+        Task {
+            let r: Result<T, any Error>
+            do { r = .success(try await body()) } catch { r = .failure(error) }
+            result.withLock { $0 = r }
+            done.signal()
+        }
+        done.wait()
+        return try result.withLock { $0! }.get()
+    }
+
+    static func removeTree(_ path: String) {
+        guard let d = opendir(path) else {
+            unlink(path)
+            return
+        }
+        while let entry = readdir(d) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name == "." || name == ".." { continue }
+            let child = path + "/" + name
+            if unlink(child) != 0 { removeTree(child) }
+        }
+        closedir(d)
+        rmdir(path)
+    }
+}

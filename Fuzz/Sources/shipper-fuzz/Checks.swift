@@ -1,0 +1,240 @@
+import ShipperCore
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Stops the run on a broken promise: libFuzzer records the input as a crash.
+func failCheck(_ message: String, input: UnsafeRawBufferPointer? = nil) -> Never {
+    var text = "\n==FUZZ CHECK FAILED [\(Targets.selected.name)]: \(message)\n"
+    if let input, input.count <= 512 { text += "input: \(String(reflecting: String(decoding: input, as: UTF8.self)))\n" }
+    writeStandardError(text)
+    abort()
+}
+
+func writeStandardError(_ text: String) {
+    var text = text
+    text.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+}
+
+@inline(__always)
+func check(_ condition: Bool, _ message: @autoclosure () -> String) {
+    if !condition { failCheck(message()) }
+}
+
+/// The bytes as text for messages (invalid UTF-8 replaced).
+func show(_ bytes: some Collection<UInt8>, limit: Int = 300) -> String {
+    String(reflecting: String(decoding: bytes.prefix(limit), as: UTF8.self))
+}
+
+/// An RFC 8259 checker written apart from shipper's reader, as the oracle for the JSON it writes
+/// and reads: grammar, strict UTF-8 (the standard library's validation), and, optionally, no
+/// object with the same key twice (Elasticsearch rejects such documents).
+enum StrictJSON {
+    struct Options {
+        var rejectDuplicateKeys = true
+    }
+
+    /// nil when `b` is one JSON value (whitespace around it allowed), else what is wrong.
+    static func problem(_ b: UnsafeRawBufferPointer, options: Options = Options()) -> String? {
+        guard String(validating: b, as: UTF8.self) != nil else { return "not valid UTF-8" }
+        var i = 0
+        let n = b.count
+        // Per open container: is it an object, and the keys seen (raw escaped bytes).
+        var stack: [(object: Bool, keys: Set<[UInt8]>)] = []
+
+        func ws() { while i < n, b[i] == 0x20 || b[i] == 0x09 || b[i] == 0x0A || b[i] == 0x0D { i += 1 } }
+        func isDigit(_ c: UInt8) -> Bool { c >= 0x30 && c <= 0x39 }
+        func isHex(_ c: UInt8) -> Bool { isDigit(c) || (c | 0x20 >= 0x61 && c | 0x20 <= 0x66) }
+        /// Reads a string at i (on the quote); returns its raw bytes or nil.
+        func string() -> [UInt8]? {
+            guard i < n, b[i] == 0x22 else { return nil }
+            i += 1
+            let start = i
+            while i < n {
+                let c = b[i]
+                if c == 0x22 {
+                    defer { i += 1 }
+                    return Array(b[start..<i])
+                }
+                if c < 0x20 { return nil }
+                if c == 0x5C {
+                    guard i + 1 < n else { return nil }
+                    switch b[i + 1] {
+                    case 0x22, 0x5C, 0x2F, 0x62, 0x66, 0x6E, 0x72, 0x74: i += 2
+                    case 0x75:
+                        guard i + 5 < n, isHex(b[i + 2]), isHex(b[i + 3]), isHex(b[i + 4]), isHex(b[i + 5]) else { return nil }
+                        i += 6
+                    default: return nil
+                    }
+                    continue
+                }
+                i += 1
+            }
+            return nil
+        }
+        func number() -> Bool {
+            if i < n, b[i] == 0x2D { i += 1 }
+            guard i < n, isDigit(b[i]) else { return false }
+            if b[i] == 0x30 { i += 1 } else { while i < n, isDigit(b[i]) { i += 1 } }
+            if i < n, b[i] == 0x2E {
+                i += 1
+                guard i < n, isDigit(b[i]) else { return false }
+                while i < n, isDigit(b[i]) { i += 1 }
+            }
+            if i < n, b[i] | 0x20 == 0x65 {
+                i += 1
+                if i < n, b[i] == 0x2B || b[i] == 0x2D { i += 1 }
+                guard i < n, isDigit(b[i]) else { return false }
+                while i < n, isDigit(b[i]) { i += 1 }
+            }
+            return true
+        }
+        func literal(_ s: StaticString) -> Bool {
+            let count = s.utf8CodeUnitCount
+            guard n - i >= count else { return false }
+            for k in 0..<count where b[i + k] != s.utf8Start[k] { return false }
+            i += count
+            return true
+        }
+        /// Reads a key and its colon in the object on top of the stack.
+        func key() -> String? {
+            ws()
+            guard let k = string() else { return "expected a key at \(i)" }
+            if options.rejectDuplicateKeys {
+                guard stack[stack.count - 1].keys.insert(k).inserted else { return "duplicate key \(show(k)) at \(i)" }
+            }
+            ws()
+            guard i < n, b[i] == 0x3A else { return "expected ':' at \(i)" }
+            i += 1
+            return nil
+        }
+
+        valueLoop: while true {
+            // A value starts here.
+            ws()
+            guard i < n else { return "unexpected end, expected a value" }
+            switch b[i] {
+            case 0x7B:
+                i += 1
+                stack.append((true, []))
+                ws()
+                if i < n, b[i] == 0x7D {
+                    i += 1
+                    stack.removeLast()
+                } else {
+                    if let p = key() { return p }
+                    continue valueLoop
+                }
+            case 0x5B:
+                i += 1
+                stack.append((false, []))
+                ws()
+                if i < n, b[i] == 0x5D {
+                    i += 1
+                    stack.removeLast()
+                } else {
+                    continue valueLoop
+                }
+            case 0x22:
+                guard string() != nil else { return "bad string at \(i)" }
+            case 0x74: guard literal("true") else { return "bad literal at \(i)" }
+            case 0x66: guard literal("false") else { return "bad literal at \(i)" }
+            case 0x6E: guard literal("null") else { return "bad literal at \(i)" }
+            default:
+                guard number() else { return "bad number at \(i)" }
+            }
+            // After a complete value: close containers or go on with the next member.
+            while true {
+                ws()
+                guard let top = stack.last else {
+                    return i == n ? nil : "trailing bytes at \(i)"
+                }
+                guard i < n else { return "unexpected end inside a container" }
+                if b[i] == 0x2C {
+                    i += 1
+                    if top.object, let p = key() { return p }
+                    continue valueLoop
+                }
+                if b[i] == (top.object ? 0x7D : 0x5D) {
+                    i += 1
+                    stack.removeLast()
+                    continue
+                }
+                return "expected ',' or a closing bracket at \(i)"
+            }
+        }
+    }
+}
+
+/// Checks every event a component emits: string values inside the arena, and the JSON written by
+/// ``JSONWriter`` (and, byte for byte the same, by a long-lived ``EventEncoder``) is one valid
+/// object without duplicate keys, whose timestamps read back as RFC 3339.
+enum EventCheck {
+    nonisolated(unsafe) static var encoder = EventEncoder()
+    nonisolated(unsafe) static var scratch: [UInt8] = []
+    nonisolated(unsafe) static var scratch2: [UInt8] = []
+    static let rfc3339 = try! TimeFormat("rfc3339")
+
+    static func verify(_ event: LogEvent, _ context: @autoclosure () -> String) {
+        let arenaCount = event.arena.count
+        for f in event.fields { checkValue(f.value, arenaCount: arenaCount, path: f.path.dotted, context) }
+        scratch.removeAll(keepingCapacity: true)
+        JSONWriter.write(event, into: &scratch)
+        let problem = scratch.withUnsafeBytes { StrictJSON.problem($0) }
+        if let problem { failCheck("\(context()): JSONWriter wrote invalid JSON (\(problem)): \(show(scratch, limit: 2000))") }
+        check(scratch.first == UInt8(ascii: "{"), "\(context()): the event is not written as an object: \(show(scratch))")
+        scratch2.removeAll(keepingCapacity: true)
+        encoder.encode(event, into: &scratch2)
+        if scratch2 != scratch {
+            failCheck("\(context()): EventEncoder and JSONWriter differ:\n  \(show(scratch2, limit: 2000))\n  \(show(scratch, limit: 2000))")
+        }
+    }
+
+    static func checkValue(_ v: FieldValue, arenaCount: Int, path: String, _ context: () -> String) {
+        switch v {
+        case .string(let s):
+            if s.start < 0 || s.count < 0 || s.upperBound > arenaCount {
+                failCheck("\(context()): \(path) points outside the arena: \(s.start)+\(s.count) of \(arenaCount)")
+            }
+        case .timestamp(let t):
+            var text: [UInt8] = []
+            t.write(into: &text)
+            let back = text.withUnsafeBytes { rfc3339.parse($0, zone: .utc) }
+            if back == nil {
+                failCheck("\(context()): \(path): timestamp \(t.nanoseconds) ns is written as \(show(text)), which is not RFC 3339")
+            }
+        case .array(let items):
+            for item in items { checkValue(item, arenaCount: arenaCount, path: path, context) }
+        case .object(let fields):
+            for f in fields { checkValue(f.value, arenaCount: arenaCount, path: path + "." + f.path.dotted, context) }
+        case .int, .double, .bool, .null:
+            break
+        }
+    }
+
+    /// Whether two events are the same (fields, arena bytes, origin).
+    static func same(_ a: LogEvent, _ b: LogEvent) -> Bool {
+        a.fields == b.fields && a.arena == b.arena && a.origin == b.origin && a.streamKey == b.streamKey
+    }
+}
+
+/// Lines of `bytes` split at `\n` (without it) with their offsets; a last line without a newline
+/// is included, as the tailer hands it over when the file is rotated away.
+func splitLines(_ bytes: UnsafeRawBufferPointer) -> [(range: Range<Int>, offset: Int64, endOffset: Int64)] {
+    var out: [(Range<Int>, Int64, Int64)] = []
+    var start = 0
+    var i = 0
+    let n = bytes.count
+    while i < n {
+        if bytes[i] == 0x0A {
+            out.append((start..<i, Int64(start), Int64(i + 1)))
+            start = i + 1
+        }
+        i += 1
+    }
+    if start < n { out.append((start..<n, Int64(start), Int64(n))) }
+    return out
+}

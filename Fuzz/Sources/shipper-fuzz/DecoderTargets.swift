@@ -1,0 +1,49 @@
+import InputFormats
+import ShipperCore
+
+/// The line decoders, fed the input as a file's lines (split at `\n`; a last line without one
+/// included), twice: with the default options and with `maxLineBytes` small enough that joins of
+/// partial chunks are cut. Checks, after every line: no line lost or counted twice
+/// (`lines == linesInEvents + linesHeld`), `pendingOffset` set exactly while lines are held and
+/// never after the first held line; after `flush`: nothing held; each event's origin within the
+/// input; every event passes ``EventCheck``.
+enum DecoderTargets {
+    static func docker(_ data: UnsafeRawBufferPointer) { run(data, format: .docker) }
+    static func cri(_ data: UnsafeRawBufferPointer) { run(data, format: .cri) }
+    static func auto(_ data: UnsafeRawBufferPointer) { run(data, format: .auto) }
+
+    static let now = Timestamp(nanoseconds: 1_764_000_000_123_000_000)
+
+    static func run(_ data: UnsafeRawBufferPointer, format: LogFormat) {
+        let lines = splitLines(data)
+        for maxLineBytes in [1 << 20, 48] {
+            let options = LineDecoderOptions(maxLineBytes: maxLineBytes)
+            let first = lines.first.map { UnsafeRawBufferPointer(rebasing: data[$0.range]) } ?? UnsafeRawBufferPointer(start: nil, count: 0)
+            var decoder = makeDecoder(format: format, firstLine: first, options: options)
+            var events: [LogEvent] = []
+            for (k, line) in lines.enumerated() {
+                let origin = LineOrigin(path: "/var/log/containers/app.log", source: 0xF00D, offset: line.offset, endOffset: line.endOffset)
+                decoder.decode(UnsafeRawBufferPointer(rebasing: data[line.range]), origin: origin, now: now, into: &events)
+                let s = decoder.stats
+                check(s.lines == k + 1, "\(format) max \(maxLineBytes): stats.lines \(s.lines) after \(k + 1) lines")
+                check(s.lines == s.linesInEvents + s.linesHeld,
+                      "\(format) max \(maxLineBytes): lines \(s.lines) != in events \(s.linesInEvents) + held \(s.linesHeld) after line \(k + 1)")
+                check((decoder.pendingOffset != nil) == (s.linesHeld > 0),
+                      "\(format) max \(maxLineBytes): pendingOffset \(String(describing: decoder.pendingOffset)) with \(s.linesHeld) lines held")
+                if let p = decoder.pendingOffset {
+                    check(p >= 0 && p <= line.offset, "\(format): pendingOffset \(p) is not the offset of a line read (last at \(line.offset))")
+                }
+            }
+            decoder.flush(now: now, into: &events)
+            let s = decoder.stats
+            check(s.linesHeld == 0 && decoder.pendingOffset == nil, "\(format) max \(maxLineBytes): lines still held after flush")
+            check(s.linesInEvents == lines.count, "\(format) max \(maxLineBytes): \(s.linesInEvents) lines in events, \(lines.count) read")
+            check(s.events == events.count, "\(format) max \(maxLineBytes): stats.events \(s.events), emitted \(events.count)")
+            for (k, e) in events.enumerated() {
+                check(e.origin.offset >= 0 && e.origin.offset <= e.origin.endOffset && e.origin.endOffset <= Int64(data.count),
+                      "\(format) event \(k): origin \(e.origin) outside the input of \(data.count) bytes")
+                EventCheck.verify(e, "\(format) max \(maxLineBytes) event \(k)")
+            }
+        }
+    }
+}

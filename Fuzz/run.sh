@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (release, -sanitize=fuzzer,address) and runs them.
+#
+#   Fuzz/run.sh [--runs N | --seconds S] [--parallel P] [--timeout SECONDS] [TARGET...]
+#   Fuzz/run.sh --list          # the targets
+#   Fuzz/run.sh --build-only
+#
+# Defaults: every target, 10,000,000 executions each, one at a time, 1 s per input at most.
+# Seeds come from Fuzz/corpus/<target>/ (committed); inputs that reach new code are kept in
+# Fuzz/.corpus/<target>/ (git-ignored), so later runs start where earlier ones stopped. A crash,
+# a failed check, a timeout or running out of memory leaves the input in
+# Fuzz/artifacts/<target>-crash-… (or -timeout-…, -oom-…) and the log in Fuzz/logs/<target>.log.
+# Reproduce one: FUZZ_TARGET=<target> Fuzz/.build/release/shipper-fuzz Fuzz/artifacts/<file>
+# Prints one line per target: executions, seconds, executions per second, result.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+runs=10000000
+seconds=""
+parallel=1
+timeout=1
+build_only=""
+targets=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --runs) runs="$2"; shift 2 ;;
+        --seconds) seconds="$2"; shift 2 ;;
+        --parallel) parallel="$2"; shift 2 ;;
+        --timeout) timeout="$2"; shift 2 ;;
+        --build-only) build_only=1; shift ;;
+        --list) list=1; shift ;;
+        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+        -*) echo "unknown option $1" >&2; exit 2 ;;
+        *) targets+=("$1"); shift ;;
+    esac
+done
+
+all_targets=(docker cri auto nginx_access nginx_error jetty_request jetty_server json regex multiline timestamp
+             json_scanner json_roundtrip config buffer)
+if [ "${list:-}" ]; then printf '%s\n' "${all_targets[@]}"; exit 0; fi
+[ ${#targets[@]} -eq 0 ] && targets=("${all_targets[@]}")
+
+# The same dependency versions as the main package's build.
+[ -f ../Package.resolved ] && cp ../Package.resolved Package.resolved
+# Touched so that SwiftPM reloads the main package's manifest too (it misses new targets there).
+touch Package.swift
+start=$(date +%s)
+swift build -c release --sanitize=fuzzer --sanitize=address --product shipper-fuzz >&2
+echo "build: $(( $(date +%s) - start )) s" >&2
+[ "$build_only" ] && exit 0
+bin="$PWD/.build/release/shipper-fuzz"
+
+# Longest input per target: lines and documents need room; configs and buffers less.
+max_len() {
+    case "$1" in
+        docker|cri|auto|multiline|json_scanner|json_roundtrip|jetty_server|nginx_error) echo 8192 ;;
+        *) echo 4096 ;;
+    esac
+}
+
+run_one() {
+    local t="$1"
+    mkdir -p ".corpus/$t" artifacts logs
+    local args=(".corpus/$t" "corpus/$t" -max_len="$(max_len "$t")" -timeout="$timeout" -rss_limit_mb=2048
+                -print_final_stats=1 -artifact_prefix="artifacts/$t-")
+    [ -f "dict/$t.dict" ] && args+=(-dict="dict/$t.dict")
+    if [ "$seconds" ]; then args+=(-max_total_time="$seconds"); else args+=(-runs="$runs"); fi
+    local t0 status=ok
+    t0=$(date +%s)
+    # SWIFT_BACKTRACE=enable=no: the Swift runtime's backtracer would fight ASan over the signal.
+    FUZZ_TARGET="$t" SWIFT_BACKTRACE=enable=no "$bin" "${args[@]}" > "logs/$t.log" 2>&1 || status="FAILED (see Fuzz/logs/$t.log, Fuzz/artifacts/$t-*)"
+    local secs=$(( $(date +%s) - t0 ))
+    local execs
+    execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "logs/$t.log" | tail -1 | awk '{print $2}')
+    [ -z "$execs" ] && execs=$(grep -o '^#[0-9]*' "logs/$t.log" | tail -1 | tr -d '#')
+    printf '%-15s %12s executions %7s s %8s/s  %s\n' "$t" "${execs:-0}" "$secs" "$(( ${execs:-0} / (secs > 0 ? secs : 1) ))" "$status"
+}
+export -f run_one max_len
+export bin runs seconds timeout
+
+if [ "$parallel" -gt 1 ]; then
+    printf '%s\n' "${targets[@]}" | xargs -P "$parallel" -I{} bash -c 'run_one {}'
+else
+    failed=0
+    for t in "${targets[@]}"; do run_one "$t" || failed=1; done
+fi
+# Exit status: 1 when any target failed.
+! grep -l "ERROR: \|FUZZ CHECK FAILED\|ALARM\|out-of-memory" $(printf 'logs/%s.log ' "${targets[@]}") >/dev/null 2>&1
