@@ -55,6 +55,8 @@ let package = Package(
         // bulk bodies about 7 times faster than zlib level 1 at a better ratio, and its CRC-32C uses
         // the CPU's crc32 instruction (about 10 times the table-driven speed) for buffer records.
         .target(name: "CIsal", linkerSettings: [.linkedLibrary("isal")]),
+        // glibc malloc tuning (mallopt is not in Swift's Glibc module): see Daemon.boundMallocMemory.
+        .target(name: "CMalloc"),
         // 1. Input: tailing engine (discovery, rotation, checkpoints) for docker, cri and file sources.
         .target(
             name: "InputTail",
@@ -107,7 +109,7 @@ let package = Package(
         .target(
             name: "ShipperRuntime",
             dependencies: ["ShipperCore", "ShipperConfig", "InputFormats", "InputTail", "StageParsers", "StageTransforms",
-                           "BufferDisk", "OutputFile", "OutputElasticsearch", "ShipperTelemetry",
+                           "BufferDisk", "OutputFile", "OutputElasticsearch", "ShipperTelemetry", "CMalloc",
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "Metrics", package: "swift-metrics"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

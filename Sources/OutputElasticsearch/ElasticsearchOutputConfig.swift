@@ -8,7 +8,7 @@ import ShipperCore
 ///     type: elasticsearch
 ///     hosts: [https://es1:9200, https://es2:9200]   # round robin, failover, cool-down for a failing host
 ///     index: logs-%{service.name}-%Y.%m.%d          # or data_stream: {type: logs, dataset: nginx, namespace: prod}
-///     batch: {max_bytes: 5MiB, max_events: 5000, timeout: 1s}
+///     batch: {max_bytes: 2MiB, max_events: 2000, timeout: 1s}
 ///     compression: gzip            # gzip | none
 ///     compression_level: 1
 ///     max_in_flight: 2
@@ -104,10 +104,12 @@ public struct ElasticsearchOutputConfig: Decodable, Sendable, CustomStringConver
     /// `batch` options.
     public struct Batch: Decodable, Sendable, Equatable {
         /// Largest request body before compression (documents only; action lines add ~90 bytes
-        /// per event). Default 5MiB.
-        public var maxBytes: ByteSize = ByteSize(bytes: 5 * 1_048_576)
-        /// Most events in one request. Default 5000.
-        public var maxEvents: Int = 5000
+        /// per event). Default 2MiB: about 2000 container log events, as Filebeat's default of
+        /// 1600 events; each batch in flight holds its documents and body in memory, so this and
+        /// `max_in_flight` bound the output's memory.
+        public var maxBytes: ByteSize = ByteSize(bytes: 2 * 1_048_576)
+        /// Most events in one request. Default 2000.
+        public var maxEvents: Int = 2000
         /// How long a partly filled batch waits for more events: after sending a batch that was not
         /// full, the output waits this long before reading the next one, so at low volume there is at
         /// most one request per `timeout`. 0 sends whatever is there at once. Default 1s.
@@ -119,7 +121,7 @@ public struct ElasticsearchOutputConfig: Decodable, Sendable, CustomStringConver
             case timeout
         }
 
-        public init(maxBytes: ByteSize = ByteSize(bytes: 5 * 1_048_576), maxEvents: Int = 5000, timeout: ConfigDuration = .seconds(1)) {
+        public init(maxBytes: ByteSize = ByteSize(bytes: 2 * 1_048_576), maxEvents: Int = 2000, timeout: ConfigDuration = .seconds(1)) {
             self.maxBytes = maxBytes
             self.maxEvents = maxEvents
             self.timeout = timeout

@@ -125,7 +125,8 @@ public enum ThroughputBenchmark {
             let scanSeconds = cpuTime() - scanStart
             precondition(newlines == lines)
 
-            var decoder = DockerJSONDecoder()
+            // Room for the parsed fields, as `shipper run` gives its decoders.
+            var decoder = DockerJSONDecoder(options: LineDecoderOptions(extraArenaBytes: 64, extraFields: 24))
             var events: [LogEvent] = []
             events.reserveCapacity(1024)
             var output: [UInt8] = []

@@ -1,4 +1,5 @@
 import BufferDisk
+import CMalloc
 import InputFormats
 import InputTail
 import Logging
@@ -24,6 +25,7 @@ public enum Daemon {
 
     /// Runs until stopped. Throws configuration errors before anything starts.
     public static func run(configPath: String, once: Bool = false, logger: Logger) async throws {
+        boundMallocMemory()
         let config = try ConfigLoader.load(path: configPath)
         let health = HealthState()
         let registry = Telemetry.bootstrap()
@@ -136,6 +138,14 @@ public enum Daemon {
                 throw ConfigError(file: path, line: 0, column: 0, message: "cannot create the directory \(current): \(String(cString: strerror(errno)))")
             }
         }
+    }
+
+    /// Keeps glibc's malloc from holding on to freed batch memory, so that peak RSS follows the
+    /// configured batch and queue sizes. The limits are set before `main` by CMalloc (an arena
+    /// limit set now would not take back the arenas threads already made); calling this links
+    /// that code in.
+    static func boundMallocMemory() {
+        shipper_malloc_is_bounded()
     }
 
     static func hostName() -> String {

@@ -83,7 +83,7 @@ final class PipelineWorker {
 
     init(
         sources: [Source], decoderOptions: [LineDecoderOptions], router: Router, attributeFields: [FieldPath], buffer: DiskBuffer,
-        logger: Logger, checkpointInterval: Duration = .seconds(1), maxBytesPerStep: Int = 1 << 20
+        logger: Logger, checkpointInterval: Duration = .seconds(1), maxBytesPerStep: Int = 256 << 10
     ) {
         self.checkpointInterval = checkpointInterval.components.seconds * 1_000_000_000 + checkpointInterval.components.attoseconds / 1_000_000_000
         self.sources = sources
