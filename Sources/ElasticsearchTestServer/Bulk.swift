@@ -455,7 +455,7 @@ struct ItemFaultPlan: Sendable {
     var mappingRules: [MappingErrorRule] = []
 
     mutating func decide(_ position: Int) -> ItemFault? {
-        if let f = forced[position] { return f }
+        if !forced.isEmpty, let f = forced[position] { return f }
         guard rejectionShare > 0 || unavailableShare > 0, var r = rng else { return nil }
         let u = r.nextUnit()
         rng = r
@@ -492,15 +492,19 @@ struct BulkExecutor {
     var idGenerator: () -> String
     /// Write targets already resolved in this request (by name, when no require_* flag is involved).
     private var targetCache: [String: Cluster.Target] = [:]
+    private var lastTarget: (name: String, target: Cluster.Target)?
 
     init(cluster: Cluster, options: BulkRequestOptions, faults: ItemFaultPlan, idGenerator: @escaping () -> String) {
         self.cluster = cluster
         self.options = options
         self.faults = faults
         self.idGenerator = idGenerator
+        self.mappingEmulation = cluster.configuration.mappingEmulation
     }
 
     private var config: ElasticsearchTestServerConfiguration { cluster.configuration }
+    /// `config.mappingEmulation`, read once (copying the configuration for every document costs).
+    private let mappingEmulation: Bool
 
     mutating func run(_ ops: [BulkOp]) -> BulkOutcome {
         var items: [BulkItemResult] = []
@@ -651,15 +655,21 @@ struct BulkExecutor {
         let target: Cluster.Target
         let cacheable = (op.requireAlias ?? options.requireAlias) == false && (op.requireDataStream ?? options.requireDataStream) == false
             && op.action != .delete
-        if cacheable, let cached = targetCache[name] {
+        if cacheable, let last = lastTarget, last.name == name {
+            target = last.target  // consecutive items for one index share its name's String
+        } else if cacheable, let cached = targetCache[name] {
             target = cached
+            lastTarget = (name, cached)
         } else {
             do {
                 target = try resolveTarget(op, name: name)
             } catch {
                 throw ItemFailure(index: name, id: op.id, error: error)
             }
-            if cacheable { targetCache[name] = target }
+            if cacheable {
+                targetCache[name] = target
+                lastTarget = (name, target)
+            }
         }
         let idx: IndexState
         switch target {
@@ -776,7 +786,7 @@ struct BulkExecutor {
     /// Whether ``checkDocument`` looks at the document (else a validated source is stored as is,
     /// without building its tree).
     private func needsDocument(_ idx: IndexState) -> Bool {
-        idx.dataStream != nil || !faults.mappingRules.isEmpty || config.mappingEmulation
+        idx.dataStream != nil || !faults.mappingRules.isEmpty || mappingEmulation
     }
 
     private mutating func checkDocument(_ doc: JSONValue?, op: BulkOp, id: String, sourceLength: Int, idx: IndexState) throws(ESError) -> IndexMapping? {
