@@ -179,6 +179,11 @@ public final class DiskBuffer: Sendable {
         var lockFile: FileHandle?
         /// An append is waiting for space on the buffer's volume (a write failed with ENOSPC).
         var waitingForVolume = false
+        /// Since when appends keep finding the volume full (until one goes through at once), how
+        /// often they paused, and when that was last logged.
+        var volumeFullSince: ContinuousClock.Instant?
+        var volumeFullPauses = 0
+        var volumeFullLogged: ContinuousClock.Instant?
         /// A ledger write that failed for lack of space was logged (once per episode).
         var ledgerNoSpaceLogged = false
 
@@ -497,7 +502,7 @@ public final class DiskBuffer: Sendable {
         while true {
             do {
                 let lsn = try write(batch, from: &next)
-                if let fullSince { volumeHasSpaceAgain(since: fullSince) }
+                volumeWritten(afterPausing: fullSince != nil)
                 return BufferAppendTicket(lsn: lsn)
             } catch let error as BufferError where error.isNoSpace {
                 try await waitForVolumeSpace(error, since: &fullSince)
@@ -589,11 +594,22 @@ public final class DiskBuffer: Sendable {
     /// the buffer is closed meanwhile, `CancellationError` when the task is cancelled.
     private func waitForVolumeSpace(_ error: BufferError, since: inout ContinuousClock.Instant?) async throws {
         if since == nil {
-            since = .now
-            state.withLock { $0.waitingForVolume = true }
-            logger.error(
-                "buffer: the buffer's volume is full (\(error)); reading pauses until there is room again: segments are deleted as the outputs deliver them, or free space on the volume",
-                metadata: ["path": "\(directory)"])
+            let now = ContinuousClock.now
+            since = now
+            // Logged at the first pause, then at most once a minute while the volume stays full.
+            let pauses = state.withLock { s -> Int? in
+                s.waitingForVolume = true
+                s.volumeFullPauses += 1
+                if s.volumeFullSince == nil { s.volumeFullSince = now }
+                if let logged = s.volumeFullLogged, now - logged < .seconds(60) { return nil }
+                s.volumeFullLogged = now
+                return s.volumeFullPauses
+            }
+            if let pauses {
+                logger.error(
+                    "buffer: the buffer's volume is full (\(error)); reading pauses until there is room again: segments are deleted as the outputs deliver them, or free space on the volume",
+                    metadata: ["path": "\(directory)", "pauses": "\(pauses)"])
+            }
         }
         let deleted = try state.withLock { s throws -> [FileHandle] in
             if s.closed {
@@ -621,12 +637,27 @@ public final class DiskBuffer: Sendable {
         }
     }
 
-    private func volumeHasSpaceAgain(since: ContinuousClock.Instant) {
-        state.withLock { $0.waitingForVolume = false }
+    /// After an append was written: the end of a full-volume episode is logged once an append
+    /// goes through without pausing.
+    private func volumeWritten(afterPausing paused: Bool) {
+        let ended = state.withLock { s -> (ContinuousClock.Instant, Int)? in
+            if paused {
+                s.waitingForVolume = false
+                return nil
+            }
+            guard let since = s.volumeFullSince else { return nil }
+            defer {
+                s.volumeFullSince = nil
+                s.volumeFullPauses = 0
+                s.volumeFullLogged = nil
+            }
+            return (since, s.volumeFullPauses)
+        }
+        guard let (since, pauses) = ended else { return }
         let d = ContinuousClock.now - since
-        let tenths = d.components.seconds * 10 + d.components.attoseconds / 100_000_000_000_000_000
         logger.notice(
-            "buffer: room on the buffer's volume again after \(tenths / 10).\(tenths % 10) s; appending resumes", metadata: ["path": "\(directory)"])
+            "buffer: room on the buffer's volume again; appending goes on (it paused \(pauses) times over \(d.components.seconds) s)",
+            metadata: ["path": "\(directory)"])
     }
 
     /// Writes the frames from frame `next` on (holding the append turn); returns the LSN after
@@ -833,33 +864,46 @@ public final class DiskBuffer: Sendable {
         let more: Bool
     }
 
+    /// Reads are done in pieces of about this many bytes (whole frames): small enough that
+    /// malloc serves them from its free lists instead of mapping fresh pages for each batch.
+    static let readPieceBytes = 128 << 10
+
     private func decode(_ plan: ReadPlan) throws -> BufferBatch {
         let end = Int64(plan.ends.last!)
-        let bytes = try plan.file.read(count: Int(end - plan.start), at: plan.start)
-        guard bytes.count == Int(end - plan.start) else {
-            throw BufferError.io(operation: "read (file shorter than expected)", path: plan.file.path, errno: EIO)
-        }
         var records: [BufferRecord] = []
         var positions: [BufferPosition] = []
         records.reserveCapacity(plan.ends.count)
         positions.reserveCapacity(plan.ends.count)
         var skipped = 0
-        bytes.withUnsafeBytes { b in
-            var from = 0
-            for e in plan.ends {
-                let to = Int(Int64(e) - plan.start)
-                defer { from = to }
-                let frame = UnsafeRawBufferPointer(rebasing: b[from..<to])
-                if let record = Self.decodeFrame(frame) {
-                    records.append(record)
-                    positions.append(BufferPosition(segment: plan.segment, offset: Int64(e)))
-                } else {
-                    skipped += 1
-                    logger.error(
-                        "buffer: record at offset \(Int64(from) + plan.start) of \(SegmentName.fileName(plan.segment)) fails its checksum: skipped",
-                        metadata: ["path": "\(directory)"])
+        var first = 0  // index in plan.ends of the first frame of the next piece
+        var pieceStart = plan.start
+        while first < plan.ends.count {
+            var last = first
+            while last + 1 < plan.ends.count && Int64(plan.ends[last + 1]) - pieceStart <= Int64(Self.readPieceBytes) { last += 1 }
+            let pieceEnd = Int64(plan.ends[last])
+            let bytes = try plan.file.read(count: Int(pieceEnd - pieceStart), at: pieceStart)
+            guard bytes.count == Int(pieceEnd - pieceStart) else {
+                throw BufferError.io(operation: "read (file shorter than expected)", path: plan.file.path, errno: EIO)
+            }
+            bytes.withUnsafeBytes { b in
+                var from = 0
+                for e in plan.ends[first...last] {
+                    let to = Int(Int64(e) - pieceStart)
+                    defer { from = to }
+                    let frame = UnsafeRawBufferPointer(rebasing: b[from..<to])
+                    if let record = Self.decodeFrame(frame) {
+                        records.append(record)
+                        positions.append(BufferPosition(segment: plan.segment, offset: Int64(e)))
+                    } else {
+                        skipped += 1
+                        logger.error(
+                            "buffer: record at offset \(Int64(from) + pieceStart) of \(SegmentName.fileName(plan.segment)) fails its checksum: skipped",
+                            metadata: ["path": "\(directory)"])
+                    }
                 }
             }
+            first = last + 1
+            pieceStart = pieceEnd
         }
         if skipped > 0 { state.withLock { $0.corruptSkipped += skipped } }
         return BufferBatch(records: records, positions: positions, end: BufferPosition(segment: plan.segment, offset: end))

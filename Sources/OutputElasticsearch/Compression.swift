@@ -15,6 +15,8 @@ final class GzipCompressor: @unchecked Sendable {
     }
     private let engine: Engine
     let level: Int32
+    /// Where igzip writes before the result is copied out (grows, never shrinks).
+    private var scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 0, alignment: 16)
 
     struct Failure: Error, CustomStringConvertible {
         var code: Int32
@@ -39,6 +41,7 @@ final class GzipCompressor: @unchecked Sendable {
     }
 
     deinit {
+        scratch.deallocate()
         switch engine {
         case .igzip(let c):
             shipper_igzip_destroy(c)
@@ -53,13 +56,16 @@ final class GzipCompressor: @unchecked Sendable {
     func compress(_ input: UnsafeRawBufferPointer, into out: inout ByteBuffer) throws {
         switch engine {
         case .igzip(let c):
+            // Into the compressor's own scratch (room for the worst case, kept), then only the
+            // compressed bytes into `out`: `out` is not grown to the worst case for every body.
             let bound = shipper_igzip_bound(input.count)
-            var written = -1
-            out.writeWithUnsafeMutableBytes(minimumWritableBytes: bound) { dst -> Int in
-                written = shipper_igzip_compress(c, input.baseAddress, input.count, dst.baseAddress, dst.count)
-                return max(0, written)
+            if scratch.count < bound {
+                scratch.deallocate()
+                scratch = .allocate(byteCount: bound, alignment: 16)
             }
+            let written = shipper_igzip_compress(c, input.baseAddress, input.count, scratch.baseAddress, scratch.count)
             guard written >= 0 else { throw Failure(code: -1) }
+            out.writeBytes(UnsafeRawBufferPointer(rebasing: scratch[0..<written]))
         case .zlib(let stream):
             guard deflateReset(stream) == Z_OK else { throw Failure(code: Z_STREAM_ERROR) }
             let bound = Int(deflateBound(stream, UInt(input.count))) + 64
@@ -83,7 +89,7 @@ final class GzipCompressor: @unchecked Sendable {
 
     /// `input` as a gzip member, in a new buffer.
     func compress(_ input: [UInt8], allocator: ByteBufferAllocator = ByteBufferAllocator()) throws -> ByteBuffer {
-        var out = allocator.buffer(capacity: input.count / 4 + 1024)
+        var out = allocator.buffer(capacity: input.count / 8 + 1024)
         try input.withUnsafeBytes { try compress($0, into: &out) }
         return out
     }

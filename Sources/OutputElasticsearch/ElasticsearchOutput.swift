@@ -104,6 +104,8 @@ public final class ElasticsearchOutput: Sendable {
     let authorization: Secret?
     let deadLetters: DeadLetterFile
     let compressors: GzipCompressorPool?
+    /// Bulk body arrays to reuse (one per batch in flight).
+    private let bodies = Mutex<[[UInt8]]>([])
     let bulkQuery: String
     let backoff: Backoff
     let logger: Logger
@@ -307,7 +309,14 @@ public final class ElasticsearchOutput: Sendable {
         var dead: [DeadLetterRecord] = []
         var attempts: [Int: Int] = [:]
         var failures = 0
-        var built = BulkBody.Built(bytes: [], included: [], excluded: [])
+        // Body memory is reused from batch to batch (a fresh multi-MiB array per batch would be
+        // mapped, faulted in and unmapped every time).
+        var built = BulkBody.Built(bytes: bodies.withLock { $0.popLast() } ?? [], included: [], excluded: [])
+        defer {
+            let bytes = built.bytes
+            built.bytes = []
+            bodies.withLock { if $0.count < max(1, config.maxInFlight) { $0.append(bytes) } }
+        }
         let maxAttempts = config.retry.maxAttempts
 
         func pause() async throws {

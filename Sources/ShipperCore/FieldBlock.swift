@@ -9,27 +9,26 @@ public struct FieldBlock: Sendable {
     public let bytes: [UInt8]
     /// The fields, with slices into ``bytes``.
     public let fields: [Field]
-    /// The distinct top-level ancestors of the fields' paths (`container` for `container.image.name`).
-    let roots: [Unmanaged<FieldPath>]
+    /// The ``FieldPath/rootID``s of the fields' paths (that of `container` for `container.image.name`).
+    let roots: [Int]
     /// True when two fields of the block conflict with each other (then they are set one by one).
     let selfConflicting: Bool
 
     public init(_ pairs: [(FieldPath, String)]) {
         var bytes: [UInt8] = []
         var fields: [Field] = []
-        var roots: [FieldPath] = []
+        var roots: [Int] = []
         var conflicting = false
         for (path, text) in pairs {
             let start = bytes.count
             bytes.append(contentsOf: text.utf8)
             for f in fields where f.path.isPrefix(of: path) || path.isPrefix(of: f.path) { conflicting = true }
             fields.append(Field(path, .string(ArenaSlice(start: start, count: bytes.count - start))))
-            let root = path.ancestor(atDepth: 1)
-            if !roots.contains(where: { $0 === root }) { roots.append(root) }
+            if !roots.contains(path.rootID) { roots.append(path.rootID) }
         }
         self.bytes = bytes
         self.fields = fields
-        self.roots = roots.map { Unmanaged.passUnretained($0) }
+        self.roots = roots
         self.selfConflicting = conflicting
     }
 
@@ -63,14 +62,8 @@ extension LogEvent {
         fields.withUnsafeBufferPointer { existing in
             block.roots.withUnsafeBufferPointer { roots in
                 for i in existing.indices {
-                    unowned(unsafe) var node = existing[i].path
-                    while node.depth > 1 {
-                        guard let parent = node.parent else { break }
-                        unowned(unsafe) let p = parent
-                        node = p
-                    }
-                    let opaque = Unmanaged.passUnretained(node).toOpaque()
-                    for r in roots where r.toOpaque() == opaque { return true }
+                    let root = existing[i].path.rootID
+                    for r in roots where r == root { return true }
                 }
                 return false
             }

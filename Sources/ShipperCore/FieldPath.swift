@@ -14,15 +14,20 @@ public final class FieldPath: Sendable, Hashable, CustomStringConvertible {
     public let name: String
     /// Number of segments (`http.request.method` has depth 3).
     public let depth: Int
-    /// The parent path, nil at the top level.
-    public let parent: FieldPath?
+    /// The parent path, nil at the top level. Held without reference counting (walking up a
+    /// path costs no atomic operations): the intern table keeps every path alive for good.
+    public unowned(unsafe) let parent: FieldPath?
     /// The JSON-encoded key of the last segment followed by a colon: `"method":`.
     public let jsonKey: [UInt8]
+    /// A number that identifies the top-level ancestor (the same for `http` and
+    /// `http.request.method`, different for `url`): comparing roots without walking up.
+    public let rootID: Int
 
-    private init(dotted: String, name: String, parent: FieldPath?) {
+    private init(dotted: String, name: String, parent: FieldPath?, newRootID: Int) {
         self.dotted = dotted
         self.name = name
         self.parent = parent
+        self.rootID = parent?.rootID ?? newRootID
         self.depth = (parent?.depth ?? 0) + 1
         var key: [UInt8] = []
         JSONWriter.writeString(name, into: &key)
@@ -51,6 +56,14 @@ public final class FieldPath: Sendable, Hashable, CustomStringConvertible {
             node = n.parent
         }
         return false
+    }
+
+    /// The top-level ancestor (`http` for `http.request.method`); `self` at the top level.
+    @inlinable
+    public var root: FieldPath {
+        var node = self
+        while let p = node.parent { node = p }
+        return node
     }
 
     /// The ancestor of `self` at `depth` (1 = top level); `self` when `depth == self.depth`.
@@ -110,7 +123,7 @@ public final class FieldPath: Sendable, Hashable, CustomStringConvertible {
             parent = nil
             name = dotted
         }
-        let path = FieldPath(dotted: dotted, name: name, parent: parent)
+        let path = FieldPath(dotted: dotted, name: name, parent: parent, newRootID: table.count)
         table[dotted] = path
         return path
     }

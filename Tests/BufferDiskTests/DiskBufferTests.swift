@@ -46,6 +46,19 @@ import Testing
         #expect(try await drain(b, "x") == all)
     }
 
+    @Test func oneReadLargerThanAReadPieceComesBackWhole() async throws {
+        // A batch is read from disk in pieces of whole frames (DiskBuffer.readPieceBytes): frames
+        // on both sides of a piece boundary, and one frame larger than a piece, come back exactly.
+        let dir = try TempDir()
+        let b = try DiskBuffer(config: config(dir, maxSize: 16 << 20, segmentSize: 8 << 20), readers: ["x"], logger: log.logger)
+        var all = records(0..<300, size: 1000)
+        all.insert(BufferRecord(source: 7, offset: 7, document: [UInt8](repeating: 0x61, count: DiskBuffer.readPieceBytes * 2 + 5)), at: 150)
+        try await b.append(all)
+        let batch = try #require(try await b.read(reader: "x", maxRecords: 1000, maxBytes: 8 << 20))
+        #expect(batch.records == all)
+        #expect(batch.positions.count == all.count && batch.positions.last == batch.end)
+    }
+
     @Test func maxBytesLimitsABatchButNeverBelowOneRecord() async throws {
         let dir = try TempDir()
         let b = try DiskBuffer(config: config(dir, segmentSize: 1 << 16), readers: ["x"], logger: log.logger)
