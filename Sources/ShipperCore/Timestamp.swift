@@ -40,38 +40,10 @@ public struct Timestamp: Sendable, Hashable, Comparable {
     /// Writes RFC 3339 UTC text (no quotes).
     @inlinable
     public func write(into out: inout [UInt8]) {
-        var secs = nanoseconds / 1_000_000_000
-        var nanos = nanoseconds % 1_000_000_000
-        if nanos < 0 {
-            nanos += 1_000_000_000
-            secs -= 1
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Self.maxTextCount) { buf in
+            let n = write(to: buf.baseAddress!, at: 0)
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: buf[0..<n]))
         }
-        var days = secs / 86_400
-        var rem = secs % 86_400
-        if rem < 0 {
-            rem += 86_400
-            days -= 1
-        }
-        let (y, m, d) = Civil.civil(fromDays: days)
-        Civil.write4(y, into: &out)
-        out.append(UInt8(ascii: "-"))
-        Civil.write2(m, into: &out)
-        out.append(UInt8(ascii: "-"))
-        Civil.write2(d, into: &out)
-        out.append(UInt8(ascii: "T"))
-        Civil.write2(Int(rem / 3600), into: &out)
-        out.append(UInt8(ascii: ":"))
-        Civil.write2(Int(rem / 60 % 60), into: &out)
-        out.append(UInt8(ascii: ":"))
-        Civil.write2(Int(rem % 60), into: &out)
-        out.append(UInt8(ascii: "."))
-        let digits = precision > 6 ? 9 : (precision > 3 ? 6 : 3)
-        var divisor: Int64 = 100_000_000
-        for _ in 0..<digits {
-            out.append(UInt8(truncatingIfNeeded: (nanos / divisor) % 10) &+ 48)
-            divisor /= 10
-        }
-        out.append(UInt8(ascii: "Z"))
     }
 
     /// Writes RFC 3339 UTC text (no quotes) at `start`, where the caller guaranteed
@@ -168,21 +140,6 @@ public enum Civil {
         case 4, 6, 9, 11: return 30
         default: return 31
         }
-    }
-
-    @inlinable
-    static func write2(_ v: Int, into out: inout [UInt8]) {
-        out.append(UInt8(truncatingIfNeeded: v / 10 % 10) &+ 48)
-        out.append(UInt8(truncatingIfNeeded: v % 10) &+ 48)
-    }
-
-    @inlinable
-    static func write4(_ v: Int, into out: inout [UInt8]) {
-        let v = max(0, min(v, 9999))
-        out.append(UInt8(truncatingIfNeeded: v / 1000) &+ 48)
-        out.append(UInt8(truncatingIfNeeded: v / 100 % 10) &+ 48)
-        out.append(UInt8(truncatingIfNeeded: v / 10 % 10) &+ 48)
-        out.append(UInt8(truncatingIfNeeded: v % 10) &+ 48)
     }
 
     /// Month number (1–12) of an English three-letter abbreviation, case-insensitive (`Jan`, `OCT`).
