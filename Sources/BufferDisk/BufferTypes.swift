@@ -158,6 +158,8 @@ public enum BufferError: Error, Sendable, Equatable, CustomStringConvertible {
     case io(operation: String, path: String, errno: Int32)
     /// `append` after `close()`, or an append waiting for space when `close()` was called.
     case closed
+    /// An append that would have to wait for room after ``DiskBuffer/stopWaitingForRoom()``.
+    case full
     /// A reader name that was not passed to `init`.
     case unknownReader(String)
     /// `acknowledge` with a position that is not a record boundary of this buffer.
@@ -177,6 +179,7 @@ public enum BufferError: Error, Sendable, Equatable, CustomStringConvertible {
         switch self {
         case let .io(op, path, code): "cannot \(op) \(path): \(describeErrno(code))"
         case .closed: "the buffer is closed"
+        case .full: "the buffer is full and appends no longer wait for room (shutting down)"
         case let .unknownReader(r): "'\(r)' is not a reader of this buffer"
         case let .invalidPosition(p): "\(p) is not a record boundary in the buffer"
         case let .recordTooLarge(n): "a record of \(n) bytes is larger than the buffer allows (\(RecordCodec.maxPayload))"

@@ -179,6 +179,8 @@ public final class DiskBuffer: Sendable {
         var lockFile: FileHandle?
         /// An append is waiting for space on the buffer's volume (a write failed with ENOSPC).
         var waitingForVolume = false
+        /// ``DiskBuffer/stopWaitingForRoom()`` was called: appends that would wait throw instead.
+        var noWaiting = false
         /// Since when appends keep finding the volume full (until one goes through at once), how
         /// often they paused, and when that was last logged.
         var volumeFullSince: ContinuousClock.Instant?
@@ -510,6 +512,19 @@ public final class DiskBuffer: Sendable {
         }
     }
 
+    /// From now on, appends do not wait for room: one waiting for it (the buffer at `max_size`,
+    /// or its volume full) and every later one that would wait throws ``BufferError/full``
+    /// (nothing of it is written). For shutdown: an input blocked by a full buffer while the
+    /// outputs cannot deliver must still stop. Appends that fit go on as before.
+    public func stopWaitingForRoom() {
+        let waiter = state.withLock { s -> Waiter? in
+            s.noWaiting = true
+            defer { s.spaceWaiter = nil }
+            return s.spaceWaiter?.waiter
+        }
+        waiter?.fail(BufferError.full)
+    }
+
     /// Whether the records of an append are durable per the `fsync` policy (without waiting):
     /// a pipeline that keeps appending can commit the checkpoints of the appends that are.
     public func isDurable(_ ticket: BufferAppendTicket) -> Bool {
@@ -568,7 +583,10 @@ public final class DiskBuffer: Sendable {
             let (ready, deleted) = try state.withLock { s throws -> (Bool, [FileHandle]) in
                 if s.closed { throw BufferError.closed }
                 if s.bytesOnDisk + need <= Int64(config.maxSize.bytes) || s.segments.isEmpty { return (true, []) }
-                guard s.minAckIndex >= s.totalRecords else { return (false, []) }
+                guard s.minAckIndex >= s.totalRecords else {
+                    if s.noWaiting { throw BufferError.full }
+                    return (false, [])
+                }
                 // Every reader acknowledged everything: drop all segments, the active one included.
                 let files = s.segments.map(\.file)
                 s.segments.removeAll()
@@ -582,6 +600,7 @@ public final class DiskBuffer: Sendable {
             _ = try await suspend { s, w in
                 if s.closed { return .fail(BufferError.closed) }
                 if s.hasSpace(for: need, maxSize: self.config.maxSize.bytes) { return .ready(false) }
+                if s.noWaiting { return .fail(BufferError.full) }
                 s.spaceWaiter = (need, w)
                 return .wait
             }
@@ -612,9 +631,9 @@ public final class DiskBuffer: Sendable {
             }
         }
         let deleted = try state.withLock { s throws -> [FileHandle] in
-            if s.closed {
+            if s.closed || s.noWaiting {
                 s.waitingForVolume = false
-                throw BufferError.closed
+                throw s.closed ? BufferError.closed : BufferError.full
             }
             var files = s.removeAcknowledgedSegments()
             if !s.segments.isEmpty && s.minAckIndex >= s.totalRecords {

@@ -220,3 +220,26 @@ import Testing
         try await b.close()
     }
 }
+
+/// `stopWaitingForRoom()` (shutdown with a full buffer; found by the disk campaign: SIGTERM hung).
+@Suite struct StopWaitingForRoomTests {
+    let log = LogCapture()
+
+    @Test func aWaitingAppendGivesUpAndLaterOnesDoNotWaitWhileAppendsThatFitGoOn() async throws {
+        let dir = try TempDir()
+        let b = try DiskBuffer(config: config(dir, maxSize: 4096, segmentSize: 1024), readers: ["r"], logger: log.logger)
+        try await b.append(records(0..<52))
+        let appender = Task { try await b.append(records(52..<60)) }
+        try await eventually("the append waits") { b.stats().appendsWaitingForSpace == 1 }
+        b.stopWaitingForRoom()
+        await #expect(throws: BufferError.full) { try await appender.value }
+        await #expect(throws: BufferError.full) { try await b.append(records(60..<61)) }
+        #expect(b.stats().records == 52, "nothing of the refused appends was written")
+        // Room again (the reader acknowledged): appends that fit are written.
+        let (_, end) = try await readRecords(b, "r", count: 26, maxRecords: 26)
+        try await b.acknowledge(reader: "r", through: try #require(end))
+        try await b.append(records(61..<62))
+        try await b.close()
+        #expect(try await drain(b, "r").map(number) == Array(26..<52) + [61])
+    }
+}

@@ -59,7 +59,7 @@ final class PipelineWorker {
     private var builder: RecordBuilder
     /// Frames of the next buffer append, reused batch after batch.
     private var writer = RecordCodec.BatchWriter()
-    private let buffer: DiskBuffer
+    let buffer: DiskBuffer
     private let logger: Logger
     private var files: [FileID: (source: Int, state: FileState)] = [:]
     /// Files read to their end and released by the tailer: forgotten once committed.
@@ -70,6 +70,10 @@ final class PipelineWorker {
     private let maxPendingCommits = 64
     /// Sources (fingerprints) with events held in stages, as of the last safeOffsets().
     private var heldSources: Set<UInt64> = []
+    /// An append failed (e.g. the buffer was full at shutdown): the events of the lines read
+    /// since the last append that went in are not in the buffer, so no checkpoint may move past
+    /// those lines any more (they are read again at the next start).
+    private(set) var appendFailed = false
     private let maxBytesPerStep: Int
     private let decoderOptions: [LineDecoderOptions]
     private var lastFlush = Timestamp.now()
@@ -152,11 +156,25 @@ final class PipelineWorker {
 
     /// At shutdown: emit what stages hold (multiline), make it durable, commit and write checkpoints.
     /// Decoder partial chunks are not flushed: they are not lines yet, and are read again next start.
+    ///
+    /// With a full buffer (``DiskBuffer/stopWaitingForRoom()`` was called, the outputs cannot
+    /// deliver), the held events are not flushed, and after a failed append nothing read since
+    /// the last append that went in is committed: those lines are read again at the next start.
     func drain() async throws {
-        var held = router.flush(now: nil)
-        var ticket: BufferAppendTicket?
-        if !held.isEmpty { ticket = try await appendWithoutWaiting(&held) }
-        pendingCommits.append((ticket, safeOffsets()))
+        if !appendFailed {
+            let beforeFlush = safeOffsets()
+            var held = router.flush(now: nil)
+            if held.isEmpty {
+                pendingCommits.append((nil, beforeFlush))
+            } else {
+                do {
+                    let ticket = try await appendWithoutWaiting(&held)
+                    pendingCommits.append((ticket, safeOffsets()))
+                } catch BufferError.full {
+                    pendingCommits.append((nil, beforeFlush))
+                }
+            }
+        }
         try await commitDurable(wait: true)
         try persistCheckpoints()
     }
@@ -232,7 +250,13 @@ final class PipelineWorker {
         for i in events.indices { try builder.append(events[i], to: &writer) }
         eventsOut += events.count
         events.removeAll(keepingCapacity: true)
-        let ticket = try await buffer.appendWithoutWaitingForSync(writer.batch)
+        let ticket: BufferAppendTicket
+        do {
+            ticket = try await buffer.appendWithoutWaitingForSync(writer.batch)
+        } catch {
+            appendFailed = true
+            throw error
+        }
         writer.reset()  // the buffer keeps no reference: the memory is reused for the next batch
         return ticket
     }

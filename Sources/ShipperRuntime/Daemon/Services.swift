@@ -35,13 +35,26 @@ final class PipelineService: Service, @unchecked Sendable {
                     self.reloadRequested.store(true, ordering: .relaxed)
                 }
             }
-            while !Task.isShuttingDownGracefully && !Task.isCancelled {
-                if reloadRequested.exchange(false, ordering: .relaxed) { await reload() }
-                let busy = try await worker.step()
-                if !busy {
-                    if once { break }
-                    await worker.waitForData(timeout: .milliseconds(200))
+            // At shutdown an append waiting for room (buffer full, outputs not delivering) gives
+            // up: what it held was never buffered nor checkpointed, and is read again next start.
+            let buffer = worker.buffer
+            try await withGracefulShutdownHandler {
+                while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                    if reloadRequested.exchange(false, ordering: .relaxed) { await reload() }
+                    let busy: Bool
+                    do {
+                        busy = try await worker.step()
+                    } catch BufferError.full {
+                        logger.warning("stopping with the buffer full: lines read but not buffered are read again at the next start")
+                        break
+                    }
+                    if !busy {
+                        if once { break }
+                        await worker.waitForData(timeout: .milliseconds(200))
+                    }
                 }
+            } onGracefulShutdown: {
+                buffer.stopWaitingForRoom()
             }
             group.cancelAll()
         }
