@@ -110,3 +110,4 @@ struct ShipperCampaign: AsyncParsableCommand {
         abstract: "Campaigns that show shipper loses, duplicates and crashes on nothing: checked by content against the Elasticsearch test server.",
         subcommands: [Crash.self, Faults.self, Disk.self, Input.self, All.self])
 }
+

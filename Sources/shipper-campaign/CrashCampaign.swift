@@ -4,10 +4,10 @@ import Foundation
 /// SIGKILL at seeded moments while three containers write and rotate; every line must be
 /// indexed exactly once.
 ///
-/// Containers: 0 rotates by rename every 1 MiB, 1 by copytruncate every 1 MiB (only once what it
+/// Containers: 0 rotates by rename every 256 KiB, 1 by copytruncate every 256 KiB (only once what it
 /// holds is indexed: lines still unread at a copytruncate exist only in the copy, which no shipper
 /// reads, so the campaign rotates as a careful operator would and measures shipper, not
-/// logrotate), 2 by rename every 2 MiB. Kill moments, each kind in turn with seeded timing:
+/// logrotate), 2 by rename every 512 KiB. Kill moments, each kind in turn with seeded timing:
 /// - `reading`: 20–400 ms after a start, while shipper catches up on what was written while it
 ///   was down (reads, decoding, buffer appends);
 /// - `steady`: after 0.3–2.5 s of normal running (reads, appends, fsyncs, bulk requests);
@@ -29,7 +29,7 @@ final class CrashCampaign {
     func run() async throws -> CampaignResult {
         let h = try await Harness(name: "crash", options: options)
         var result = CampaignResult(name: "crash")
-        let kills = options.short ? 15 : 100
+        let kills = options.short ? 24 : 100
         let perContainerRate = options.short ? 300.0 : 500.0
         let containers = try (0..<3).map { try ContainerLog(root: h.workspace.containers, number: $0, service: ["renamed", "copytruncated", "renamed-big"][$0], book: h.book) }
         try h.writeConfig()
@@ -46,10 +46,10 @@ final class CrashCampaign {
                 let want = Int(Double(n + 1) * perTick) - Int(Double(n) * perTick)
                 for _ in 0..<want { c.writeLine() }
             }
-            if containers[0].size >= 1 << 20 { containers[0].rotateByRename() }
-            if containers[2].size >= 2 << 20 { containers[2].rotateByRename() }
+            if containers[0].size >= 256 << 10 { containers[0].rotateByRename() }
+            if containers[2].size >= 512 << 10 { containers[2].rotateByRename() }
             let live = containers[1].liveRange
-            if containers[1].size >= 1 << 20, h.book.delivered(container: 1, live) {
+            if containers[1].size >= 256 << 10, n % 10 == 0, h.book.delivered(container: 1, live) {
                 containers[1].copyTruncate()
                 copyTruncates.withLock { $0 += 1 }
             }

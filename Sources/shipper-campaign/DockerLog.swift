@@ -244,22 +244,31 @@ final class ContainerLog: @unchecked Sendable {
         FS.remove(dir)
     }
 
-    /// Deletes the log file and creates a new one at the same path, trying to get the inode the
-    /// old file had (a file system hands a freed inode out again). Returns whether it did.
-    func replaceReusingInode(attempts: Int = 400) -> Bool {
+    /// Deletes the log file (the container lives on); returns the inode it had.
+    @discardableResult
+    func unlinkLog() -> UInt64? {
         lock.lock()
         defer { lock.unlock() }
         let old = FS.inode(logPath)
         close(fd)
+        fd = -1
         unlink(logPath)
+        return old
+    }
+
+    /// Creates the log file again, trying to get `inode` (a file system hands a freed inode out
+    /// again, once no process holds it open). Returns whether it got it.
+    func recreate(reusing inode: UInt64?, attempts: Int = 2000) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
         var reused = false
         var spares: [String] = []
-        for k in 0..<attempts {
+        for k in 0..<attempts where inode != nil {
             let candidate = dir + "/.candidate-\(k)"
             let f = open(candidate, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
             if f < 0 { continue }
             close(f)
-            if FS.inode(candidate) == old {
+            if FS.inode(candidate) == inode {
                 rename(candidate, logPath)
                 reused = true
                 break
@@ -267,8 +276,7 @@ final class ContainerLog: @unchecked Sendable {
             spares.append(candidate)
         }
         for s in spares { unlink(s) }
-        if !reused { close(open(logPath, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)) }
-        fd = open(logPath, O_WRONLY | O_APPEND | O_CLOEXEC)
+        fd = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         size = 0
         fileStart = seq
         return reused

@@ -28,11 +28,29 @@ final class Harness: @unchecked Sendable {
             throw CampaignError(
                 "no shipper binary at \(options.shipper): build it with `swift build -c release --product shipper` or pass --shipper PATH")
         }
-        server = try await ElasticsearchTestServer.start(configuration: configuration)
+        server = try await Self.startServer(configuration)
         workspace = try Workspace(base: options.workDir, name: name, keep: options.keep)
         tracker = Tracker(server: server, book: book, deadLetters: workspace.deadLetters)
         shipper = ShipperRun(binary: options.shipper, workspace: workspace)
         settings = ShipperSettings(esPort: server.port)
+    }
+
+    /// Starts the test server on a port below the ephemeral range (32768–60999 on Linux): while
+    /// the server is down, a client connecting again and again to a port in that range can be
+    /// given that very port as its own and connect to itself (TCP simultaneous open), which then
+    /// holds the port and keeps the server from coming back.
+    static func startServer(_ configuration: ElasticsearchTestServerConfiguration) async throws -> ElasticsearchTestServer {
+        var rng = SeededRandom(seed: UInt64(getpid()) &* 1_000_003 &+ UInt64(monotonicSeconds() * 1e6))
+        var lastError: (any Error)?
+        for _ in 0..<50 {
+            let port = 20_000 + Int(rng.next() % 12_000)
+            do {
+                return try await ElasticsearchTestServer.start(port: port, configuration: configuration)
+            } catch {
+                lastError = error
+            }
+        }
+        throw lastError ?? CampaignError("no free port for the test server")
     }
 
     func writeConfig() throws { try settings.write(workspace) }

@@ -103,7 +103,7 @@ struct CampaignResult {
 
     func print(short: Bool) {
         var out = "\n== campaign \(name)\(short ? " (short)" : ""): \(passed ? "PASS" : "FAIL") in \(String(format: "%.0f", seconds)) s\n"
-        func row(_ k: String, _ v: String) { out += "  " + k.padding(toLength: 34, withPad: " ", startingAt: 0) + v + "\n" }
+        func row(_ k: String, _ v: String) { out += "  " + k.padding(toLength: 40, withPad: " ", startingAt: 0) + v + "\n" }
         row("lines written", "\(written) (\(writtenBytes / 1_048_576) MiB)")
         row("documents indexed", "\(indexed)")
         row("lost (expected line absent)", "\(lost)" + (lostExamples.isEmpty ? "" : "  e.g. " + lostExamples.joined(separator: "; ")))

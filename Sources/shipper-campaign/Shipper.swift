@@ -125,6 +125,9 @@ final class ShipperRun: @unchecked Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
         posix_spawn_file_actions_adddup2(&actions, logFD, 2)
+        // Nothing else: SwiftNIO's sockets are not close-on-exec, and a shipper holding the test
+        // server's listening socket would keep the port "up" (and bound) through a down period.
+        Self.closeFrom3(&actions)
         let args = [binary, "run", "--config", workspace.config]
         var cargs = args.map { strdup($0) } + [nil]
         defer { for a in cargs { free(a) } }
@@ -132,6 +135,21 @@ final class ShipperRun: @unchecked Sendable {
         let rc = posix_spawn(&child, binary, &actions, nil, &cargs, environ)
         guard rc == 0 else { throw CampaignError("cannot start \(binary): \(String(cString: strerror(rc)))") }
         pid = child
+    }
+
+    /// Closes every descriptor from 3 up in the child: `posix_spawn_file_actions_addclosefrom_np`
+    /// (glibc 2.34, not in Swift's Glibc module), else close-on-exec set on every open one.
+    private static func closeFrom3(_ actions: inout posix_spawn_file_actions_t) {
+        typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+        if let handle = dlopen(nil, RTLD_NOW), let sym = dlsym(handle, "posix_spawn_file_actions_addclosefrom_np") {
+            let closeFrom = unsafeBitCast(sym, to: CloseFrom.self)
+            if closeFrom(&actions, 3) == 0 { return }
+        }
+        for name in FS.list("/proc/self/fd") {
+            guard let fd = Int32(name), fd > 2 else { continue }
+            let flags = fcntl(fd, F_GETFD)
+            if flags >= 0 { _ = fcntl(fd, F_SETFD, flags | FD_CLOEXEC) }
+        }
     }
 
     /// The exit description if the process has exited (reaped), nil while it runs.
@@ -159,7 +177,8 @@ final class ShipperRun: @unchecked Sendable {
         note("shipper exited by itself (\(how)); see \(logPath)")
         pid = 0
         exitText = nil
-        if restart { try? start() }
+        // Like a supervisor, but giving up on a crash loop (the campaign fails anyway).
+        if restart && unexpectedExits.count <= 20 { try? start() }
         return false
     }
 
@@ -185,6 +204,9 @@ final class ShipperRun: @unchecked Sendable {
             exitText = nil
             return done
         }
+        // A SIGTERM before shipper has installed its handlers ends it by the default action:
+        // wait until it serves /metrics (a supervisor rarely stops what it just started).
+        _ = await waitUntil(timeout: 10, every: 0.02) { httpGet(port: self.workspace.telemetryPort, path: "/metrics", timeout: 1) != nil }
         kill(pid, SIGTERM)
         let deadline = monotonicSeconds() + timeout
         while monotonicSeconds() < deadline {
