@@ -30,13 +30,16 @@ public enum BufferInspector {
             var id: UInt64
             var scan: SegmentScan?
             var error: String?
+            /// Valid records found again after the first damaged one.
+            var salvage: SegmentSalvage?
         }
         var segments: [Scanned] = []
         for name in names {
             guard let id = SegmentName.id(fromFileName: name), FS.isRegularFile(path + "/" + name) else { continue }
             do {
                 let f = try FileHandle.openFile(path + "/" + name, O_RDONLY)
-                segments.append(Scanned(id: id, scan: try SegmentScanner.scan(f)))
+                let scan = try SegmentScanner.scan(f)
+                segments.append(Scanned(id: id, scan: scan, salvage: scan.problem == nil ? nil : try SegmentSalvage.plan(f, scan)))
             } catch {
                 segments.append(Scanned(id: id, error: "\(error)"))
             }
@@ -53,7 +56,11 @@ public enum BufferInspector {
                 continue
             }
             out += "  \(name)  \(scan.fileSize) bytes  \(scan.ends.count) events"
-            if scan.problem != nil {
+            if let salvage = s.salvage {
+                let damaged = salvage.bad.reduce(Int64(0)) { $0 + $1.end - $1.start }
+                let kept = salvage.runs.dropFirst().reduce(0) { $0 + $1.ends.count }
+                out += "  (\(scan.problemDescription) at offset \(scan.validEnd): \(salvage.bad.count) damaged (\(damaged) bytes) quarantined on next start, \(kept) valid events after it kept)"
+            } else if scan.problem != nil {
                 let bad = scan.fileSize - scan.validEnd
                 let lastWritten = segments.lastIndex { ($0.scan?.fileSize ?? 0) > 0 }
                 let action = scan.looksTorn && (k == lastWritten || scan.restIsZero) ? "torn tail, cut on next start" : "corrupt, quarantined on next start"

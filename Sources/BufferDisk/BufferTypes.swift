@@ -141,6 +141,10 @@ public struct BufferRecoveryReport: Sendable, Equatable {
     public var quarantined: [String] = []
     /// Bytes moved to `quarantine/`.
     public var quarantinedBytes: Int64 = 0
+    /// Records that could not be read and are not delivered: one per damaged region moved to
+    /// `quarantine/` (valid records after a damaged one are kept). A segment cut short lost the
+    /// records that followed the cut too; they left no trace to count.
+    public var damagedRecords: Int = 0
     /// Configured readers whose ledger was missing (with data in the buffer) or unreadable: they
     /// start at the oldest retained record.
     public var readersReset: [String] = []

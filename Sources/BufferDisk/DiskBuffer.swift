@@ -343,11 +343,22 @@ public final class DiskBuffer: Sendable {
         var index: Int64 = 0
         for (k, id) in ids.enumerated() {
             let path = dir + "/" + SegmentName.fileName(id)
-            let file = try FileHandle.openFile(path, O_RDWR)
-            let scan = try SegmentScanner.scan(file)
+            var file = try FileHandle.openFile(path, O_RDWR)
+            var scan = try SegmentScanner.scan(file)
             var size = scan.validEnd
             if scan.problem != nil {
-                size = Self.repair(scan, file: file, id: id, isLast: k == lastWritten, directory: dir, logger: logger, report: &report)
+                // Valid records after the damage are kept when they can be found again.
+                if let plan = try SegmentSalvage.plan(file, scan),
+                    let saved = Self.salvage(
+                        plan, file: file, id: id, isLast: k == lastWritten, directory: dir, ledgers: &ledgers, logger: logger, report: &report)
+                {
+                    file = saved.file
+                    size = saved.size
+                    scan.ends = saved.ends
+                    scan.firstTimestamp = saved.firstTimestamp
+                } else {
+                    size = Self.repair(scan, file: file, id: id, isLast: k == lastWritten, directory: dir, logger: logger, report: &report)
+                }
             }
             guard !scan.ends.isEmpty else {
                 try FS.remove(path)
@@ -436,6 +447,7 @@ public final class DiskBuffer: Sendable {
             try file.syncData()
             report.quarantined.append("quarantine/" + target)
             report.quarantinedBytes += bad
+            report.damagedRecords += 1
             logger.error(
                 "buffer: corrupt data in \(name) at offset \(scan.validEnd) (\(scan.problemDescription)): moved the rest of the segment (\(bad) bytes) to quarantine/\(target); records in it are not delivered",
                 metadata: ["path": "\(directory)"])

@@ -58,7 +58,7 @@ import Testing
         #expect(again.recovery.tornTails == 0)
     }
 
-    @Test func corruptionInTheMiddleOfASegmentIsQuarantinedAndTheRestDelivered() async throws {
+    @Test func aDamagedRecordInTheMiddleOfASegmentIsQuarantinedAndTheRecordsAfterItKept() async throws {
         let dir = try TempDir()
         try await makeBuffer(dir)
         let segments = dir.segments()
@@ -66,17 +66,19 @@ import Testing
         let victim = segments[1]  // records 13..25
         let original = dir.read(victim)
         var bytes = original
-        bytes[2 * 78 + 40] ^= 0xFF  // payload of the third record: records 13, 14 survive
+        bytes[2 * 78 + 40] ^= 0xFF  // payload of the third record (15)
         try dir.write(victim, bytes)
 
         let (b, got) = try await reopenAndDrain(dir)
-        #expect(got == Array(0..<15) + Array(26..<40))
+        #expect(got == Array(0..<15) + Array(16..<40), "only the damaged record is lost")
         #expect(b.recovery.quarantined == ["quarantine/\(victim).at-156"])
-        #expect(b.recovery.quarantinedBytes == Int64(original.count - 156))
+        #expect(b.recovery.quarantinedBytes == 78)
+        #expect(b.recovery.damagedRecords == 1)
         #expect(b.recovery.tornTails == 0)
-        #expect(dir.read("quarantine/\(victim).at-156") == Array(bytes[156...]))
-        #expect(dir.size(victim) == 156)
-        #expect(log.messages(.error).contains { $0.contains(victim) && $0.contains("quarantine") })
+        #expect(dir.read("quarantine/\(victim).at-156") == Array(bytes[156..<234]))
+        #expect(dir.read(victim) == Array(original[0..<156] + original[234...]), "the segment rewritten without it")
+        #expect(log.messages(.error).contains { $0.contains("1 damaged record in \(victim)") && $0.contains("quarantine") })
+        #expect(!dir.files().contains { $0.hasSuffix(".tmp") })
         // The repair is done once.
         let (again, got2) = try await reopenAndDrain(dir)
         #expect(again.recovery.quarantined.isEmpty && got2 == got)
@@ -87,7 +89,7 @@ import Testing
         ("impossible length followed by data", -1),
         ("payload CRC followed by data", 78 * 2 + 20),
     ])
-    func corruptionInTheLastSegmentFollowedByMoreRecordsIsQuarantinedNotCut(what: String, at: Int) async throws {
+    func corruptionInTheLastSegmentFollowedByMoreRecordsLosesOnlyThatRecord(what: String, at: Int) async throws {
         let dir = try TempDir()
         try await makeBuffer(dir, count: 45)
         let last = try #require(dir.segments().last)
@@ -105,9 +107,51 @@ import Testing
         try dir.write(last, bytes)
         let firstInLast = 45 - bytes.count / 78
         let (b, got) = try await reopenAndDrain(dir)
-        #expect(got == Array(0..<(firstInLast + 2)), "\(what)")
+        #expect(got == Array(0..<45).filter { $0 != firstInLast + 2 }, "\(what)")
         #expect(b.recovery.quarantined.count == 1, "\(what)")
+        #expect(b.recovery.damagedRecords == 1, "\(what)")
         #expect(b.recovery.tornTails == 0)
+    }
+
+    @Test func severalDamagedRecordsAndATornTailInOneSegment() async throws {
+        let dir = try TempDir()
+        try await makeBuffer(dir, count: 45)
+        let last = try #require(dir.segments().last)  // records 39..44
+        var bytes = dir.read(last)
+        bytes[0 * 78 + 3] ^= 0x10  // header of 39
+        bytes[2 * 78 + 50] ^= 0x01  // payload of 41
+        bytes[3 * 78 + 50] ^= 0x01  // payload of 42 (next to 41: one region)
+        bytes.removeLast(20)  // 44 torn
+        try dir.write(last, bytes)
+        let (b, got) = try await reopenAndDrain(dir)
+        #expect(got == Array(0..<39) + [40, 43])
+        #expect(b.recovery.quarantined.count == 2)
+        #expect(b.recovery.damagedRecords == 2, "regions 39 and 41-42")
+        #expect(b.recovery.tornTails == 1)
+    }
+
+    @Test func aLedgerPointingPastTheDamageFollowsItsRecords() async throws {
+        let dir = try TempDir()
+        try await makeBuffer(dir)
+        // The reader delivered 0..<20 (into segment 2, records 13..25).
+        do {
+            let b = try DiskBuffer(config: config(dir), readers: ["r"], logger: log.logger)
+            let (got, end) = try await readRecords(b, "r", count: 20, maxRecords: 20)
+            #expect(got.map(number) == Array(0..<20))
+            try await b.acknowledge(reader: "r", through: try #require(end))
+            try await b.close()
+        }
+        let victim = dir.segments()[0]  // segment 1 (0..12) was deleted: segment 2 holds 13..25
+        #expect(SegmentName.id(fromFileName: victim) == 2)
+        var bytes = dir.read(victim)
+        bytes[78 + 30] ^= 0x40  // record 14, delivered already
+        bytes[9 * 78 + 30] ^= 0x40  // record 22, not delivered yet
+        try dir.write(victim, bytes)
+        let (b, got) = try await reopenAndDrain(dir)
+        #expect(got == [20, 21] + Array(23..<40), "resumes right after 19: nothing replayed, nothing skipped")
+        #expect(b.recovery.damagedRecords == 2)
+        let ledger = try #require(Ledger.decode(dir.read("reader-r.ledger")))
+        #expect(ledger.position.offset == 6 * 78, "record 19 ends at 7 * 78 before, 6 * 78 after the rewrite")
     }
 
     @Test func aTornTailInAnOlderSegmentIsQuarantinedNotCut() async throws {
