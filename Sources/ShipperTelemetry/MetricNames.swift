@@ -28,6 +28,10 @@ public enum MetricNames {
     public static let bufferBytes = "shipper_buffer_bytes"
     /// Gauge, no labels: records held in the disk buffer.
     public static let bufferEvents = "shipper_buffer_events"
+    /// Counter, no labels: buffer records that could not be read (damaged on disk: found when the
+    /// buffer was opened and moved to `quarantine/`, or failing their checksum when read) and so
+    /// are not delivered.
+    public static let bufferDamagedRecords = "shipper_buffer_damaged_records_total"
     /// Gauge, sink labels: records in the buffer this output has not acknowledged yet.
     public static let outputLagEvents = "shipper_output_lag_events"
     /// Counter, sink labels: requests (or items) sent again after a retryable failure.
@@ -42,7 +46,7 @@ public enum MetricNames {
     /// Every name above, for documentation and tests.
     public static let all: [String] = [
         receivedEvents, sentEvents, discardedEvents, errors, receivedBytes, sentBytes,
-        bufferBytes, bufferEvents, outputLagEvents, outputRetries, deadLetters, filesTailed, fileReadLagBytes,
+        bufferBytes, bufferEvents, bufferDamagedRecords, outputLagEvents, outputRetries, deadLetters, filesTailed, fileReadLagBytes,
     ]
 }
 
@@ -161,11 +165,14 @@ public struct BufferMetrics: Sendable {
     public let bytes: Gauge
     /// ``MetricNames/bufferEvents``.
     public let events: Gauge
+    /// ``MetricNames/bufferDamagedRecords``.
+    public let damagedRecords: Counter
 
     /// Creates (or finds) the buffer gauges.
     public init(factory: any MetricsFactory = MetricsSystem.factory) {
         bytes = Gauge(label: MetricNames.bufferBytes, factory: factory)
         events = Gauge(label: MetricNames.bufferEvents, factory: factory)
+        damagedRecords = Counter(label: MetricNames.bufferDamagedRecords, factory: factory)
     }
 
     /// Sets both gauges.

@@ -13,7 +13,7 @@ struct MetricsTests {
     }
 
     @Test func namesFollowTheComponentSpecWithThePrefix() {
-        #expect(MetricNames.all.count == 13)
+        #expect(MetricNames.all.count == 14)
         #expect(Set(MetricNames.all).count == MetricNames.all.count)
         for name in MetricNames.all {
             #expect(name.hasPrefix(MetricNames.prefix))
@@ -26,6 +26,7 @@ struct MetricsTests {
         #expect(MetricNames.receivedEvents == "shipper_component_received_events_total")
         #expect(MetricNames.errors == "shipper_component_errors_total")
         #expect(MetricNames.fileReadLagBytes == "shipper_file_read_lag_bytes")
+        #expect(MetricNames.bufferDamagedRecords == "shipper_buffer_damaged_records_total")
     }
 
     @Test func componentCountersCarryTheComponentLabels() {
