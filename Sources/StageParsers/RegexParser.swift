@@ -358,7 +358,11 @@ enum TimestampText {
             for k in 0..<count {
                 let d = b[i + k] &- 0x30
                 guard d < 10 else { return nil }
-                v = v * 10 + Int(d)
+                // Epoch seconds may have any number of digits: too many is no time, not a trap.
+                let (m, o1) = v.multipliedReportingOverflow(by: 10)
+                let (a, o2) = m.addingReportingOverflow(Int(d))
+                guard !o1, !o2 else { return nil }
+                v = a
             }
             i += count
             return v
