@@ -42,14 +42,15 @@ final class CrashCampaign {
         let copyTruncates = Locked(0)
         let writer = Pacer()
         writer.start(tick: tick) { n in
-            for c in containers {
+            // Container 1 pauses once its file is due for rotation, until all of it is indexed.
+            let due = containers[1].size >= 256 << 10
+            for c in containers where !(due && c.number == 1) {
                 let want = Int(Double(n + 1) * perTick) - Int(Double(n) * perTick)
                 for _ in 0..<want { c.writeLine() }
             }
             if containers[0].size >= 256 << 10 { containers[0].rotateByRename() }
             if containers[2].size >= 512 << 10 { containers[2].rotateByRename() }
-            let live = containers[1].liveRange
-            if containers[1].size >= 256 << 10, n % 10 == 0, h.book.delivered(container: 1, live) {
+            if due, n % 10 == 0, h.book.delivered(container: 1, containers[1].liveRange) {
                 containers[1].copyTruncate()
                 copyTruncates.withLock { $0 += 1 }
             }

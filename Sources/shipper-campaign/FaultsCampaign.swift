@@ -35,10 +35,10 @@ final class FaultsCampaign {
     func phases() -> [Phase] {
         let s = options.short
         return [
-            Phase(name: "Elasticsearch down (connections refused)", seconds: s ? 10 : 60) { server, _ in
+            Phase(name: "ES down \(s ? 10 : 60) s (connections refused)", seconds: s ? 10 : 60) { server, _ in
                 try await server.goDown(.refuseConnections)
             },
-            Phase(name: "Elasticsearch answering 503 (no master)", seconds: s ? 5 : 20) { server, _ in
+            Phase(name: "ES down \(s ? 5 : 20) s (503 to everything)", seconds: s ? 5 : 20) { server, _ in
                 try await server.goDown(.serviceUnavailable)
             },
             Phase(name: "429 storm (items and requests)", seconds: s ? 8 : 30) { server, rng in
@@ -56,11 +56,11 @@ final class FaultsCampaign {
                             Self.plan(FaultPlan(seed: UInt64(n), itemUnavailableShare: 0.1, requestFailureShare: 0.9, requestFailureStatus: statuses[(n / 3) % 4])))
                     }
                 }),
-            Phase(name: "slow answers (2-8 s, request_timeout 5 s)", seconds: s ? 10 : 30) { server, rng in
+            Phase(name: "slow answers 2-8 s (timeout 5 s)", seconds: s ? 10 : 30) { server, rng in
                 server.setFaultPlan(Self.plan(FaultPlan(seed: rng.next(), latency: .seconds(2), latencyJitter: .seconds(6))))
             },
             Phase(
-                name: "connection resets (before and after applying)", seconds: s ? 8 : 30,
+                name: "connection resets (before/after applying)", seconds: s ? 8 : 30,
                 begin: { _, _ in },
                 everySecond: { server, n in
                     server.setFaultPlan(Self.plan(FaultPlan(seed: UInt64(n), connectionDropShare: 0.4, dropAfterApplying: n % 2 == 1)))

@@ -6,7 +6,12 @@ import Foundation
 /// - lines a `copytruncate` took away before shipper read them: they exist only in the copy
 ///   (`-json.log.1`), which is not under the paths; in every truncated generation the missing
 ///   lines must be a suffix (everything read before the truncation arrived);
-/// - lines of a container removed before shipper opened its log (it never saw the file).
+/// - lines of a container removed before shipper opened its log (it never saw the file);
+/// - lines of a file renamed away (rotated) before shipper first saw it: only `-json.log` is
+///   under the paths, and a rotated file is followed only once shipper has it open (or has a
+///   checkpoint for it). The campaign makes both happen within a millisecond of the container's
+///   start; with Docker's `max-size` that means writing a whole log file before discovery
+///   (inotify, then `discovery_interval`).
 final class InputCampaign {
     let options: CampaignOptions
 
@@ -14,6 +19,7 @@ final class InputCampaign {
 
     static let truncatedAway = "copytruncate took them before they were read (only in the .1 copy)"
     static let removedUnseen = "container removed before shipper opened its log"
+    static let rotatedUnseen = "file rotated away before shipper first saw it"
 
     func run() async throws -> CampaignResult {
         let h = try await Harness(name: "input", options: options)
@@ -73,11 +79,19 @@ final class InputCampaign {
             }
             let outstanding = h.book.withState { s in s.lines.filter { Block.container(ofKey: $0.key) == 22 && !$0.complete }.count }
             c.remove()
-            // And one removed before shipper could have opened it.
+            // And one removed before shipper could have opened it, and one whose first files were
+            // rotated away (rename) within a millisecond of its start, before shipper saw them.
             let gone = try container(23, "removed-unseen")
             for _ in 0..<50 { gone.writeLine() }
             gone.remove()
             h.book.expect((0..<50).map { Block.key(container: 23, seq: $0) }, .mayBeLost(Self.removedUnseen))
+            let early = try container(29, "rotated-unseen")
+            for _ in 0..<3 {
+                early.writeBurst(50)
+                early.rotateByRename()
+            }
+            h.book.expect((0..<150).map { Block.key(container: 29, seq: $0) }, .mayBeLost(Self.rotatedUnseen))
+            early.writeBurst(50)
             let t = await settle("container removed")
             result.extra.append(("container removed while read", "\(c.seq) lines, \(opened ? outstanding : -1) not yet indexed at the removal; caught up \(campaignSeconds(t))"))
         }
@@ -94,8 +108,14 @@ final class InputCampaign {
                 if stopped { _ = await h.shipper.stop() }
                 let inode = c.unlinkLog()
                 if !stopped {
-                    // shipper closes a removed file after rotate_wait (1 s) once read to its end.
-                    await pause(2.5)
+                    // shipper closes a removed file after rotate_wait (1 s) once read to its end;
+                    // the inode is free only then.
+                    let fdDir = "/proc/\(h.shipper.pid)/fd"
+                    _ = await waitUntil(timeout: 15, every: 0.1) {
+                        !FS.list(fdDir).contains { fd in
+                            (try? FileManager.default.destinationOfSymbolicLink(atPath: fdDir + "/" + fd))?.hasPrefix(c.logPath) ?? false
+                        }
+                    }
                 }
                 let reused = c.recreate(reusing: inode)
                 reuses.append("\(stopped ? "stopped" : "running"): \(reused ? "same inode" : "other inode")")
@@ -119,12 +139,18 @@ final class InputCampaign {
             result.extra.append(("lines of 1 MiB", "\(n) (\(n / 4) of them 1 MiB + 1 KiB); caught up \(campaignSeconds(t))"))
         }
 
-        // 6. A long line's partial chunks split across a rotation (rename).
+        // 6. A long line's partial chunks split across a rotation (rename), in a file shipper
+        //    is reading (its last line has arrived before the long line starts).
         do {
             let c = try container(26, "split-across-rotation")
             let n = short ? 3 : 10
             for _ in 0..<n {
                 c.writeBurst(20)
+                let last = Block.key(container: 26, seq: c.seq - 1)
+                _ = await waitUntil(timeout: 30, every: 0.02) {
+                    h.tracker.poll()
+                    return h.book.withState { s in s.index[last].map { s.lines[$0].complete } ?? false }
+                }
                 let at = Int(rng.next() % 14)
                 c.writeLong(blocks: 4096) { k in if k == at { c.rotateByRename() } }
                 c.writeBurst(20)
