@@ -78,11 +78,12 @@ public struct JSONFieldParser: LogParser {
         guard ok else { return .noMatch }
         if !extra.isEmpty { event.arena.append(contentsOf: extra) }
         var keptMessage = false
-        event.fields.reserveCapacity(event.fields.count + fields.count)
-        for field in fields {
-            if target == nil && field.path.ancestor(atDepth: 1) == FieldPaths.message { keptMessage = true }
-            event.set(field.path, field.value)
+        if target == nil {
+            for field in fields where field.path.ancestor(atDepth: 1) == FieldPaths.message { keptMessage = true }
         }
+        event.fields.reserveCapacity(event.fields.count + fields.count)
+        // In linear time: a line may hold thousands of keys.
+        event.set(contentsOf: fields)
         return keptMessage ? .keptMessage : .consumed
     }
 
@@ -148,10 +149,14 @@ public struct JSONFieldParser: LogParser {
                 try scanner.expect(UInt8(ascii: "]"))
                 return .array(items)
             case UInt8(ascii: "{"):
-                // An object inside an array: kept as an object value.
+                // An object inside an array: kept as an object value, its keys set as at the top
+                // level (the last duplicate wins, `a` and `a.b` do not both stay): Elasticsearch
+                // refuses a document with a key twice in one object.
                 var inner: [Field] = []
                 try readObject(prefix: nil, depth: depth, into: &inner, extra: &extra)
-                return .object(inner)
+                var object = LogEvent()
+                object.set(contentsOf: inner)
+                return .object(object.fields)
             case UInt8(ascii: "t"), UInt8(ascii: "f"), UInt8(ascii: "n"):
                 switch try scanner.parseValue() {
                 case .bool(let b): return .bool(b)
