@@ -234,6 +234,7 @@ public struct DockerJSONDecoder: LineDecoder {
     ) throws(JSONError) {
         try scanner.expect(UInt8(ascii: "{"))
         if scanner.consume(UInt8(ascii: "}")) { return }
+        var index: [ObjectIdentifier: Int] = [:]
         repeat {
             let key = try scanner.readKey()
             try scanner.expect(UInt8(ascii: ":"))
@@ -254,7 +255,19 @@ public struct DockerJSONDecoder: LineDecoder {
             // Past the limit of field names from input, further new attrs keys are left out.
             guard let path = found else { continue }
             let field = Field(path, .string(ArenaSlice(start: value.lowerBound, count: value.count)))
-            if let i = extras.firstIndex(where: { $0.path === path }) {
+            // A repeated key replaces its value. Past a few keys, found by hash: a line may hold
+            // thousands of them (a scan per key made a 1 MiB line cost seconds).
+            if extras.count >= 16 && index.isEmpty {
+                for (i, f) in extras.enumerated() { index[ObjectIdentifier(f.path)] = i }
+            }
+            if !index.isEmpty {
+                if let i = index[ObjectIdentifier(path)] {
+                    extras[i] = field
+                } else {
+                    index[ObjectIdentifier(path)] = extras.count
+                    extras.append(field)
+                }
+            } else if let i = extras.firstIndex(where: { $0.path === path }) {
                 extras[i] = field
             } else {
                 extras.append(field)
