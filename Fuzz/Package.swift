@@ -7,7 +7,7 @@ import struct Foundation.URL
 // and disk-buffer recovery. A separate package so that neither `swift build` nor CI of the main
 // package pays for it. Build and run with `Fuzz/run.sh` (see README.md, "Fuzzing"):
 //
-//   swift build -c release --sanitize=fuzzer --sanitize=address
+//   swift build -c release --sanitize=fuzzer --sanitize=address -Xswiftc -sanitize=fuzzer,address
 //   FUZZ_TARGET=nginx_access .build/release/shipper-fuzz corpus/nginx_access
 //
 // SwiftPM names a path dependency after its directory: the checkout's folder name.

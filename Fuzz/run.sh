@@ -45,7 +45,10 @@ if [ "${list:-}" ]; then printf '%s\n' "${all_targets[@]}"; exit 0; fi
 # Touched so that SwiftPM reloads the main package's manifest too (it misses new targets there).
 touch Package.swift
 start=$(date +%s)
-swift build -c release --sanitize=fuzzer --sanitize=address --product shipper-fuzz >&2
+# swiftc keeps only its last -sanitize= flag: SwiftPM's `--sanitize=fuzzer --sanitize=address`
+# alone gives Swift code ASan but no coverage (libFuzzer then finds nothing new). The combined
+# flag, last on the command line, gives both; clang (C targets) takes the separate flags.
+swift build -c release --sanitize=fuzzer --sanitize=address -Xswiftc -sanitize=fuzzer,address --product shipper-fuzz >&2
 echo "build: $(( $(date +%s) - start )) s" >&2
 [ "$build_only" ] && exit 0
 bin="$PWD/.build/release/shipper-fuzz"

@@ -11,9 +11,10 @@ import Synchronization
 /// configured); an input whose first byte is a multiple of 8 is written as one segment file as it
 /// is. Then the buffer is opened (readers `r` and `fresh`), closed, and read to the end by both.
 ///
-/// Checks, against a frame scan written here from the format in `DiskBuffer.swift`: opening never
-/// throws; every valid frame is counted; each damaged segment is reported exactly once (a torn
-/// tail cut or a quarantined region); `fresh` reads exactly the decodable records, in order, and
+/// Checks, against a frame scan written here from the format and recovery rules in
+/// `DiskBuffer.swift` and `Salvage.swift`: opening never throws; every valid frame (before and
+/// after damage) is kept; each damaged region is reported exactly once (a torn tail cut or a
+/// quarantined file); `fresh` reads exactly the decodable records, in order, and
 /// each record that does not decode is counted as skipped; `r` reads a suffix of them; opening
 /// again finds nothing to repair and the same records.
 enum BufferTarget {
@@ -122,35 +123,81 @@ enum BufferTarget {
     struct Expected {
         var segments = 0
         var frames = 0
-        var damaged = 0
+        /// Damaged regions: each must be reported as a torn tail or a quarantined file.
+        var damagedRegions = 0
         var records: [BufferRecord] = []
         var undecodable = 0
     }
 
-    /// What a correct recovery finds, by scanning the frames here.
+    /// What a correct recovery keeps, by the rules in `DiskBuffer.swift` and `Salvage.swift`,
+    /// implemented again here from their description: the valid frames from the start; after a
+    /// bad frame, the next valid frame is where the bad frame's intact header says it ends, else
+    /// the first byte offset where a whole frame with valid checksums starts; each stretch of bad
+    /// bytes is one damaged region. No valid frame after the first bad one: the rest is one region.
     static func expected(_ files: [String: [UInt8]]) -> Expected {
         var e = Expected()
         for name in files.keys.sorted() where name.hasPrefix("segment-") {
             let b = files[name]!
+            let n = b.count
             e.segments += 1
-            var off = 0
-            while b.count - off >= 12 {
-                func u32(_ at: Int) -> UInt32 { (0..<4).reduce(0) { v, k in v | UInt32(b[at + k]) << (8 * UInt32(k)) } }
-                let length = Int(u32(off))
-                guard CRC32C.checksum(b[off..<(off + 8)]) == u32(off + 8),
-                    length >= RecordCodec.minPayload, length <= RecordCodec.maxPayload,
-                    length <= b.count - off - 12,
-                    CRC32C.checksum(b[(off + 12)..<(off + 12 + length)]) == u32(off + 4)
-                else { break }
-                e.frames += 1
-                if let r = try? RecordCodec.decode(Array(b[(off + 12)..<(off + 12 + length)])) {
-                    e.records.append(r)
+            func u32(_ at: Int) -> UInt32 { (0..<4).reduce(0) { v, k in v | UInt32(b[at + k]) << (8 * UInt32(k)) } }
+            /// The header at `at`: nil when its checksum fails, else the length it gives.
+            func header(_ at: Int) -> Int? {
+                guard n - at >= 12, CRC32C.checksum(b[at..<(at + 8)]) == u32(at + 8) else { return nil }
+                return Int(u32(at))
+            }
+            /// The payload length of a whole valid frame at `at`.
+            func frame(_ at: Int) -> Int? {
+                guard let length = header(at), length >= RecordCodec.minPayload, length <= RecordCodec.maxPayload,
+                    length <= n - at - 12, CRC32C.checksum(b[(at + 12)..<(at + 12 + length)]) == u32(at + 4)
+                else { return nil }
+                return length
+            }
+            var payloads: [Range<Int>] = []
+            /// Valid frames from `at` on; returns where they stop.
+            func run(from at: Int) -> Int {
+                var off = at
+                while off < n, let length = frame(off) {
+                    payloads.append((off + 12)..<(off + 12 + length))
+                    off += 12 + length
+                }
+                return off
+            }
+            var off = run(from: 0)
+            if off < n {
+                var regions = 0
+                while true {
+                    // The bad frame at `off`: where the next valid one starts.
+                    var next: Int?
+                    if let length = header(off), length >= RecordCodec.minPayload, length <= RecordCodec.maxPayload,
+                        length <= n - off - 12, frame(off + 12 + length) != nil
+                    {
+                        next = off + 12 + length
+                    } else {
+                        var p = off + 1
+                        while p <= n - 12 - RecordCodec.minPayload {
+                            if frame(p) != nil {
+                                next = p
+                                break
+                            }
+                            p += 1
+                        }
+                    }
+                    regions += 1
+                    guard let next else { break }
+                    off = run(from: next)
+                    if off >= n { break }
+                }
+                e.damagedRegions += regions
+            }
+            e.frames += payloads.count
+            for r in payloads {
+                if let record = try? RecordCodec.decode(Array(b[r])) {
+                    e.records.append(record)
                 } else {
                     e.undecodable += 1
                 }
-                off += 12 + length
             }
-            if off < b.count { e.damaged += 1 }
         }
         return e
     }
@@ -201,8 +248,8 @@ enum BufferTarget {
         let rec = first.recovery
         check(rec.segments == want.segments, "recovery found \(rec.segments) segments, \(want.segments) written")
         check(rec.records == Int64(want.frames), "recovery found \(rec.records) records, the frames scan \(want.frames)")
-        check(rec.tornTails + rec.quarantined.count == want.damaged,
-              "\(want.damaged) damaged segments, reported \(rec.tornTails) torn tails and \(rec.quarantined.count) quarantined: \(rec)")
+        check(rec.tornTails + rec.quarantined.count == want.damagedRegions,
+              "\(want.damagedRegions) damaged regions, reported \(rec.tornTails) torn tails and \(rec.quarantined.count) quarantined: \(rec)")
         check(rec.readersDropped == (files["reader-gone.ledger"] != nil ? ["gone"] : []), "readers dropped: \(rec.readersDropped)")
         check(first.fresh == want.records, "reader fresh got \(first.fresh.count) records, \(want.records.count) decodable were written")
         check(first.skippedByFresh == want.undecodable, "skipped \(first.skippedByFresh) records, \(want.undecodable) do not decode")

@@ -48,6 +48,16 @@ enum StrictJSON {
         func ws() { while i < n, b[i] == 0x20 || b[i] == 0x09 || b[i] == 0x0A || b[i] == 0x0D { i += 1 } }
         func isDigit(_ c: UInt8) -> Bool { c >= 0x30 && c <= 0x39 }
         func isHex(_ c: UInt8) -> Bool { isDigit(c) || (c | 0x20 >= 0x61 && c | 0x20 <= 0x66) }
+        func hex4(_ at: Int) -> Int? {
+            guard at + 3 < n else { return nil }
+            var v = 0
+            for k in at..<(at + 4) {
+                let c = b[k]
+                guard isHex(c) else { return nil }
+                v = v * 16 + Int(isDigit(c) ? c - 0x30 : (c | 0x20) - 0x61 + 10)
+            }
+            return v
+        }
         /// Reads a string at i (on the quote); returns its raw bytes or nil.
         func string() -> [UInt8]? {
             guard i < n, b[i] == 0x22 else { return nil }
@@ -65,8 +75,15 @@ enum StrictJSON {
                     switch b[i + 1] {
                     case 0x22, 0x5C, 0x2F, 0x62, 0x66, 0x6E, 0x72, 0x74: i += 2
                     case 0x75:
-                        guard i + 5 < n, isHex(b[i + 2]), isHex(b[i + 3]), isHex(b[i + 4]), isHex(b[i + 5]) else { return nil }
+                        // Escaped UTF-16: a surrogate only as a high-low pair (a lone one is no
+                        // character; shipper rejects it, as RFC 8259 section 8.2 allows).
+                        guard let unit = hex4(i + 2) else { return nil }
                         i += 6
+                        if unit >= 0xDC00 && unit <= 0xDFFF { return nil }
+                        if unit >= 0xD800 && unit <= 0xDBFF {
+                            guard i + 1 < n, b[i] == 0x5C, b[i + 1] == 0x75, let low = hex4(i + 2), low >= 0xDC00 && low <= 0xDFFF else { return nil }
+                            i += 6
+                        }
                     default: return nil
                     }
                     continue
