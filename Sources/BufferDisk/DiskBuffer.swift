@@ -348,14 +348,19 @@ public final class DiskBuffer: Sendable {
             var size = scan.validEnd
             if scan.problem != nil {
                 // Valid records after the damage are kept when they can be found again.
-                if let plan = try SegmentSalvage.plan(file, scan),
-                    let saved = Self.salvage(
+                if let plan = try SegmentSalvage.plan(file, scan) {
+                    if let saved = Self.salvage(
                         plan, file: file, id: id, isLast: k == lastWritten, directory: dir, ledgers: &ledgers, logger: logger, report: &report)
-                {
-                    file = saved.file
-                    size = saved.size
-                    scan.ends = saved.ends
-                    scan.firstTimestamp = saved.firstTimestamp
+                    {
+                        file = saved.file
+                        size = saved.size
+                        scan.ends = saved.ends
+                    } else {
+                        // No rewrite (e.g. no room on the volume): each damaged region stays in
+                        // place as one unreadable record, skipped (and counted) when read.
+                        (scan.ends, size) = plan.endsWithHoles()
+                    }
+                    scan.firstTimestamp = plan.firstTimestamp
                 } else {
                     size = Self.repair(scan, file: file, id: id, isLast: k == lastWritten, directory: dir, logger: logger, report: &report)
                 }

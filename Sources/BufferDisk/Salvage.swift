@@ -36,100 +36,117 @@ struct SegmentSalvage {
     var runs: [Run]
     var bad: [Bad]
     var firstTimestamp: Int64?
+    /// The last bad region runs to the end of the file and looks like an interrupted append
+    /// (the rules of ``SegmentScan/looksTorn``), or is all zero bytes.
+    var tailLooksTorn = false
+    var tailIsZero = false
 
     /// Looks for valid frames after the first bad one of `scan`; nil when there is none (the
-    /// damage runs to the end of the file: the plain repair applies).
+    /// damage runs to the end of the file: the plain repair applies). Reads the whole segment.
     static func plan(_ file: FileHandle, _ scan: SegmentScan) throws -> SegmentSalvage? {
+        guard scan.problem != nil else { return nil }
+        let bytes = try file.read(count: Int(scan.fileSize), at: 0)
+        guard bytes.count == Int(scan.fileSize) else {
+            throw BufferError.io(operation: "read (file shorter than expected)", path: file.path, errno: EIO)
+        }
+        return bytes.withUnsafeBytes { plan($0, scan) }
+    }
+
+    static func plan(_ b: UnsafeRawBufferPointer, _ scan: SegmentScan) -> SegmentSalvage? {
         guard let first = scan.problem else { return nil }
-        let size = scan.fileSize
-        var reader = WindowReader(file: file, size: size)
+        let size = b.count
         var plan = SegmentSalvage(
-            fileSize: size, runs: [Run(start: 0, ends: scan.ends.map { Int64($0) })], bad: [], firstTimestamp: scan.firstTimestamp)
-        var off = scan.validEnd
+            fileSize: Int64(size), runs: [Run(start: 0, ends: scan.ends.map { Int64($0) })], bad: [], firstTimestamp: scan.firstTimestamp)
+        var off = Int(scan.validEnd)
         var problem = first
         var found = false
         while off < size {
-            guard let next = try nextFrame(&reader, after: off, problem: problem) else {
-                plan.bad.append(Bad(start: off, end: size, problem: problem))
+            guard let next = nextFrame(b, after: off, problem: problem) else {
+                plan.bad.append(Bad(start: Int64(off), end: Int64(size), problem: problem))
                 break
             }
             found = true
-            plan.bad.append(Bad(start: off, end: next, problem: problem))
-            var run = Run(start: next, ends: [])
+            plan.bad.append(Bad(start: Int64(off), end: Int64(next), problem: problem))
+            var run = Run(start: Int64(next), ends: [])
             var p = next
-            while p < size, let length = try frameLength(&reader, at: p) {
+            while p < size, let length = frameLength(b, at: p) {
                 if plan.firstTimestamp == nil {
-                    plan.firstTimestamp = try reader.withBytes(at: p + Int64(RecordCodec.headerSize), count: RecordCodec.minPayload) {
-                        RecordCodec.timestamp(ofPayload: $0.baseAddress!)
-                    }
+                    plan.firstTimestamp = RecordCodec.timestamp(ofPayload: b.baseAddress! + p + RecordCodec.headerSize)
                 }
-                p += Int64(RecordCodec.headerSize + length)
-                run.ends.append(p)
+                p += RecordCodec.headerSize + length
+                run.ends.append(Int64(p))
             }
             plan.runs.append(run)
             if p >= size { break }
-            problem = try Self.problem(&reader, at: p)
+            problem = Self.problem(b, at: p)
             off = p
         }
-        return found ? plan : nil
+        guard found else { return nil }
+        if let last = plan.bad.last, last.end == Int64(size) {
+            let start = Int(last.start)
+            plan.tailIsZero = b[start...].allSatisfy { $0 == 0 }
+            let rest = size - start
+            switch last.problem {
+            case .shortHeader, .shortPayload: plan.tailLooksTorn = true
+            case .corruptHeader, .impossibleLength: plan.tailLooksTorn = rest <= RecordCodec.headerSize
+            case let .payloadCRC(length): plan.tailLooksTorn = rest == RecordCodec.headerSize + length
+            }
+            plan.tailLooksTorn = plan.tailLooksTorn || plan.tailIsZero
+        }
+        return plan
     }
 
-    /// The payload length of a whole, valid frame at `offset`, nil when there is none.
-    static func frameLength(_ reader: inout WindowReader, at offset: Int64) throws -> Int? {
-        let h = Int64(RecordCodec.headerSize)
-        guard offset + h <= reader.size,
-            case let .valid(length, crc)? = try reader.withBytes(at: offset, count: RecordCodec.headerSize, { RecordCodec.header(at: $0.baseAddress!) }),
-            offset + h + Int64(length) <= reader.size
+    /// The payload length of a whole, valid frame at `p`, nil when there is none. The length
+    /// field is checked first: most offsets fail there, before any checksum.
+    static func frameLength(_ b: UnsafeRawBufferPointer, at p: Int) -> Int? {
+        let h = RecordCodec.headerSize
+        guard p >= 0, p + h <= b.count else { return nil }
+        let n = Int(UInt32(littleEndian: b.loadUnaligned(fromByteOffset: p, as: UInt32.self)))
+        guard n >= RecordCodec.minPayload, n <= b.count - p - h,
+            case let .valid(length, crc) = RecordCodec.header(at: b.baseAddress! + p), length == n,
+            CRC32C.update(0, UnsafeRawBufferPointer(rebasing: b[(p + h)..<(p + h + n)])) == crc
         else { return nil }
-        let ok = try reader.withBytes(at: offset + h, count: length) { CRC32C.update(0, $0) == crc }
-        return ok == true ? length : nil
+        return n
     }
 
     /// The first valid frame after the bad one at `offset`: where its header says it ends, if
     /// its header is intact, else at the first byte offset where a valid frame starts.
-    static func nextFrame(_ reader: inout WindowReader, after offset: Int64, problem: SegmentScan.Problem) throws -> Int64? {
+    static func nextFrame(_ b: UnsafeRawBufferPointer, after offset: Int, problem: SegmentScan.Problem) -> Int? {
         if case let .payloadCRC(length) = problem {
-            let end = offset + Int64(RecordCodec.headerSize + length)
-            if try frameLength(&reader, at: end) != nil { return end }
+            let end = offset + RecordCodec.headerSize + length
+            if frameLength(b, at: end) != nil { return end }
         }
         var p = offset + 1
-        let last = reader.size - Int64(RecordCodec.headerSize + RecordCodec.minPayload)
+        let last = b.count - RecordCodec.headerSize - RecordCodec.minPayload
         while p <= last {
-            if try frameLength(&reader, at: p) != nil { return p }
+            if frameLength(b, at: p) != nil { return p }
             p += 1
         }
         return nil
     }
 
-    /// What is wrong with the frame at `offset` (which is not valid).
-    static func problem(_ reader: inout WindowReader, at offset: Int64) throws -> SegmentScan.Problem {
-        let h = Int64(RecordCodec.headerSize)
-        guard reader.size - offset >= h else { return .shortHeader }
-        switch try reader.withBytes(at: offset, count: RecordCodec.headerSize, { RecordCodec.header(at: $0.baseAddress!) }) {
-        case let .valid(length, _)?:
-            return offset + h + Int64(length) > reader.size ? .shortPayload(length: length) : .payloadCRC(length: length)
-        case let .impossibleLength(n)?: return .impossibleLength(n)
-        default: return .corruptHeader
+    /// What is wrong with the frame at `p` (which is not valid).
+    static func problem(_ b: UnsafeRawBufferPointer, at p: Int) -> SegmentScan.Problem {
+        let h = RecordCodec.headerSize
+        guard b.count - p >= h else { return .shortHeader }
+        switch RecordCodec.header(at: b.baseAddress! + p) {
+        case let .valid(length, _):
+            return p + h + length > b.count ? .shortPayload(length: length) : .payloadCRC(length: length)
+        case let .impossibleLength(n): return .impossibleLength(n)
+        case .corrupt: return .corruptHeader
         }
     }
 
-    /// Whether the bad bytes at the end of the file look like an interrupted append (the rules
-    /// of ``SegmentScan/looksTorn``), so they may be cut rather than quarantined.
-    func tailLooksTorn(_ reader: inout WindowReader) throws -> Bool {
-        guard let last = bad.last, last.end == fileSize else { return false }
-        if try reader.isZero(from: last.start) { return true }
-        let rest = fileSize - last.start
-        switch last.problem {
-        case .shortHeader, .shortPayload: return true
-        case .corruptHeader, .impossibleLength: return rest <= Int64(RecordCodec.headerSize)
-        case let .payloadCRC(length): return rest == Int64(RecordCodec.headerSize + length)
+    /// The record ends of the segment left as it is, each damaged region between valid runs
+    /// counted as one record (which fails its checksum when read, so it is skipped and counted
+    /// then), and the size up to the last valid record.
+    func endsWithHoles() -> (ends: [UInt32], size: Int64) {
+        var ends: [UInt32] = []
+        for (i, run) in runs.enumerated() {
+            if i > 0, run.start > runs[i - 1].end { ends.append(UInt32(run.start)) }
+            ends += run.ends.map { UInt32($0) }
         }
-    }
-
-    /// Whether the bad bytes at the end of the file are all zero.
-    func tailIsZero(_ reader: inout WindowReader) throws -> Bool {
-        guard let last = bad.last, last.end == fileSize else { return false }
-        return try reader.isZero(from: last.start)
+        return (ends, runs.last(where: { !$0.ends.isEmpty })?.end ?? 0)
     }
 
     /// `offset` in the rewritten file: the same record boundary, or the end of the last kept
@@ -167,10 +184,9 @@ extension DiskBuffer {
         let path = directory + "/" + name
         var plan = plan
         do {
-            var reader = WindowReader(file: file, size: plan.fileSize)
             var tornTail: SegmentSalvage.Bad?
-            if try plan.tailLooksTorn(&reader), try isLast || plan.tailIsZero(&reader) { tornTail = plan.bad.removeLast() }
-            // 1. The damaged bytes to quarantine/.
+            if plan.tailLooksTorn && (isLast || plan.tailIsZero) { tornTail = plan.bad.removeLast() }
+            // 1. The damaged bytes to quarantine/ (for inspection).
             let quarantineDir = directory + "/quarantine"
             try FS.makeDirectories(quarantineDir)
             var targets: [String] = []
@@ -183,10 +199,9 @@ extension DiskBuffer {
                 }
                 let out = try FileHandle.openFile(quarantineDir + "/" + target, O_WRONLY | O_CREAT | O_EXCL)
                 try copy(file, from: b.start, to: b.end, into: out, at: 0)
-                try out.sync()
                 targets.append(target)
             }
-            try FS.syncDirectory(quarantineDir)
+            // Not synced: the copies are for inspection; the records are lost either way.
             // 2. The valid frames, back to back, in a temporary file.
             let temp = path + ".tmp"
             let out = try FileHandle.openFile(temp, O_WRONLY | O_CREAT | O_TRUNC)
@@ -226,7 +241,9 @@ extension DiskBuffer {
             return (reopened, size, ends, plan.firstTimestamp)
         } catch {
             try? FS.remove(path + ".tmp")
-            logger.error("buffer: cannot rewrite \(name) without its damaged records (\(error)); only the part before the first one is used", metadata: ["path": "\(directory)"])
+            logger.error(
+                "buffer: \(plan.bad.count) damaged record\(plan.bad.count == 1 ? "" : "s") in \(name), which cannot be rewritten without them (\(error)): they stay in place and are skipped (and counted) when read; the valid records around them are kept",
+                metadata: ["path": "\(directory)"])
             return nil
         }
     }

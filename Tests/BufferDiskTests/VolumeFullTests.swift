@@ -58,4 +58,38 @@ import Glibc
         #expect(again.recovery.tornTails == 0 && again.recovery.quarantined.isEmpty)
         try await again.close()
     }
+
+    /// A damaged record in a buffer on a full volume: the segment cannot be rewritten without it,
+    /// so the damaged bytes stay in place as one unreadable record, skipped and counted when read;
+    /// the records after it are still delivered (found by the disk campaign's long run).
+    @Test(.enabled(if: VolumeFullTests.canMount, "mounting a tmpfs needs root"))
+    func aDamagedRecordOnAFullVolumeCostsOnlyItself() async throws {
+        let dir = try TempDir()
+        #expect(Self.mountTmpfs(dir.path, bytes: 256 << 10))
+        defer { _ = umount2(dir.path, Int32(MNT_DETACH)) }
+        let log = LogCapture()
+        do {
+            let b = try DiskBuffer(config: config(dir, segmentSize: 1024), readers: ["r"], logger: log.logger)
+            try await b.append(records(0..<40))
+            try await b.close()
+        }
+        let victim = dir.segments()[1]  // records 13..25
+        var bytes = dir.read(victim)
+        bytes[2 * 78 + 40] ^= 0xFF  // record 15
+        try dir.write(victim, bytes)
+        // Fill the volume.
+        let filler = open(dir.path + "/filler", O_WRONLY | O_CREAT, 0o644)
+        let block = [UInt8](repeating: 7, count: 4096)
+        while write(filler, block, block.count) > 0 {}
+        close(filler)
+
+        let b = try DiskBuffer(config: config(dir, segmentSize: 1024), readers: ["r"], logger: log.logger)
+        try await b.close()
+        let got = try await drain(b, "r").map(number)
+        #expect(got == Array(0..<15) + Array(16..<40), "only the damaged record is lost")
+        #expect(b.stats().corruptRecordsSkipped == 1, "counted when read")
+        #expect(b.recovery.damagedRecords == 0, "not counted twice")
+        #expect(log.messages(.error).contains { $0.contains("cannot be rewritten") && $0.contains(victim) })
+        #expect(dir.read(victim) == bytes, "the segment is left as it was")
+    }
 }
