@@ -25,6 +25,9 @@ public final class ElasticsearchTestServer: Sendable {
         var listener: (any Channel)?
         var isShutDown = false
         var refusing = false
+        /// Set once the listener is closed (`refusing` is set before): `isDown` is then true only
+        /// when connections are really refused.
+        var listenerClosed = false
         var downGeneration = 0
         var scheduled: [Task<Void, Never>] = []
     }
@@ -153,7 +156,7 @@ public final class ElasticsearchTestServer: Sendable {
 
     /// True while the server is down (listener closed or answering 503).
     public var isDown: Bool {
-        state.withLock { $0.refusing } || core.currentDownMode != nil
+        state.withLock { $0.refusing && $0.listenerClosed } || core.currentDownMode != nil
     }
 
     /// Takes the server down: `.refuseConnections` closes the listener and all connections (clients get
@@ -175,6 +178,7 @@ public final class ElasticsearchTestServer: Sendable {
         case .refuseConnections:
             if let listener { try? await listener.close() }
             await connections.closeAll()
+            state.withLock { s in if s.downGeneration == generation && s.refusing { s.listenerClosed = true } }
         case .serviceUnavailable:
             core.setDownMode(.serviceUnavailable)
         }
@@ -208,6 +212,7 @@ public final class ElasticsearchTestServer: Sendable {
                     if s.isShutDown { return false }
                     s.listener = channel
                     s.refusing = false
+                    s.listenerClosed = false
                     return true
                 }
                 if !keep { try? await channel.close() }

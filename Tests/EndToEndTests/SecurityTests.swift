@@ -258,7 +258,12 @@ import Testing
         #expect(eventually(timeout: 30) { telemetryAddress(run.stderr) != nil }, "\(run.stderr)")
         guard let address = telemetryAddress(run.stderr) else { return }
         #expect(address.host == "127.0.0.2")
-        let sockets = listeningSockets(pid: run.pid).filter { $0.port == address.port }
+        var sockets: [ListeningSocket] = []
+        #expect(eventually(timeout: 10) {
+            // Polled as in the test above: under load /proc may not list the socket at once.
+            sockets = listeningSockets(pid: run.pid).filter { $0.port == address.port }
+            return !sockets.isEmpty
+        })
         #expect(sockets == [ListeningSocket(address: "127.0.0.2", port: address.port)], "\(sockets)")
         #expect(canConnect(host: "127.0.0.2", port: address.port))
         #expect(!canConnect(host: "127.0.0.1", port: address.port))
