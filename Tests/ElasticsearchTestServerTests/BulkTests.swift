@@ -617,7 +617,8 @@ struct BulkTests {
         }
     }
 
-    /// Throughput sanity check: the server must never be the bottleneck of a benchmark.
+    /// Repeated large bulk requests: every item counted, duplicates answered as conflicts. No
+    /// timing is asserted (the speed is measured by Benchmarks/e2e.sh, not by tests).
     @Test func ingestThroughput() async throws {
         try await withServer { server in
             var nd = ""
@@ -626,17 +627,12 @@ struct BulkTests {
                 nd += "{\"create\":{\"_index\":\"perf\",\"_id\":\"id-\(i)\"}}\n{\"@timestamp\":\"2026-08-20T10:00:00Z\",\"level\":\"info\",\"message\":\"GET /api/v1/items/\(i) 200 1234\",\"host\":{\"name\":\"web-1\"},\"n\":\(i)}\n"
             }
             let body = nd
-            let started = ContinuousClock.now
             for batch in 0..<5 {
                 let r = try await TestClient.bulk(port: server.port, "/_bulk?filter_path=errors", body)
                 #expect(r.text == (batch == 0 ? #"{"errors":false}"# : #"{"errors":true}"#))
             }
-            let elapsed = ContinuousClock.now - started
             #expect(server.count(index: "perf") == 10_000)
             #expect(server.bulkTotals.items == 50_000)
-            // Generous bound (debug build, shared 2-core machine); release builds do far better.
-            #expect(elapsed < .seconds(60), "50k items took \(elapsed)")
-            print("es-test-server: 50k bulk items in \(elapsed)")
         }
     }
 }
