@@ -366,6 +366,16 @@ public final class Tailer {
         return true
     }
 
+    /// ``headHash(_:size:final:)`` of a file that is not open (nil when it cannot be read).
+    private func headHash(path: String) -> UInt64? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { Glibc.close(fd) }
+        guard let st = Posix.status(fd: fd) else { return nil }
+        let probe = OpenFile(fd: fd, key: DevIno(st), path: path)
+        return headHash(probe, size: Posix.size(st))
+    }
+
     /// Hash of the up to 64 bytes before `offset`.
     private func checkHash(_ f: OpenFile, at offset: Int64) -> UInt64? {
         guard offset > 0 else { return nil }
@@ -675,10 +685,14 @@ public final class Tailer {
                 f.start(at: 0)
             }
         } else if let (id, d) = dormant.first(where: { $0.value.entry.inode == key.ino && $0.value.entry.device == key.dev }) {
-            // Same inode, other head: the inode was reused, or the file truncated and written again.
+            // Same inode, other head. At the same path: the file was truncated and written
+            // again (copytruncate), its new content gets an identity derived from the old one,
+            // as when that is noticed while running. At another path: the checkpointed file was
+            // deleted and its inode reused; the new file's identity must not depend on that
+            // stale entry (whether it is still there differs from one start to the next).
             dormant[id] = nil
             f.head = nil
-            f.deriveFrom = d.entry.fingerprint
+            if d.entry.path == path { f.deriveFrom = d.entry.fingerprint }
             f.start(at: 0)
         } else if let size = ignoredByAge.removeValue(forKey: key) {
             f.start(at: alignToLine(f, size <= f.size ? size : 0))
@@ -732,7 +746,17 @@ public final class Tailer {
                 guard byKey[key] == nil else { break }
                 let meta = metadata(forPath: path)
                 guard allowed(meta, key: key, path: path), let f = openFile(path, key: key) else { break }
-                guard headHash(f, size: f.size) == e.head, e.offset <= f.size, checkMatches(f, e) else {
+                let head = headHash(f, size: f.size)
+                if head != e.head {
+                    // Another file has the inode now (the checkpointed one was deleted): the
+                    // entry is stale. Dropped, so it neither hides that file nor shapes its identity.
+                    Glibc.close(f.fd)
+                    dormant[id] = nil
+                    dirty = true
+                    logger.debug("checkpointed file no longer exists; its inode belongs to another file", metadata: ["path": "\(path)"])
+                    break
+                }
+                guard e.offset <= f.size, checkMatches(f, e) else {
                     Glibc.close(f.fd)
                     break
                 }
@@ -758,9 +782,16 @@ public final class Tailer {
     private func openNewerRotated(_ path: String, now: Int64) {
         guard let st = Posix.status(path), Posix.isRegular(st) else { return }
         let key = DevIno(st)
-        guard byKey[key] == nil, !dormant.values.contains(where: { $0.entry.inode == key.ino }) else { return }
+        guard byKey[key] == nil else { return }
         let meta = metadata(forPath: path)
         guard allowed(meta, key: key, path: path), let f = openFile(path, key: key) else { return }
+        // A checkpoint of this very file (same inode and head) is resumed by its own entry; one
+        // with the inode but another head belongs to a deleted file whose inode was reused.
+        let head = headHash(f, size: f.size)
+        if dormant.values.contains(where: { $0.entry.inode == key.ino && $0.entry.head == head }) {
+            Glibc.close(f.fd)
+            return
+        }
         f.metadata = meta
         f.start(at: 0)
         f.draining = true
@@ -775,7 +806,8 @@ public final class Tailer {
         for (id, d) in dormant {
             let (_, candidates) = Self.rotatedCandidates(d.entry.path)
             let exists = candidates.contains { _, path in
-                Posix.status(path).map { UInt64(truncatingIfNeeded: $0.st_ino) == d.entry.inode } ?? false
+                guard let st = Posix.status(path), UInt64(truncatingIfNeeded: st.st_ino) == d.entry.inode else { return false }
+                return headHash(path: path) == d.entry.head
             }
             if !exists {
                 dormant[id] = nil

@@ -1,0 +1,113 @@
+import Foundation
+import InputTail
+import Logging
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Checkpoints of deleted files whose inode another file now has (found by the crash campaign:
+/// with rename rotation the newest file often gets the inode of the one just deleted). Such a
+/// stale entry hid the new file when it was rotated while shipper was stopped (its lines were
+/// lost), and changed the new file's identity depending on whether the entry was still there
+/// (its lines were sent twice under two ids after a restart).
+@Suite struct StaleCheckpointTests {
+    /// Creates `path` on inode `ino` (freed just before), trying fresh names in its directory.
+    static func createReusingInode(_ path: String, _ ino: UInt64) -> Bool {
+        let dir = (path as NSString).deletingLastPathComponent
+        var spares: [String] = []
+        defer { for s in spares { unlink(s) } }
+        for k in 0..<2000 {
+            let candidate = dir + "/.candidate-\(k)"
+            let fd = open(candidate, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { continue }
+            close(fd)
+            if inode(candidate) == ino { return rename(candidate, path) == 0 }
+            spares.append(candidate)
+        }
+        return false
+    }
+
+    /// Whether the file system of the temporary directory hands a freed inode out again.
+    static let inodesAreReused: Bool = {
+        let dir = TempDir()
+        let path = dir.sub("probe")
+        guard (try? writeFile(path, "x")) != nil else { return false }
+        let ino = inode(path)
+        unlink(path)
+        return createReusingInode(path, ino)
+    }()
+
+    @Test(.enabled(if: StaleCheckpointTests.inodesAreReused, "needs a file system that reuses inodes"))
+    func aFileOnTheInodeOfADeletedCheckpointedFileIsReadWhenRotatedWhileStopped() throws {
+        let dir = TempDir()
+        let clock = ManualClock()
+        let base = dir.sub("app.log")
+        let cp = dir.sub("cp.json")
+        // A is read whole and rotated to .1; P, the live file, is read in part. Both checkpointed.
+        try writeFile(base, "A 0\nA 1\n")
+        var t: Tailer? = try Tailer(config: fileConfig([base]), checkpointPath: cp, logger: LogCapture().logger, clock: clock.tailClock)
+        let c = Collector()
+        try c.poll(t!)
+        let a = try #require(c.lines.last)
+        t!.commit(file: a.file, offset: a.endOffset)
+        #expect(rename(base, base + ".1") == 0)
+        try writeFile(base, "P 0\nP 1\nP 2\n")
+        #expect(try c.poll(t!, clock: clock, advance: 1.1, until: { c.texts.contains("P 0") }))
+        let p0 = try #require(c.lines.first { $0.text == "P 0" })
+        t!.commit(file: p0.file, offset: p0.endOffset)
+        try t!.persistCheckpoints()
+        t = nil
+
+        // While stopped: A is deleted and N, made on A's inode, becomes the live file; then
+        // another rotation: P is .2, N is .1, M is live.
+        let inodeA = inode(base + ".1")
+        unlink(base + ".1")
+        #expect(rename(base, base + ".1") == 0)
+        try #require(Self.createReusingInode(base, inodeA))
+        appendFile(base, "N 0\nN 1\n")
+        #expect(rename(base + ".1", base + ".2") == 0)
+        #expect(rename(base, base + ".1") == 0)
+        try writeFile(base, "M 0\n")
+
+        let t2 = try Tailer(config: fileConfig([base]), checkpointPath: cp, logger: LogCapture().logger, clock: clock.tailClock)
+        let c2 = Collector()
+        let expected: Set = ["P 1", "P 2", "N 0", "N 1", "M 0"]
+        #expect(try c2.poll(t2, clock: clock, advance: 1.1, until: { Set(c2.texts).isSuperset(of: expected) }), "read: \(c2.texts)")
+        #expect(c2.texts.sorted() == expected.sorted(), "each line once, nothing of A again")
+    }
+
+    @Test(.enabled(if: StaleCheckpointTests.inodesAreReused, "needs a file system that reuses inodes"))
+    func aFileOnAReusedInodeHasTheSameIdentityWithOrWithoutTheStaleCheckpoint() throws {
+        let dir = TempDir()
+        let clock = ManualClock()
+        let other = dir.sub("other.log")
+        let app = dir.sub("app.log")
+        let cp = dir.sub("cp.json")
+        try writeFile(other, "D 0\nD 1\n")
+        var t: Tailer? = try Tailer(config: fileConfig([dir.sub("*.log")]), checkpointPath: cp, logger: LogCapture().logger, clock: clock.tailClock)
+        let c = Collector()
+        try c.poll(t!)
+        let d = try #require(c.lines.last)
+        t!.commit(file: d.file, offset: d.endOffset)
+        try t!.persistCheckpoints()
+        t = nil
+        // D is deleted; N, another file at another name, gets its inode.
+        let inodeD = inode(other)
+        unlink(other)
+        try #require(Self.createReusingInode(app, inodeD))
+        appendFile(app, "N 0\nN 1\n")
+
+        func identity(checkpoint: String) throws -> FileID? {
+            let t = try Tailer(config: fileConfig([dir.sub("*.log")]), checkpointPath: checkpoint, logger: LogCapture().logger, clock: clock.tailClock)
+            let c = Collector()
+            try c.poll(t)
+            #expect(c.texts == ["N 0", "N 1"])
+            return c.lines.first?.file
+        }
+        let withStale = try identity(checkpoint: cp)
+        let without = try identity(checkpoint: dir.sub("fresh.json"))
+        #expect(withStale != nil && withStale == without, "event ids must not depend on a stale checkpoint entry")
+    }
+}
