@@ -421,9 +421,11 @@ enum TimestampText {
             var count = 0
             if consume(".") { (nanos, count) = fraction() }
             guard i == b.count else { return nil }
-            return Timestamp(
-                nanoseconds: Int64(whole) * 1_000_000_000 + Int64(nanos),
-                precision: count > 6 ? 9 : (count > 3 ? 6 : 3))
+            // Past 2262 nanoseconds no longer fit: no time rather than a trap.
+            let (seconds, o1) = Int64(whole).multipliedReportingOverflow(by: 1_000_000_000)
+            let (nanoseconds, o2) = seconds.addingReportingOverflow(Int64(nanos))
+            guard !o1, !o2 else { return nil }
+            return Timestamp(nanoseconds: nanoseconds, precision: count > 6 ? 9 : (count > 3 ? 6 : 3))
         }
 
         var civil: CivilTime

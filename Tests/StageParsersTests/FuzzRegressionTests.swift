@@ -17,12 +17,22 @@ import Testing
     }
 
     /// `regex` target: a `timestamp` group holding epoch seconds with more digits than an Int
-    /// holds trapped (arithmetic overflow); it is a value that does not convert: no match.
+    /// holds, or more seconds than fit in nanoseconds, trapped (arithmetic overflow); it is a
+    /// value that does not convert: no match.
     @Test func regexTimestampGroupWithTooManyDigitsDoesNotMatch() throws {
         let parser = try RegexParser(config: RegexConfig(pattern: #"t=(?<app.t>\S+)"#, types: ["app.t": .timestamp]))
         let (result, event, before) = parse(parser, "t=" + String(repeating: "6", count: 35))
         #expect(result == .noMatch)
         #expect(event.fields == before.fields && event.arena == before.arena)
+        // 11 digits passed the check for "too many" and overflowed in nanoseconds.
+        for seconds in ["99999999999", "9223372037", "9223372036.9"] {
+            let (r, e, b) = parse(parser, "t=" + seconds)
+            #expect(r == .noMatch)
+            #expect(e.fields == b.fields)
+        }
+        let (edge, atEdge, _) = parse(parser, "t=9223372036.5")
+        #expect(edge == .consumed)
+        #expect(atEdge[FieldPath.intern("app.t")] == .timestamp(Timestamp(nanoseconds: 9_223_372_036_500_000_000)))
         let (ok, parsed, _) = parse(parser, "t=1764054901.5")
         #expect(ok == .consumed)
         #expect(parsed[FieldPath.intern("app.t")] == .timestamp(Timestamp(nanoseconds: 1_764_054_901_500_000_000)))
