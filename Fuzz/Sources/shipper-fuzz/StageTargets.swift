@@ -69,7 +69,7 @@ enum StageTargets {
                 return i
             }
             for (j, e) in out.enumerated() {
-                EventCheck.verify(e, "multiline \(name) event \(j)")
+                EventCheck.verify(e, "multiline \(name) event \(j)", writing: j < 8 || j == out.count - 1)
                 let stream = e.streamKey
                 guard stream == 1 || stream == 2 else { failCheck("multiline \(name): event \(j) has stream key \(stream)") }
                 guard case .string(let m)? = e[FieldPaths.message] else { failCheck("multiline \(name): event \(j) has no message") }
