@@ -261,7 +261,13 @@ public final class Tailer {
         pruneDormant()
         var entries: [CheckpointEntry] = []
         for f in files {
-            guard let id = f.id, let head = f.head else { continue }
+            guard let id = f.id, let head = f.head else {
+                if var p = f.predecessor {
+                    p.path = f.path
+                    entries.append(p)
+                }
+                continue
+            }
             var check: UInt64?
             if f.committed > 0 {
                 if let p = f.persistedCheck, p.offset == f.committed {
@@ -328,6 +334,13 @@ public final class Tailer {
             out.append(TailChunk(file: file, bytes: [], lines: [], isLast: true))
             byID[id] = nil
             f.deriveFrom = id.fingerprint
+            // Until the new content has an identity (its first line), checkpoints keep the old
+            // one, marked as gone (an offset past any end): a restart in between derives the new
+            // identity from it exactly as now, instead of finding no entry and taking another.
+            if let head = f.head {
+                f.predecessor = CheckpointEntry(
+                    path: f.path, device: id.device, inode: id.inode, head: head, fingerprint: id.fingerprint, offset: .max, check: nil)
+            }
         }
         logger.info("file \(reason); reading it again from the start", metadata: ["path": "\(f.path)"])
         f.head = nil
@@ -361,6 +374,7 @@ public final class Tailer {
         guard let head = headHash(f, size: f.size, final: final) else { return false }
         f.head = head
         f.fingerprint = f.deriveFrom.map { FileHash.mix($0, head) } ?? FileHash.mix(head, f.key.ino)
+        f.predecessor = nil
         if let id = f.id { byID[id] = f }
         dirty = true
         return true
@@ -865,6 +879,8 @@ final class OpenFile {
     var fingerprint: UInt64?
     /// The fingerprint of the content this file had before it was replaced (truncated).
     var deriveFrom: UInt64?
+    /// The checkpoint of that content, written while the new content has no identity yet.
+    var predecessor: CheckpointEntry?
     var draining = false
     var drainSince: Int64 = 0
     var metadata: ContainerMetadata?

@@ -110,4 +110,37 @@ import Glibc
         let without = try identity(checkpoint: dir.sub("fresh.json"))
         #expect(withStale != nil && withStale == without, "event ids must not depend on a stale checkpoint entry")
     }
+
+    /// A copytruncate noticed while running, a checkpoint written before the new content's first
+    /// line, then a restart: the new content must keep the identity the running tailer gave it
+    /// (it had none in that checkpoint, so the restart took another one: its lines came twice).
+    @Test func copytruncatedContentKeepsItsIdentityAcrossARestartBeforeItsFirstLine() throws {
+        let dir = TempDir()
+        let clock = ManualClock()
+        let path = dir.sub("app.log")
+        let cp = dir.sub("cp.json")
+        try writeFile(path, "old 0\nold 1\n")
+        var t: Tailer? = try Tailer(config: fileConfig([path]), checkpointPath: cp, logger: LogCapture().logger, clock: clock.tailClock)
+        let c = Collector()
+        try c.poll(t!)
+        let old = try #require(c.lines.last)
+        t!.commit(file: old.file, offset: old.endOffset)
+        try t!.persistCheckpoints()
+        // Truncated in place; noticed, and checkpointed, before anything new is written.
+        #expect(truncate(path, 0) == 0)
+        try c.poll(t!)
+        #expect(c.finished == [old.file])
+        try t!.persistCheckpoints()
+        appendFile(path, "new 0\nnew 1\n")
+        try c.poll(t!)
+        let running = try #require(c.lines.last { $0.text == "new 0" }).file
+        #expect(running != old.file)
+        t = nil  // stopped before the next checkpoint
+
+        let t2 = try Tailer(config: fileConfig([path]), checkpointPath: cp, logger: LogCapture().logger, clock: clock.tailClock)
+        let c2 = Collector()
+        try c2.poll(t2)
+        #expect(c2.texts == ["new 0", "new 1"])
+        #expect(c2.lines.first?.file == running, "the same event ids as before the restart")
+    }
 }
