@@ -86,6 +86,12 @@ public final class FieldPath: Sendable, Hashable, CustomStringConvertible {
     /// process (fields refer to them without reference counting), so names that come from the
     /// data itself (keys of a `json` field, Docker `attrs`) must not grow memory without bound.
     public static let inputLimit = 100_000
+    /// The longest name, in bytes, and the most segments ``internIfRoom(_:)`` accepts. Every
+    /// ancestor of a path is interned too (a name of n segments makes n paths whose texts take
+    /// n²/2 bytes, recursively): one JSON key `a.a.a…` of 40 KB took 430 MB and 2 s, one of 400 KB
+    /// would take all memory.
+    public static let inputMaxBytes = 1024
+    public static let inputMaxDepth = 128
 
     /// Returns the path for a dotted string, creating it on first use. Paths are never freed: use
     /// this for names from the config and the code, and ``internIfRoom(_:)`` for names from input.
@@ -97,11 +103,15 @@ public final class FieldPath: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Like ``intern(_:)``, for names that come from input: nil when the path is new and
-    /// ``inputLimit`` paths exist already (the caller keeps the data some other way).
+    /// ``inputLimit`` paths exist already, or the name is longer than ``inputMaxBytes`` or has
+    /// more than ``inputMaxDepth`` segments (the caller keeps the data some other way).
     public static func internIfRoom(_ dotted: String) -> FieldPath? {
         table.withLock { table in
             if let existing = table[dotted] { return existing }
-            guard table.count < inputLimit else { return nil }
+            guard table.count < inputLimit, dotted.utf8.count <= inputMaxBytes else { return nil }
+            var segments = 1
+            for b in dotted.utf8 where b == UInt8(ascii: ".") { segments += 1 }
+            guard segments <= inputMaxDepth else { return nil }
             return intern(dotted, table: &table)
         }
     }

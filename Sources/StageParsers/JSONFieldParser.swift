@@ -107,7 +107,9 @@ public struct JSONFieldParser: LogParser {
                 let k = try scanner.readString(into: &keyBuffer)
                 let key = String(decoding: keyBuffer[k], as: UTF8.self)
                 guard let path = prefix.map({ $0.appendingIfRoom(key) }) ?? FieldPath.internIfRoom(key) else {
-                    throw JSONError("more distinct field names than shipper keeps (\(FieldPath.inputLimit))", at: scanner.position)
+                    throw JSONError(
+                        "a field name longer than \(FieldPath.inputMaxBytes) bytes or of more than \(FieldPath.inputMaxDepth) levels, or more distinct field names than shipper keeps (\(FieldPath.inputLimit))",
+                        at: scanner.position)
                 }
                 try scanner.expect(UInt8(ascii: ":"))
                 if scanner.peek() == UInt8(ascii: "{") {

@@ -51,4 +51,16 @@ import Testing
         #expect(!done)
         #expect(broken.fields.count == 2)
     }
+
+    /// Fuzzing at scale (`json` target, long inputs): a JSON key `a.a.a…` of 20,000 segments
+    /// interned 20,000 paths whose texts took 430 MB; names from input are bounded now.
+    @Test func namesFromInputAreBoundedInLengthAndDepth() {
+        let deep = Array(repeating: "fuzzdeep", count: FieldPath.inputMaxDepth + 1).joined(separator: ".")
+        #expect(FieldPath.internIfRoom(deep) == nil)
+        #expect(FieldPath.internIfRoom(String(repeating: "x", count: FieldPath.inputMaxBytes + 1)) == nil)
+        let ok = Array(repeating: "fuzzok", count: FieldPath.inputMaxDepth).joined(separator: ".")
+        #expect(FieldPath.internIfRoom(ok)?.depth == FieldPath.inputMaxDepth)
+        // Names from the config are not limited.
+        #expect(FieldPath.intern(deep).depth == FieldPath.inputMaxDepth + 1)
+    }
 }

@@ -70,4 +70,22 @@ import Testing
         #expect(event[FieldPath.intern("wide.k29999")] == .int(29_999))
         #expect(elapsed < .seconds(5))  // linear: 0.2 s in a debug build; quadratic: 19 s
     }
+
+    /// Fuzzing at scale: a key of 20,000 dotted segments (a 40 KB line) made 20,000 paths (430 MB,
+    /// 2 s); a few hundred KB would have exhausted memory. Such a line does not parse now.
+    @Test func aKeyTooDeepIsNoMatch() throws {
+        let parser = try JSONFieldParser(config: JSONFieldConfig())
+        let key = Array(repeating: "a", count: 20_000).joined(separator: ".")
+        let clock = ContinuousClock()
+        var result = ParseResult.consumed
+        var event = LogEvent()
+        var before = LogEvent()
+        let elapsed = clock.measure { (result, event, before) = parse(parser, #"{""# + key + #"":1}"#) }
+        #expect(result == .noMatch)
+        #expect(event.fields == before.fields)
+        #expect(elapsed < .seconds(2))
+        let (ok, parsed, _) = parse(parser, #"{"a.b.c":1}"#)
+        #expect(ok == .consumed)
+        #expect(parsed[FieldPath.intern("a.b.c")] == .int(1))
+    }
 }
