@@ -334,6 +334,7 @@ public final class Tailer {
             out.append(TailChunk(file: file, bytes: [], lines: [], isLast: true))
             byID[id] = nil
             f.deriveFrom = id.fingerprint
+            f.deriveHead = f.head
             // Until the new content has an identity (its first line), checkpoints keep the old
             // one, marked as gone (an offset past any end): a restart in between derives the new
             // identity from it exactly as now, instead of finding no entry and taking another.
@@ -373,8 +374,18 @@ public final class Tailer {
         if f.fingerprint != nil { return true }
         guard let head = headHash(f, size: f.size, final: final) else { return false }
         f.head = head
-        f.fingerprint = f.deriveFrom.map { FileHash.mix($0, head) } ?? FileHash.mix(head, f.key.ino)
+        // Derived only when the new content starts like the old one (else the plain identity,
+        // head and inode, differs already). Chaining derivations for every rewrite would make
+        // the identity depend on which of them a checkpoint happened to see: after a crash, lines
+        // read before it would come again under another identity.
+        if let from = f.deriveFrom, head == f.deriveHead {
+            f.fingerprint = FileHash.mix(from, head)
+        } else {
+            f.fingerprint = FileHash.mix(head, f.key.ino)
+        }
         f.predecessor = nil
+        logger.debug(
+            "file identity", metadata: ["path": "\(f.path)", "inode": "\(f.key.ino)", "fingerprint": "\(hex(f.fingerprint!))", "derived_from": "\(f.deriveFrom.map(hex) ?? "-")"])
         if let id = f.id { byID[id] = f }
         dirty = true
         return true
@@ -691,22 +702,24 @@ public final class Tailer {
                 f.fingerprint = e.fingerprint
                 f.start(at: e.offset)
                 f.persistedCheck = (e.offset, e.check)
-                logger.debug("resuming file at its checkpoint", metadata: ["path": "\(path)", "offset": "\(e.offset)"])
+                logger.debug("resuming file at its checkpoint", metadata: ["path": "\(path)", "offset": "\(e.offset)", "fingerprint": "\(hex(e.fingerprint))"])
             } else {
                 logger.info("file changed while shipper was stopped; reading it from the start", metadata: ["path": "\(path)"])
                 f.head = nil
                 f.deriveFrom = e.fingerprint
+                f.deriveHead = e.head
                 f.start(at: 0)
             }
         } else if let (id, d) = dormant.first(where: { $0.value.entry.inode == key.ino && $0.value.entry.device == key.dev }) {
-            // Same inode, other head. At the same path: the file was truncated and written
-            // again (copytruncate), its new content gets an identity derived from the old one,
-            // as when that is noticed while running. At another path: the checkpointed file was
-            // deleted and its inode reused; the new file's identity must not depend on that
-            // stale entry (whether it is still there differs from one start to the next).
+            // Same inode, other head: the file was truncated and written again, or the
+            // checkpointed file was deleted and its inode reused. Either way new content with
+            // another head: its plain identity (head and inode) is new already, and the same
+            // whatever entries a checkpoint still held.
             dormant[id] = nil
             f.head = nil
-            if d.entry.path == path { f.deriveFrom = d.entry.fingerprint }
+            logger.debug(
+                "file on a checkpointed inode with another head; reading it from the start",
+                metadata: ["path": "\(path)", "checkpointed_path": "\(d.entry.path)", "checkpointed_fingerprint": "\(hex(d.entry.fingerprint))"])
             f.start(at: 0)
         } else if let size = ignoredByAge.removeValue(forKey: key) {
             f.start(at: alignToLine(f, size <= f.size ? size : 0))
@@ -879,6 +892,8 @@ final class OpenFile {
     var fingerprint: UInt64?
     /// The fingerprint of the content this file had before it was replaced (truncated).
     var deriveFrom: UInt64?
+    /// The head of that content: the new identity is derived only when the new head is the same.
+    var deriveHead: UInt64?
     /// The checkpoint of that content, written while the new content has no identity yet.
     var predecessor: CheckpointEntry?
     var draining = false
@@ -902,4 +917,10 @@ final class OpenFile {
         scannedEnd = offset
         committed = offset
     }
+}
+
+/// A fingerprint as 16 hex digits (as in the checkpoint file).
+private func hex(_ v: UInt64) -> String {
+    let s = String(v, radix: 16)
+    return String(repeating: "0", count: max(0, 16 - s.count)) + s
 }

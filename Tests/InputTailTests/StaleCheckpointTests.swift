@@ -143,4 +143,62 @@ import Glibc
         #expect(c2.texts == ["new 0", "new 1"])
         #expect(c2.lines.first?.file == running, "the same event ids as before the restart")
     }
+
+    /// Two copytruncates while running, no checkpoint written in between, then a restart from the
+    /// checkpoint of the content before both: the running tailer and the restarted one must give
+    /// the newest content the same identity (chained derivations differed: its lines came twice).
+    @Test func contentAfterTwoCopytruncatesHasTheSameIdentityAfterARestart() throws {
+        let dir = TempDir()
+        let clock = ManualClock()
+        let path = dir.sub("app.log")
+        let cp = dir.sub("cp.json")
+        try writeFile(path, "A 0\nA 1\n")
+        var t: Tailer? = try Tailer(config: fileConfig([path]), checkpointPath: cp, logger: LogCapture().logger, clock: clock.tailClock)
+        let c = Collector()
+        try c.poll(t!)
+        t!.commit(file: c.lines[1].file, offset: c.lines[1].endOffset)
+        try t!.persistCheckpoints()
+        for (k, content) in ["B 0\n", "C 0\nC 1\n"].enumerated() {
+            #expect(truncate(path, 0) == 0)
+            try c.poll(t!)
+            appendFile(path, content)
+            #expect(try c.poll(t!, until: { c.lines.count == 2 + (k == 0 ? 1 : 3) }))
+        }
+        let running = try #require(c.lines.last { $0.text == "C 0" }).file
+        t = nil
+
+        let t2 = try Tailer(config: fileConfig([path]), checkpointPath: cp, logger: LogCapture().logger, clock: clock.tailClock)
+        let c2 = Collector()
+        try c2.poll(t2)
+        #expect(c2.texts == ["C 0", "C 1"])
+        #expect(c2.lines.first?.file == running, "the same event ids as before the restart")
+        #expect(Set([c.lines[0].file, c.lines[2].file, running]).count == 3, "each content its own identity")
+    }
+
+    /// New content that starts with the same line as the content it replaced is still a new
+    /// file (its identity is derived from the old one), while running and after a restart.
+    @Test func rewrittenContentWithTheSameFirstLineIsANewFileEitherWay() throws {
+        let dir = TempDir()
+        let clock = ManualClock()
+        let path = dir.sub("app.log")
+        let cp = dir.sub("cp.json")
+        try writeFile(path, "banner\nold\n")
+        var t: Tailer? = try Tailer(config: fileConfig([path]), checkpointPath: cp, logger: LogCapture().logger, clock: clock.tailClock)
+        let c = Collector()
+        try c.poll(t!)
+        t!.commit(file: c.lines[1].file, offset: c.lines[1].endOffset)
+        try t!.persistCheckpoints()
+        #expect(truncate(path, 0) == 0)
+        try c.poll(t!)
+        appendFile(path, "banner\nnew one\nnew two\n")
+        #expect(try c.poll(t!, until: { c.lines.count == 5 }))
+        let running = c.lines[2].file
+        #expect(running != c.lines[0].file)
+        t = nil
+        let t2 = try Tailer(config: fileConfig([path]), checkpointPath: cp, logger: LogCapture().logger, clock: clock.tailClock)
+        let c2 = Collector()
+        try c2.poll(t2)
+        #expect(c2.texts == ["banner", "new one", "new two"])
+        #expect(c2.lines.first?.file == running)
+    }
 }
