@@ -43,10 +43,16 @@ enum StrictJSON {
         var i = 0
         let n = b.count
         // Per open container: is it an object, and where its keys start in `keys`.
-        var stack: [(object: Bool, keysStart: Int)] = []
+        // Past 16 keys an object also keeps the hashes of its keys (wide objects stay linear).
+        var stack: [(object: Bool, keysStart: Int, hashes: Set<Int>?)] = []
         // The keys of the open objects (ranges of raw escaped bytes), innermost last.
         var keys: [Range<Int>] = []
 
+        func hash(_ bytes: UnsafeRawBufferPointer) -> Int {
+            var h = Hasher()
+            h.combine(bytes: bytes)
+            return h.finalize()
+        }
         func ws() { while i < n, b[i] == 0x20 || b[i] == 0x09 || b[i] == 0x0A || b[i] == 0x0D { i += 1 } }
         func isDigit(_ c: UInt8) -> Bool { c >= 0x30 && c <= 0x39 }
         func isHex(_ c: UInt8) -> Bool { isDigit(c) || (c | 0x20 >= 0x61 && c | 0x20 <= 0x66) }
@@ -123,9 +129,20 @@ enum StrictJSON {
             ws()
             guard let k = string() else { return "expected a key at \(i)" }
             if options.rejectDuplicateKeys {
-                for other in keys[stack[stack.count - 1].keysStart...] where other.count == k.count {
-                    if memcmp(b.baseAddress! + other.lowerBound, b.baseAddress! + k.lowerBound, k.count) == 0 {
-                        return "duplicate key \(show(UnsafeRawBufferPointer(rebasing: b[k]))) at \(i)"
+                let top = stack.count - 1
+                let start = stack[top].keysStart
+                var compare = true
+                if keys.count - start >= 16 {
+                    if stack[top].hashes == nil {
+                        stack[top].hashes = Set(keys[start...].map { hash(UnsafeRawBufferPointer(rebasing: b[$0])) })
+                    }
+                    compare = !stack[top].hashes!.insert(hash(UnsafeRawBufferPointer(rebasing: b[k]))).inserted
+                }
+                if compare {
+                    for other in keys[start...] where other.count == k.count {
+                        if memcmp(b.baseAddress! + other.lowerBound, b.baseAddress! + k.lowerBound, k.count) == 0 {
+                            return "duplicate key \(show(UnsafeRawBufferPointer(rebasing: b[k]))) at \(i)"
+                        }
                     }
                 }
                 keys.append(k)
@@ -143,7 +160,7 @@ enum StrictJSON {
             switch b[i] {
             case 0x7B:
                 i += 1
-                stack.append((true, keys.count))
+                stack.append((true, keys.count, nil))
                 ws()
                 if i < n, b[i] == 0x7D {
                     i += 1
@@ -154,7 +171,7 @@ enum StrictJSON {
                 }
             case 0x5B:
                 i += 1
-                stack.append((false, keys.count))
+                stack.append((false, keys.count, nil))
                 ws()
                 if i < n, b[i] == 0x5D {
                     i += 1
