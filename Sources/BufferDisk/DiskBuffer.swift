@@ -65,11 +65,18 @@
 //!   a checksum mismatch in the very last frame, or only zero bytes): cut off with ftruncate. The
 //!   append that wrote it never returned, so its input lines were never checkpointed and are read
 //!   again. Counted in ``BufferRecoveryReport/tornTails``.
-//! - **Anything else** (a bad frame followed by more data, or a bad tail of an older segment): the
-//!   rest of that segment, from the bad frame on, is copied to
-//!   `quarantine/segment-<id>.dat.at-<offset>`, the segment is cut there, an error is logged, and
-//!   reading goes on with the next segment. If the copy fails, the segment is left as it is (only
-//!   its valid part is used) and the repair is tried again on the next start.
+//! - **Damaged records followed by valid ones** (see `Salvage.swift`): the next valid frame is
+//!   found again (where the bad frame's intact header says it ends, else at the first offset where
+//!   a header, its length and its payload all check out). Each damaged region is copied to
+//!   `quarantine/segment-<id>.dat.at-<offset>`, the segment is rewritten without them (a temporary
+//!   file renamed over it) and ledgers pointing into it move to the same records. Only the damaged
+//!   records are lost: counted in ``BufferRecoveryReport/damagedRecords`` and logged. When the
+//!   rewrite is not possible (no room on the volume), the damaged regions stay in place as
+//!   unreadable records that readers skip and count.
+//! - **A bad tail with nothing valid after it** in an older segment (or not looking torn): the
+//!   rest of that segment is copied to quarantine and cut (one damaged record counted), an error
+//!   is logged. If the copy fails, the segment is left as it is (only its valid part is used) and
+//!   the repair is tried again on the next start.
 //! - Segments without a valid record are deleted.
 //!
 //! Ledgers: a configured reader whose ledger is missing (while the buffer holds records) or
@@ -486,9 +493,11 @@ public final class DiskBuffer: Sendable {
     ///
     /// Suspends first while the buffer is at `max_size` (until acknowledgements let segments be
     /// deleted). A batch larger than `max_size` waits until every reader acknowledged everything
-    /// and is then written on its own. Appends are written in call order.
+    /// and is then written on its own. A write that finds the volume full (ENOSPC, EDQUOT) waits
+    /// the same way, and goes on where it stopped. Appends are written in call order.
     ///
-    /// - Throws: ``BufferError/closed`` after `close()`; `CancellationError` when cancelled while
+    /// - Throws: ``BufferError/closed`` after `close()`; ``BufferError/full`` when it would wait
+    ///   for room after ``stopWaitingForRoom()``; `CancellationError` when cancelled while
     ///   waiting (for space: nothing was written; for the fsync: the records are written but may
     ///   not be durable); ``BufferError/io(operation:path:errno:)`` when a write or fsync fails
     ///   (some records may be written: appending them again only duplicates them).
