@@ -206,7 +206,13 @@ public struct TimeFormat: Sendable, Equatable, CustomStringConvertible {
             }
         }
         guard r.isAtEnd else { return nil }
-        if let epoch { return Timestamp(nanoseconds: epoch * 1_000_000_000 + Int64(t.nanosecond), precision: UInt8(max(3, t.fractionDigits))) }
+        if let epoch {
+            // 12 digits of seconds reach past 2262, where nanoseconds no longer fit: no time.
+            let (seconds, o1) = epoch.multipliedReportingOverflow(by: 1_000_000_000)
+            let (nanoseconds, o2) = seconds.addingReportingOverflow(Int64(t.nanosecond))
+            guard !o1, !o2 else { return nil }
+            return Timestamp(nanoseconds: nanoseconds, precision: UInt8(max(3, t.fractionDigits)))
+        }
         if let h = hour12 { t.hour = (h % 12) + ((pm ?? false) ? 12 : 0) }
         if let doy = dayOfYear {
             let (y, m, d) = Civil.civil(fromDays: Civil.days(year: t.year, month: 1, day: 1) + Int64(doy - 1))

@@ -19,6 +19,16 @@ import Testing
         #expect(seconds.parse("1764054901.5")?.nanoseconds == 1_764_054_901_500_000_000)
     }
 
+    /// `timestamp` target: `%s` takes up to 12 digits, and 999999999999 seconds overflowed
+    /// converting to nanoseconds (a trap); past 2262 is no time.
+    @Test func epochSecondsPastNanosecondRangeAreRejected() throws {
+        let format = try TimeFormat("%s")
+        #expect(format.parse("999999999999") == nil)
+        #expect(try TimeFormat("%s.%f").parse("9223372036.9") == nil)
+        #expect(format.parse("9223372036")?.nanoseconds == 9_223_372_036_000_000_000)
+        #expect(format.parse("1764054901")?.nanoseconds == 1_764_054_901_000_000_000)
+    }
+
     /// `json` target (a wide object took 15 s: one `set` per key, each scanning every field):
     /// setting many fields at once gives exactly what setting them one by one gives.
     @Test func settingManyFieldsAtOnceEqualsSettingThemOneByOne() {
