@@ -526,6 +526,8 @@ private struct NginxErrorTail {
                     part = 0
                     digitsInPart = 0
                 } else {
+                    // More than 3 digits is no address part (and must not overflow `part`).
+                    guard digitsInPart < 3 else { return false }
                     part = part * 10 + Int(p[k] &- 48)
                     digitsInPart += 1
                 }

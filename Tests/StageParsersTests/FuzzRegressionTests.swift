@@ -88,4 +88,16 @@ import Testing
         #expect(ok == .consumed)
         #expect(parsed[FieldPath.intern("a.b.c")] == .int(1))
     }
+
+    /// `nginx_error` target: a `client:` value with a 20-digit "address part" trapped
+    /// (arithmetic overflow) while checking whether it is an IP address; it is not one.
+    @Test func nginxErrorClientWithLongDigitRunsIsNoAddress() throws {
+        let parser = try NginxErrorParser(config: NginxErrorConfig())
+        let (result, event, _) = parse(
+            parser, "2019/10/30 23:26:34 [error] 1#1: *6 x, client: 99999999999999999999.1.1.1, server: s")
+        #expect(result != .noMatch)
+        #expect(event[FieldPath.intern("source.ip")] == nil)
+        let (_, ok, _) = parse(parser, "2019/10/30 23:26:34 [error] 1#1: *6 x, client: 10.1.2.3, server: s")
+        #expect(ok.string(FieldPath.intern("source.ip")) == "10.1.2.3")
+    }
 }
