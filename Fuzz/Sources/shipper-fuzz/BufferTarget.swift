@@ -15,8 +15,8 @@ import Synchronization
 /// `DiskBuffer.swift` and `Salvage.swift`: opening never throws; every valid frame (before and
 /// after damage) is kept; each damaged region is reported exactly once (a torn tail cut or a
 /// quarantined file); `fresh` reads exactly the decodable records, in order, and
-/// each record that does not decode is counted as skipped; `r` reads a suffix of them; opening
-/// again finds nothing to repair and the same records.
+/// each record that does not decode is counted as skipped; `r` reads a suffix of them; after
+/// repairs, opening again finds nothing to repair and the same records.
 enum BufferTarget {
     static let root: String = {
         let base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : NSTemporaryDirectory()
@@ -256,6 +256,8 @@ enum BufferTarget {
         check(first.r.count <= want.records.count && Array(want.records.suffix(first.r.count)) == first.r,
               "reader r did not get a suffix of the records (\(first.r.count) of \(want.records.count))")
 
+        // Opening again after repairs: nothing left to repair, the same records.
+        guard want.damagedRegions > 0 else { return }
         let second: Outcome
         do {
             second = try openAndRead(config)

@@ -19,8 +19,8 @@ enum StageTargets {
         }
     }()
 
-    /// The input's lines go through each multiline stage as one-line events; a line starting with
-    /// byte 0x02 goes to a second stream (without that byte). The clock moves 400 ms every third
+    /// The input's lines go through one of the multiline stages (by the input's length modulo 3)
+    /// as one-line events; a line starting with byte 0x02 goes to a second stream (without that byte). The clock moves 400 ms every third
     /// line and `flush(now:)` is called then (flush_timeout 1s); `flush(now: nil)` at the end.
     /// Checks: per stream, the emitted messages split at `\n` are exactly the input lines, in
     /// order (nothing lost, duplicated, reordered or altered); each event's origin spans its
@@ -39,15 +39,15 @@ enum StageTargets {
                 content.append(l.range)
             }
         }
-        for (name, base) in multilineStages {
+        do {
+            let (name, base) = multilineStages[data.count % multilineStages.count]
             var stage = base
             var out: [LogEvent] = []
             var clock = Timestamp(nanoseconds: 1_764_000_000_000_000_000)
             for (k, l) in lines.enumerated() {
                 var e = LogEvent()
-                e.set(FieldPaths.timestamp, .timestamp(clock))
+                if k % 8 == 0 { e.set(FieldPaths.timestamp, .timestamp(clock)) }  // other fields ride along
                 e.set(FieldPaths.message, string: UnsafeRawBufferPointer(rebasing: data[content[k]]))
-                e.set(FieldPaths.stream, string: (streamOf[k] == 1 ? "stdout" : "stderr").utf8)
                 e.origin = EventOrigin(source: 7, offset: l.offset, endOffset: l.endOffset)
                 e.streamKey = streamOf[k]
                 stage.process(e, into: &out)
