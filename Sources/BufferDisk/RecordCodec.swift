@@ -162,13 +162,9 @@ public enum RecordCodec {
             document writeDocument: (inout [UInt8]) -> Void
         ) throws {
             let start = batch.bytes.count
-            var fixed = 25 &+ varintSize(attributes.count)
-            for a in attributes {
-                let name = a.name.utf8.count
-                fixed &+= varintSize(name) &+ name &+ varintSize(a.value.count) &+ a.value.count
-            }
+            // The payload without its document: what payloadSize counts for an empty document.
             let record = BufferRecord(source: source, offset: offset, timestamp: timestamp, attributes: attributes, document: [])
-            batch.bytes.append(contentsOf: repeatElement(0, count: headerSize &+ fixed))
+            batch.bytes.append(contentsOf: repeatElement(0, count: headerSize &+ payloadSize(record)))
             batch.bytes.withUnsafeMutableBytes { b in
                 _ = writePayload(record, to: b.baseAddress! + start + headerSize)
             }

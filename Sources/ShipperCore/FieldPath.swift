@@ -58,14 +58,6 @@ public final class FieldPath: Sendable, Hashable, CustomStringConvertible {
         return false
     }
 
-    /// The top-level ancestor (`http` for `http.request.method`); `self` at the top level.
-    @inlinable
-    public var root: FieldPath {
-        var node = self
-        while let p = node.parent { node = p }
-        return node
-    }
-
     /// The ancestor of `self` at `depth` (1 = top level); `self` when `depth == self.depth`.
     @inlinable
     public func ancestor(atDepth depth: Int) -> FieldPath {
