@@ -4,10 +4,11 @@ import Foundation
 /// SIGKILL at seeded moments while three containers write and rotate; every line must be
 /// indexed exactly once.
 ///
-/// Containers: 0 rotates by rename every 256 KiB, 1 by copytruncate every 256 KiB (only once what it
-/// holds is indexed: lines still unread at a copytruncate exist only in the copy, which no shipper
-/// reads, so the campaign rotates as a careful operator would and measures shipper, not
-/// logrotate), 2 by rename every 512 KiB. Kill moments, each kind in turn with seeded timing:
+/// Containers: 0 rotates by rename every 256 KiB, 1 by copytruncate every 256 KiB (it pauses
+/// when its file is due and is truncated once all of it is indexed: lines still unread at a
+/// copytruncate exist only in the copy, which no shipper reads, so the campaign rotates as a
+/// careful operator would and measures shipper, not logrotate), 2 by rename every 512 KiB. Kill
+/// moments, each kind in turn with seeded timing:
 /// - `reading`: 20–400 ms after a start, while shipper catches up on what was written while it
 ///   was down (reads, decoding, buffer appends);
 /// - `steady`: after 0.3–2.5 s of normal running (reads, appends, fsyncs, bulk requests);
@@ -62,6 +63,7 @@ final class CrashCampaign {
         var inFlightKills = 0
         for k in 0..<kills {
             let moment = Moment.allCases[k % Moment.allCases.count]
+            EventLog.add("kill \(k + 1): \(moment.rawValue)")
             let uptime = rng.uniform(0.3...2.5)
             switch moment {
             case .reading:

@@ -18,7 +18,9 @@ final class DiskCampaign {
     init(options: CampaignOptions) { self.options = options }
 
     static let damaged = "in a damaged buffer record"
-    static let tmpfsBytes = 12 << 20
+    /// The buffer volume: room for a scenario's records (a rewrite of a damaged segment needs
+    /// one segment more) until the volume-full scenario fills it on purpose.
+    var tmpfsBytes: Int { options.short ? 12 << 20 : 32 << 20 }
 
     func run() async throws -> CampaignResult {
         let h = try await Harness(name: "disk", options: options)
@@ -27,7 +29,7 @@ final class DiskCampaign {
         h.settings.maxSize = "64MiB"
         h.settings.drainTimeout = "3s"
         try FS.mkdirs(h.workspace.buffer)
-        let tmpfs = FS.mountTmpfs(h.workspace.buffer, bytes: Self.tmpfsBytes)
+        let tmpfs = FS.mountTmpfs(h.workspace.buffer, bytes: tmpfsBytes)
         defer { if tmpfs { FS.unmount(h.workspace.buffer) } }
         try h.writeConfig()
         h.tracker.start()
@@ -92,7 +94,7 @@ final class DiskCampaign {
             try await h.server.comeUp()
             let caught = await h.tracker.catchUp(writtenBefore: monotonicSeconds(), timeout: 180, shipper: h.shipper)
             let exits = h.shipper.unexpectedExits.count - exitsBefore
-            result.extra.append(("buffer volume full (tmpfs \(Self.tmpfsBytes >> 20) MiB), ES down", "full: \(full), exits: \(exits), caught up \(campaignSeconds(caught)) after ES came back"))
+            result.extra.append(("buffer volume full (tmpfs \(tmpfsBytes >> 20) MiB), ES down", "full: \(full), exits: \(exits), caught up \(campaignSeconds(caught)) after ES came back"))
             result.check("volume full: no exit, delivered by itself", full && exits == 0 && caught != nil)
         } else {
             result.extra.append(("buffer volume full", "not run: mount -t tmpfs is not allowed here (only max_size was tested)"))

@@ -201,10 +201,14 @@ final class ContainerLog: @unchecked Sendable {
         defer { lock.unlock() }
         guard !removed else { return }
         close(fd)
+        let old = FS.inode(logPath).map(String.init) ?? "?"
+        let dropped = FS.inode(logPath + ".\(keep)").map(String.init) ?? "-"
         unlink(logPath + ".\(keep)")
         for n in stride(from: keep - 1, through: 1, by: -1) { rename(logPath + ".\(n)", logPath + ".\(n + 1)") }
         rename(logPath, logPath + ".1")
         fd = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        EventLog.add(
+            "container \(number): rename rotation: lines \(fileStart)..<\(seq) (inode \(old)) now .1; new inode \(FS.inode(logPath).map(String.init) ?? "?"); deleted .\(keep) inode \(dropped)")
         size = 0
         fileStart = seq
         rotations += 1
@@ -224,6 +228,7 @@ final class ContainerLog: @unchecked Sendable {
         let range = fileStart..<seq
         fileStart = seq
         rotations += 1
+        EventLog.add("container \(number): copytruncate: lines \(range) (inode \(FS.inode(logPath).map(String.init) ?? "?"))")
         return range
     }
 

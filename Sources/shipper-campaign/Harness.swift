@@ -32,6 +32,7 @@ final class Harness: @unchecked Sendable {
         workspace = try Workspace(base: options.workDir, name: name, keep: options.keep)
         tracker = Tracker(server: server, book: book, deadLetters: workspace.deadLetters)
         shipper = ShipperRun(binary: options.shipper, workspace: workspace)
+        EventLog.open(workspace.root + "/events.log")
         settings = ShipperSettings(esPort: server.port)
     }
 

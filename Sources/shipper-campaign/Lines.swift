@@ -131,6 +131,9 @@ struct LineState {
     var deadLetters = 0
     /// Some block arrived twice (in two documents).
     var duplicated = false
+    /// The first document that held block 0: `_id`, `log.file.path`, `log.offset` (to say where
+    /// a duplicate came from).
+    var firstDocument: String?
 
     var complete: Bool { covered == blocks }
 }

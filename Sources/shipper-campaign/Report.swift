@@ -30,6 +30,9 @@ struct CampaignResult {
     var pollInterval = 0.2
     var seconds = 0.0
     var extra: [(String, String)] = []
+    var duplicateOrigins: [String] = []
+    var lostRanges: [String] = []
+    var duplicatedRanges: [String] = []
     var checks: [(String, Bool)] = []
 
     var passed: Bool { checks.allSatisfy(\.1) }
@@ -44,6 +47,7 @@ struct CampaignResult {
         corruptBlocks = c.corruptBlocks
         unknownBlocks = c.unknownBlocks
         unkeyedDocuments = c.unkeyedDocuments
+        duplicateOrigins = c.duplicateOrigins
         pollInterval = tracker.pollInterval
         var latencies: [Double] = []
         var lostExamples: [String] = []
@@ -85,6 +89,32 @@ struct CampaignResult {
             }
         }
         wrongDeadLetters += c.deadLetterUnkeyed
+        // Lost and duplicated lines as ranges per container (where to look in events.log).
+        func ranges(_ keys: [Int]) -> [String] {
+            var out: [String] = []
+            var start: Int?
+            var last = -2
+            for k in keys.sorted() + [Int.max] {
+                if let s = start, k != last + 1 || Block.container(ofKey: k) != Block.container(ofKey: last) {
+                    out.append("container \(Block.container(ofKey: s)) lines \(Block.seq(ofKey: s))...\(Block.seq(ofKey: last))")
+                    start = nil
+                }
+                if start == nil { start = k }
+                last = k
+            }
+            return out
+        }
+        book.withState { s in
+            let lostKeys = s.lines.filter { l in
+                switch l.expectation {
+                case .once: return !l.complete
+                case .deadLetter: return l.deadLetters == 0
+                case .mayBeLost: return false
+                }
+            }.map(\.key)
+            lostRanges = ranges(lostKeys)
+            duplicatedRanges = ranges(s.lines.filter(\.duplicated).map(\.key))
+        }
         self.lostExamples = lostExamples
         duplicatedExamples = dupExamples
         latencies.sort()
@@ -116,6 +146,9 @@ struct CampaignResult {
         if corruptBlocks + unknownBlocks > 0 { row("altered content", "\(corruptBlocks) damaged blocks, \(unknownBlocks) unknown") }
         if unkeyedDocuments > 0 { row("documents without a key", "\(unkeyedDocuments) (binary noise lines)") }
         for (k, v) in extra { row(k, v) }
+        if !lostRanges.isEmpty { row("  lost lines", lostRanges.prefix(10).joined(separator: ", ")) }
+        if !duplicatedRanges.isEmpty { row("  duplicated lines", duplicatedRanges.prefix(10).joined(separator: ", ")) }
+        for d in duplicateOrigins.prefix(4) { row("  duplicate", d) }
         for (what, ok) in checks { out += "  [\(ok ? "ok" : "FAILED")] \(what)\n" }
         Swift.print(out, terminator: "")
         fflush(nil)

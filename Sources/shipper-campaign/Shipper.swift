@@ -59,7 +59,7 @@ struct ShipperSettings {
         """
         data_dir: \(w.state)
         drain_timeout: \(drainTimeout)
-        log: {level: info, format: logfmt}
+        log: {level: \(ProcessInfo.processInfo.environment["CAMPAIGN_LOG_LEVEL"] ?? "info"), format: logfmt}
         telemetry: {address: "127.0.0.1:\(w.telemetryPort)"}
         sources:
           docker:
@@ -135,6 +135,7 @@ final class ShipperRun: @unchecked Sendable {
         let rc = posix_spawn(&child, binary, &actions, nil, &cargs, environ)
         guard rc == 0 else { throw CampaignError("cannot start \(binary): \(String(cString: strerror(rc)))") }
         pid = child
+        EventLog.add("shipper start \(starts): pid \(child)")
     }
 
     /// Closes every descriptor from 3 up in the child: `posix_spawn_file_actions_addclosefrom_np`
@@ -186,6 +187,7 @@ final class ShipperRun: @unchecked Sendable {
     func kill9() {
         guard pid > 0 else { return }
         if checkExited() == nil {
+            EventLog.add("shipper SIGKILL: pid \(pid)")
             kill(pid, SIGKILL)
             var status: Int32 = 0
             waitpid(pid, &status, 0)

@@ -177,3 +177,29 @@ func seconds(_ s: Double?) -> String {
 func note(_ text: String) {
     FileHandle.standardError.write(Data(("[campaign] " + text + "\n").utf8))
 }
+
+/// A campaign's own event log (`<workspace>/events.log`): rotations, kills and starts with wall
+/// clock times, to line up with shipper's log when something went wrong.
+enum EventLog {
+    private static let file = Locked<Int32>(-1)
+
+    static func open(_ path: String) {
+        file.withLock { fd in
+            if fd >= 0 { close(fd) }
+            fd = Glibc.open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        }
+    }
+
+    static func add(_ text: String) {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        var t = ts.tv_sec
+        var tmv = tm()
+        gmtime_r(&t, &tmv)
+        let line = String(format: "%02d:%02d:%02d.%06ld ", Int(tmv.tm_hour), Int(tmv.tm_min), Int(tmv.tm_sec), ts.tv_nsec / 1000) + text + "\n"
+        file.withLock { fd in
+            guard fd >= 0 else { return }
+            _ = line.withCString { write(fd, $0, strlen($0)) }
+        }
+    }
+}

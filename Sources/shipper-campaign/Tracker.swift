@@ -26,6 +26,8 @@ final class Tracker: @unchecked Sendable {
         var unknownBlocks = 0
         var deadLetterEntries = 0
         var deadLetterUnkeyed = 0
+        /// Where duplicated lines came from: the first two documents of each (a few).
+        var duplicateOrigins: [String] = []
     }
 
     init(server: ElasticsearchTestServer, book: LineBook, index: String = "campaign", deadLetters: String?) {
@@ -69,7 +71,7 @@ final class Tracker: @unchecked Sendable {
                 let fresh = docs[processed...]
                 processed = docs.count
                 book.withState { s in
-                    for d in fresh { self.account(document: d.source[...], now: now, state: &s) }
+                    for d in fresh { self.account(document: d.source[...], id: d.id, now: now, state: &s) }
                 }
             }
         }
@@ -98,8 +100,16 @@ final class Tracker: @unchecked Sendable {
         if progressed { lastProgress = now }
     }
 
-    private func account(document source: ArraySlice<UInt8>, now: Double, state s: inout LineBook.State) {
+    private func account(document source: ArraySlice<UInt8>, id: String, now: Double, state s: inout LineBook.State) {
         counters.documents += 1
+        func origin() -> String {
+            let path = Self.stringValue(of: "path", in: source).map { String(decoding: $0, as: UTF8.self) } ?? "?"
+            var offset = "?"
+            if let at = Self.find(Array(#""offset":"#.utf8), in: source) {
+                offset = String(decoding: source[(at + 9)...].prefix { $0 >= 48 && $0 <= 57 }, as: UTF8.self)
+            }
+            return "\(id) \(path.split(separator: "/").last ?? "?")@\(offset)"
+        }
         guard let message = Self.stringValue(of: "message", in: source) else {
             counters.unkeyedDocuments += 1
             return
@@ -115,6 +125,13 @@ final class Tracker: @unchecked Sendable {
                 return
             }
             lines.insert(i)
+            if found.index == 0 {
+                if s.lines[i].firstDocument == nil {
+                    s.lines[i].firstDocument = origin()
+                } else if counters.duplicateOrigins.count < 12 {
+                    counters.duplicateOrigins.append("line \(Block.container(ofKey: found.key))/\(Block.seq(ofKey: found.key)): \(s.lines[i].firstDocument!) and \(origin())")
+                }
+            }
             s.lines[i].counts[found.index] += 1
             if s.lines[i].counts[found.index] == 1 {
                 s.lines[i].covered += 1
