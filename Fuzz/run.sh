@@ -82,9 +82,16 @@ run_one() {
     execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "logs/$t.log" | tail -1 | awk '{print $2}')
     [ -z "$execs" ] && execs=$(grep -o '^#[0-9]*' "logs/$t.log" | tail -1 | tr -d '#')
     printf '%-15s %12s executions %7s s %8s/s  %s\n' "$t" "${execs:-0}" "$secs" "$(( ${execs:-0} / (secs > 0 ? secs : 1) ))" "$status"
+    # Every run is recorded (date, commit of the fuzzed code, target, executions, seconds, result):
+    # runs resume from the kept corpus, so the counts of one target add up (Fuzz/totals.sh).
+    local result=ok
+    [ "$status" = ok ] || result=FAILED
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$commit" "$t" "${execs:-0}" "$secs" "$result" >> results.tsv
 }
+commit=$(git -C .. rev-parse --short HEAD 2>/dev/null || echo unknown)
+git -C .. diff --quiet HEAD -- Sources Fuzz/Sources 2>/dev/null || commit="$commit+changes"
 export -f run_one max_len
-export bin runs seconds timeout
+export bin runs seconds timeout commit
 
 if [ "$parallel" -gt 1 ]; then
     printf '%s\n' "${targets[@]}" | xargs -P "$parallel" -I{} bash -c 'run_one {}'
