@@ -4,7 +4,7 @@
 /// Events from one parser share their layout (the same paths in the same order), so working out
 /// how dotted paths nest, which braces to open and close and which keys to write is done once
 /// per layout; encoding an event is then copying prepared bytes and writing values. Keep one
-/// encoder per worker (it is not thread-safe); its memory is bounded (`maxLayouts`).
+/// encoder per worker (it is not thread-safe); its memory is bounded (512 layouts).
 public struct EventEncoder {
     /// How to write one layout: before each field's value, `bytes[prefixes[i]]`; at the end, `bytes[suffix]`.
     final class Plan {
@@ -23,15 +23,14 @@ public struct EventEncoder {
         }
     }
 
-    private var plans: [Int: Plan] = [:]
-    /// Where one event is written before it is appended to the caller's bytes (grows, never shrinks).
-    private final class Scratch {
-        var buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 8)
-        deinit { buffer.deallocate() }
-    }
-    private let scratchBox = Scratch()
-    /// Layouts remembered at most; beyond that the cache starts over.
-    public var maxLayouts = 512
+    /// Plans by a hash of their paths, direct-mapped: a slot holds the last plan that hashed to
+    /// it (layouts are few; a collision costs one re-plan).
+    private var table: [Plan?] = Array(repeating: nil, count: EventEncoder.tableSize)
+    static let tableSize = 512
+    private static let probes = 4
+    /// Layouts held now (at most 512).
+    public var cachedLayouts: Int { table.reduce(0) { $0 + ($1 == nil ? 0 : 1) } }
+    private var lastPlan: Plan?
     /// Layouts planned so far (for tests and metrics).
     public private(set) var planned = 0
 
@@ -44,42 +43,75 @@ public struct EventEncoder {
             JSONWriter.write(event, into: &out)
             return
         }
-        var hasher = Hasher()
+        let plan = self.plan(for: event)
+        // The most bytes the event takes, or -1 when a value holds an object (the general path).
+        var bound = plan.bytes.count &+ 2
         event.fields.withUnsafeBufferPointer { fields in
-            for i in 0..<n { hasher.combine(ObjectIdentifier(fields[i].path)) }
-        }
-        let key = hasher.finalize()
-        let plan: Plan
-        if let hit = plans[key], Self.matches(hit, event) {
-            plan = hit
-        } else {
-            plan = Self.makePlan(event)
-            if plans.count >= maxLayouts { plans.removeAll(keepingCapacity: true) }
-            plans[key] = plan
-            planned += 1
-        }
-        // Write into a scratch buffer sized for the worst case once, then append it in one go:
-        // one capacity check per event instead of one per key, quote and value.
-        var bound = plan.bytes.count + 2
-        let simple = event.fields.withUnsafeBufferPointer { fields -> Bool in
             for i in 0..<n {
-                let b = Self.bound(fields[i].value)
-                if b < 0 { return false }
+                let b: Int
+                switch fields[i].value {
+                case .string(let s): b = 2 &+ 6 &* Int(s.count)
+                case .int, .double, .bool, .null: b = 32
+                case .timestamp: b = Timestamp.maxTextCount &+ 2
+                case .array, .object: b = Self.bound(fields[i].value)
+                }
+                if b < 0 {
+                    bound = -1
+                    return
+                }
                 bound &+= b
             }
-            return true
         }
-        guard simple else {
+        guard bound >= 0 else {
             event.arena.withUnsafeBytes { Self.write(event.fields, plan: plan, arena: $0, into: &out) }
             return
         }
-        if scratchBox.buffer.count < bound {
-            let size = max(bound, scratchBox.buffer.count * 2)
-            scratchBox.buffer.deallocate()
-            scratchBox.buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 8)
+        // Written straight into the array's spare capacity: one capacity check per event, no copy.
+        out.append(addingCapacity: bound) { span in
+            span.withUnsafeMutableBufferPointer { buffer, initialized in
+                initialized = Self.write(event, plan: plan, to: buffer.baseAddress!)
+            }
         }
-        let scratch = scratchBox.buffer
-        let base = scratch.baseAddress!.assumingMemoryBound(to: UInt8.self)
+    }
+
+    /// The plan of the event's layout (its paths in order), made the first time it is seen.
+    @inline(__always)
+    private mutating func plan(for event: LogEvent) -> Plan {
+        // Consecutive events often share a layout: try the last one before hashing.
+        if let last = lastPlan, Self.matches(last, event) { return last }
+        // A multiplicative hash of the path identities (they are interned objects' addresses).
+        var h: UInt64 = 0x9E37_79B9_7F4A_7C15
+        event.fields.withUnsafeBufferPointer { fields in
+            for i in 0..<fields.count {
+                h = (h ^ UInt64(UInt(bitPattern: ObjectIdentifier(fields[i].path).hashValue))) &* 0xBF58_476D_1CE4_E5B9
+                h ^= h >> 29
+            }
+        }
+        // Up to `probes` slots from the hashed one: a free one takes a new plan; when all are
+        // taken, the first is replaced (memory stays bounded by the table).
+        let first = Int(truncatingIfNeeded: h >> 32) & (Self.tableSize - 1)
+        var free = -1
+        for k in 0..<Self.probes {
+            let slot = (first &+ k) & (Self.tableSize - 1)
+            guard let hit = table[slot] else {
+                if free < 0 { free = slot }
+                continue
+            }
+            if Self.matches(hit, event) {
+                lastPlan = hit
+                return hit
+            }
+        }
+        let plan = Self.makePlan(event)
+        table[free >= 0 ? free : first] = plan
+        lastPlan = plan
+        planned += 1
+        return plan
+    }
+
+    /// Writes the event (no object values) by its plan at `base`, which has room for the bound.
+    @inline(__always)
+    private static func write(_ event: LogEvent, plan: Plan, to base: UnsafeMutablePointer<UInt8>) -> Int {
         var p = 0
         event.arena.withUnsafeBytes { arena in
             event.fields.withUnsafeBufferPointer { fields in
@@ -87,11 +119,24 @@ public struct EventEncoder {
                     plan.prefixes.withUnsafeBufferPointer { prefixes in
                         plan.order.withUnsafeBufferPointer { order in
                             let planBase = bytes.baseAddress!
-                            for step in 0..<n {
+                            for step in 0..<fields.count {
                                 let r = prefixes[step]
                                 (base + p).update(from: planBase + r.lowerBound, count: r.count)
                                 p &+= r.count
-                                p = Self.writeRaw(fields[order[step]].value, arena: arena, to: base, at: p)
+                                let k = order[step]
+                                switch fields[k].value {
+                                case .string(let s):
+                                    p = RawJSON.writeString(UnsafeRawBufferPointer(rebasing: arena[s.range]), to: base, at: p)
+                                case .int(let v):
+                                    p = RawJSON.writeInt(v, to: base, at: p)
+                                case .timestamp(let t):
+                                    base[p] = 0x22
+                                    p = t.write(to: base, at: p &+ 1)
+                                    base[p] = 0x22
+                                    p &+= 1
+                                default:
+                                    p = Self.writeRaw(fields[k].value, arena: arena, to: base, at: p)
+                                }
                             }
                             let r = plan.suffix
                             (base + p).update(from: planBase + r.lowerBound, count: r.count)
@@ -101,7 +146,7 @@ public struct EventEncoder {
                 }
             }
         }
-        out.append(contentsOf: UnsafeRawBufferPointer(start: scratch.baseAddress, count: p))
+        return p
     }
 
     /// The most bytes ``writeRaw(_:arena:to:at:)`` writes for `value`, or -1 when it contains an
@@ -179,11 +224,14 @@ public struct EventEncoder {
         }
     }
 
+    @inline(__always)
     private static func matches(_ plan: Plan, _ event: LogEvent) -> Bool {
         guard plan.paths.count == event.fields.count else { return false }
         return event.fields.withUnsafeBufferPointer { fields in
-            for i in 0..<fields.count where plan.paths[i] != ObjectIdentifier(fields[i].path) { return false }
-            return true
+            plan.paths.withUnsafeBufferPointer { paths in
+                for i in 0..<fields.count where paths[i] != ObjectIdentifier(fields[i].path) { return false }
+                return true
+            }
         }
     }
 

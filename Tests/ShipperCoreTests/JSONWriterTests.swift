@@ -205,16 +205,23 @@ import Testing
 
     @Test func theCacheIsBounded() {
         var encoder = EventEncoder()
-        encoder.maxLayouts = 4
         var out: [UInt8] = []
-        for i in 0..<20 { encoder.encode(event(["f\(i)"]), into: &out) }
-        #expect(encoder.planned == 20)
+        for i in 0..<2000 {
+            out.removeAll()
+            encoder.encode(event(["f\(i)", "g.h"]), into: &out)
+            var slow: [UInt8] = []
+            JSONWriter.write(event(["f\(i)", "g.h"]), into: &slow)
+            #expect(out == slow)
+        }
+        #expect(encoder.planned == 2000)
+        #expect(encoder.cachedLayouts <= 512)
+        #expect(encoder.cachedLayouts >= 256)
         var again: [UInt8] = []
-        JSONWriter.write(event(["f19"]), into: &again)
+        JSONWriter.write(event(["f1999", "g.h"]), into: &again)
         out.removeAll()
-        encoder.encode(event(["f19"]), into: &out)
+        encoder.encode(event(["f1999", "g.h"]), into: &out)
         #expect(out == again)
-        #expect(encoder.planned == 20)
+        #expect(encoder.planned == 2000)
     }
 }
 
