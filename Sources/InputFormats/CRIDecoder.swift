@@ -31,7 +31,7 @@ public struct CRIDecoder: LineDecoder {
             joiner.emitFailure(line, origin: origin, now: now, reason: error.reason, into: &output)
             return
         }
-        var event = LogEvent()
+        var event = joiner.newEvent()
         let text = UnsafeRawBufferPointer(rebasing: line[prefix.messageStart...])
         event.arena.reserveCapacity(joiner.arenaCapacity(line: text.count, origin: origin))
         let message = event.append(bytes: text).range

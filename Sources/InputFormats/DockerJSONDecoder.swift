@@ -62,26 +62,27 @@ public struct DockerJSONDecoder: LineDecoder {
         decodeGeneric(line, origin: origin, now: now, into: &output)
     }
 
-    /// A new arena holding the unescaped string whose opening quote is at `quote`, with room for the
-    /// fields written after it; nil with the error when the string is not valid.
+    /// Appends to `arena` the unescaped string whose opening quote is at `quote`, with room for the
+    /// fields written after it; returns where the string ends, or the error when it is not valid.
     @inline(__always)
-    private static func unescapeIntoNewArena(
-        _ line: UnsafeRawBufferPointer, quote: Int, extra: Int
-    ) -> (arena: [UInt8], end: Int, failure: JSONError?) {
+    private static func unescape(
+        _ line: UnsafeRawBufferPointer, quote: Int, extra: Int, into arena: inout [UInt8]
+    ) -> (end: Int, failure: JSONError?) {
         var failure: JSONError?
         var end = quote
-        let arena = [UInt8](unsafeUninitializedCapacity: line.count &- quote &+ extra) { buffer, count in
-            count = 0
-            guard let out = buffer.baseAddress else { return }
-            do throws(JSONError) {
-                let r = try StringUnescaper.read(line, openingQuote: quote, into: UnsafeMutableRawPointer(out))
-                count = r.written
-                end = r.end
-            } catch {
-                failure = error
+        arena.append(addingCapacity: line.count &- quote &+ extra) { span in
+            span.withUnsafeMutableBufferPointer { buffer, count in
+                guard let out = buffer.baseAddress else { return }
+                do throws(JSONError) {
+                    let r = try StringUnescaper.read(line, openingQuote: quote, into: UnsafeMutableRawPointer(out))
+                    count = r.written
+                    end = r.end
+                } catch {
+                    failure = error
+                }
             }
         }
-        return (arena, end, failure)
+        return (end, failure)
     }
 
     /// The layout Docker's json-file driver writes, byte for byte: `{"log":"…"`, then optionally
@@ -95,7 +96,8 @@ public struct DockerJSONDecoder: LineDecoder {
         guard n >= 10, let base = line.baseAddress,
             base.loadUnaligned(as: UInt64.self) == UInt64(littleEndian: 0x223A_2267_6F6C_227B)  // {"log":"
         else { return false }
-        let (arena, end, failure) = Self.unescapeIntoNewArena(line, quote: 7, extra: joiner.arenaCapacity(line: 0, origin: origin))
+        var event = joiner.newEvent()
+        let (end, failure) = Self.unescape(line, quote: 7, extra: joiner.arenaCapacity(line: 0, origin: origin), into: &event.arena)
         guard failure == nil else { return false }
         var p = end
         var stream = StreamKind.none
@@ -132,7 +134,6 @@ public struct DockerJSONDecoder: LineDecoder {
             default: return false
             }
         }
-        var event = LogEvent(arena: arena)
         let log = 0..<event.arena.count
         let isFinal = !log.isEmpty && event.arena[log.upperBound - 1] == 0x0A
         joiner.add(&event, Chunk(message: log, timestamp: time ?? now, stream: stream, isFinal: isFinal), origin: origin, into: &output)
@@ -142,7 +143,7 @@ public struct DockerJSONDecoder: LineDecoder {
     private mutating func decodeGeneric(
         _ line: UnsafeRawBufferPointer, origin: LineOrigin, now: Timestamp, into output: inout [LogEvent]
     ) {
-        var event = LogEvent()
+        var event = joiner.newEvent()
         var scanner = JSONScanner(line)
         var log: Range<Int>?
         var stream = StreamKind.none
@@ -164,9 +165,8 @@ public struct DockerJSONDecoder: LineDecoder {
                         if event.arena.isEmpty {
                             // The common case: unescape straight into a new arena sized for the
                             // message and the fields written after it.
-                            let (arena, end, failure) = Self.unescapeIntoNewArena(
-                                line, quote: scanner.position, extra: joiner.arenaCapacity(line: 0, origin: origin))
-                            event.arena = arena
+                            let (end, failure) = Self.unescape(
+                                line, quote: scanner.position, extra: joiner.arenaCapacity(line: 0, origin: origin), into: &event.arena)
                             if let failure { throw failure }
                             log = 0..<event.arena.count
                             scanner.position = end

@@ -144,11 +144,15 @@ public struct LineDecoderOptions: Sendable, Equatable {
     public var extraArenaBytes: Int
     /// Field slots each event gets beyond the decoder's own, for the same reason.
     public var extraFields: Int
+    /// Where the decoder takes the events it fills (their storage reused; see ``EventPool``);
+    /// nil: every event is allocated.
+    public var pool: EventPool?
 
-    public init(maxLineBytes: Int = 1 << 20, extraArenaBytes: Int = 0, extraFields: Int = 0) {
+    public init(maxLineBytes: Int = 1 << 20, extraArenaBytes: Int = 0, extraFields: Int = 0, pool: EventPool? = nil) {
         self.maxLineBytes = max(1, maxLineBytes)
         self.extraArenaBytes = max(0, min(extraArenaBytes, 1 << 20))
         self.extraFields = max(0, min(extraFields, 1024))
+        self.pool = pool
     }
 
     public static let defaults = LineDecoderOptions()

@@ -92,18 +92,27 @@ struct PartialJoiner {
     /// ``LineDecoderOptions/extraArenaBytes`` and ``LineDecoderOptions/extraFields``.
     let extraArenaBytes: Int
     let extraFields: Int
+    /// ``LineDecoderOptions/pool``.
+    let pool: EventPool?
 
-    init(maxLineBytes: Int, stripNewline: Bool, extraArenaBytes: Int = 0, extraFields: Int = 0) {
+    init(maxLineBytes: Int, stripNewline: Bool, extraArenaBytes: Int = 0, extraFields: Int = 0, pool: EventPool? = nil) {
         self.maxLineBytes = maxLineBytes
         self.stripNewline = stripNewline
         self.extraArenaBytes = extraArenaBytes
         self.extraFields = extraFields
+        self.pool = pool
     }
 
     init(options: LineDecoderOptions, stripNewline: Bool) {
         self.init(
             maxLineBytes: options.maxLineBytes, stripNewline: stripNewline, extraArenaBytes: options.extraArenaBytes,
-            extraFields: options.extraFields)
+            extraFields: options.extraFields, pool: options.pool)
+    }
+
+    /// An empty event to fill: from the pool when there is one.
+    @inline(__always)
+    func newEvent() -> LogEvent {
+        pool?.take() ?? LogEvent()
     }
 
     /// Arena room for a line of `count` bytes: the line, the path and what metadata and stages add.
@@ -180,7 +189,7 @@ struct PartialJoiner {
     ) {
         stats.lines &+= 1
         stats.decodeFailures &+= 1
-        var event = LogEvent()
+        var event = newEvent()
         event.arena.reserveCapacity(arenaCapacity(line: line.count, origin: origin))
         let message = event.append(bytes: line).range
         finish(

@@ -18,7 +18,7 @@ public struct RawDecoder: LineDecoder {
     public mutating func decode(
         _ line: UnsafeRawBufferPointer, origin: LineOrigin, now: Timestamp, into output: inout [LogEvent]
     ) {
-        var event = LogEvent()
+        var event = joiner.newEvent()
         event.arena.reserveCapacity(joiner.arenaCapacity(line: line.count, origin: origin))
         let message = event.append(bytes: line).range
         let chunk = Chunk(message: message, timestamp: now, stream: .none, isFinal: true)

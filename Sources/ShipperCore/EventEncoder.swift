@@ -70,6 +70,7 @@ public struct EventEncoder {
         out.append(addingCapacity: bound) { span in
             span.withUnsafeMutableBufferPointer { buffer, initialized in
                 initialized = Self.write(event, plan: plan, to: buffer.baseAddress!)
+                assert(initialized <= bound, "EventEncoder wrote \(initialized) bytes, bound \(bound)")
             }
         }
     }
@@ -83,7 +84,7 @@ public struct EventEncoder {
         var h: UInt64 = 0x9E37_79B9_7F4A_7C15
         event.fields.withUnsafeBufferPointer { fields in
             for i in 0..<fields.count {
-                h = (h ^ UInt64(UInt(bitPattern: ObjectIdentifier(fields[i].path).hashValue))) &* 0xBF58_476D_1CE4_E5B9
+                h = (h ^ UInt64(UInt(bitPattern: ObjectIdentifier(fields[i].path)))) &* 0xBF58_476D_1CE4_E5B9
                 h ^= h >> 29
             }
         }

@@ -76,6 +76,8 @@ final class PipelineWorker {
     private(set) var appendFailed = false
     private let maxBytesPerStep: Int
     private let decoderOptions: [LineDecoderOptions]
+    /// The storage of events appended to the buffer, reused by the decoders for new events.
+    private let eventPool = EventPool()
     private var lastFlush = Timestamp.now()
     private var lastCheckpointWrite = Timestamp.now()
     private let checkpointInterval: Int64
@@ -212,6 +214,7 @@ final class PipelineWorker {
             let meta = chunk.file.metadata?.fieldBlock
             options.extraArenaBytes = (meta?.bytes.count ?? 0) + hostBlocks[sourceIndex].bytes.count + 64
             options.extraFields = (meta?.fields.count ?? 0) + 1 + 24
+            options.pool = eventPool
             let decoder = makeDecoder(format: chunk.file.format, firstLine: firstLine, options: options)
             let start = chunk.lines.first?.offset ?? 0
             entry = (sourceIndex, FileState(decoder: decoder, fingerprint: chunk.file.fingerprint, lastEnd: start, committed: start))
@@ -249,7 +252,7 @@ final class PipelineWorker {
         writer.reset()
         for i in events.indices { try builder.append(events[i], to: &writer) }
         eventsOut += events.count
-        events.removeAll(keepingCapacity: true)
+        eventPool.recycle(&events)
         let ticket: BufferAppendTicket
         do {
             ticket = try await buffer.appendWithoutWaitingForSync(writer.batch)

@@ -1,0 +1,68 @@
+/// Spare events whose storage (the fields array and the arena) is used again for new events, so
+/// that making an event costs no allocation once the pipeline has warmed up.
+///
+/// Decoders take events from the pool (``LineDecoderOptions/pool``); whoever is done with events
+/// (the pipeline worker once they are encoded into the buffer, `shipper bench`) gives them back
+/// with ``recycle(_:)``. One pool belongs to one thread at a time (a pipeline worker and the
+/// decoders it owns): it is not synchronised. Its memory is bounded: at most ``maxEvents`` events
+/// are kept, and events whose arena grew past ``maxArenaBytes`` (a 1 MiB line) are freed.
+public final class EventPool: @unchecked Sendable {
+    private var spare: [LogEvent] = []
+    /// Events kept at most.
+    public let maxEvents: Int
+    /// Events whose arena capacity is larger are not kept.
+    public let maxArenaBytes: Int
+    /// Events whose fields capacity is larger are not kept.
+    public let maxFields: Int
+
+    public init(maxEvents: Int = 2048, maxArenaBytes: Int = 16 << 10, maxFields: Int = 128) {
+        self.maxEvents = max(0, maxEvents)
+        self.maxArenaBytes = maxArenaBytes
+        self.maxFields = maxFields
+        spare.reserveCapacity(self.maxEvents)
+    }
+
+    /// Events kept now.
+    public var count: Int { spare.count }
+
+    /// An empty event: a spare one (with its capacity) when there is one, else a new one.
+    @inline(__always)
+    public func take() -> LogEvent {
+        spare.popLast() ?? LogEvent()
+    }
+
+    /// Takes the events out of `events` (leaving it empty, capacity kept) and keeps those worth
+    /// keeping, emptied.
+    public func recycle(_ events: inout [LogEvent]) {
+        let keep = min(events.count, maxEvents &- spare.count)
+        events.withUnsafeMutableBufferPointer { buffer in
+            for i in 0..<keep {
+                if buffer[i].arena.capacity > maxArenaBytes || buffer[i].fields.capacity > maxFields {
+                    buffer[i] = LogEvent()
+                } else {
+                    buffer[i].reset()
+                }
+            }
+        }
+        if spare.isEmpty && keep == events.count {
+            // The usual case (the decoders used up the spares): the array itself becomes the
+            // spares, and the caller gets the spares' empty storage.
+            swap(&spare, &events)
+        } else {
+            spare.append(contentsOf: events[0..<keep])
+            events.removeAll(keepingCapacity: true)
+        }
+    }
+
+    /// Keeps one event (emptied), when there is room and it is worth keeping.
+    public func recycle(_ event: consuming LogEvent) {
+        guard spare.count < maxEvents, event.arena.capacity <= maxArenaBytes, event.fields.capacity <= maxFields else { return }
+        event.reset()
+        spare.append(event)
+    }
+}
+
+extension EventPool: Equatable {
+    /// Pools are equal when they are the same pool.
+    public static func == (lhs: EventPool, rhs: EventPool) -> Bool { lhs === rhs }
+}

@@ -1,0 +1,90 @@
+import InputFormats
+import ShipperCore
+import Testing
+
+@Suite struct EventPoolTests {
+    /// Lines of every kind the decoders take: docker (exact layout, generic layout with attrs,
+    /// partial chunks, a decode failure), CRI (full and partial) and raw.
+    static let inputs: [(LogFormat, [String])] = [
+        (.docker, [
+            #"{"log":"GET / 200\n","stream":"stdout","time":"2024-05-01T12:00:00.123456789Z"}"#,
+            #"{"time":"2024-05-01T12:00:01Z","stream":"stderr","log":"second \"quoted\" é\n","attrs":{"tag":"web"}}"#,
+            #"{"log":"part one ","stream":"stdout","time":"2024-05-01T12:00:02Z"}"#,
+            #"{"log":"part two\n","stream":"stdout","time":"2024-05-01T12:00:03Z"}"#,
+            #"{"log":"truncated"#,
+            #"{"log":"last\n","stream":"stdout","time":"2024-05-01T12:00:04Z"}"#,
+        ]),
+        (.cri, [
+            "2024-05-01T12:00:00.123456789Z stdout F one line",
+            "2024-05-01T12:00:01Z stderr P first half ",
+            "2024-05-01T12:00:02Z stderr F second half",
+            "not a cri line",
+        ]),
+        (.raw, ["plain text", "", "another line with \u{1} control"]),
+    ]
+
+    static func json(_ events: [LogEvent]) -> [String] {
+        events.map { e in
+            var out: [UInt8] = []
+            JSONWriter.write(e, into: &out)
+            return String(decoding: out, as: UTF8.self) + " origin \(e.origin) key \(e.streamKey)"
+        }
+    }
+
+    @Test(arguments: [LogFormat.docker, .cri, .raw])
+    func eventsFromRecycledStorageEqualFreshOnes(format: LogFormat) {
+        let lines = Self.inputs.first { $0.0 == format }!.1.map { Array($0.utf8) }
+        let expected = Self.json(decodeAll(format, lines, path: "/var/log/app.log"))
+        let pool = EventPool()
+        let options = LineDecoderOptions(extraArenaBytes: 64, extraFields: 8, pool: pool)
+        for round in 0..<4 {
+            var decoder = makeDecoder(format: format, firstLine: UnsafeRawBufferPointer(start: nil, count: 0), options: options)
+            var events = decodeAll(&decoder, lines, path: "/var/log/app.log")
+            #expect(Self.json(events) == expected, "round \(round)")
+            // Scribble on the events before giving them back: nothing of it may show later.
+            for i in events.indices {
+                events[i].set(FieldPath.intern("scribble.value"), string: "left over from round \(round)")
+                events[i].addTag("_scribbled")
+            }
+            let count = events.count
+            pool.recycle(&events)
+            #expect(events.isEmpty)
+            #expect(pool.count >= count)
+        }
+    }
+
+    @Test func takesSpareEventsEmptyWithTheirCapacity() {
+        let pool = EventPool(maxEvents: 4)
+        #expect(pool.count == 0)
+        var fresh = pool.take()
+        #expect(fresh.fields.isEmpty && fresh.arena.isEmpty)
+        fresh.set(FieldPaths.message, string: String(repeating: "x", count: 500))
+        fresh.origin = EventOrigin(source: 7, offset: 1, endOffset: 2)
+        fresh.streamKey = 9
+        var events = [fresh]
+        pool.recycle(&events)
+        #expect(pool.count == 1)
+        let again = pool.take()
+        #expect(again.fields.isEmpty && again.arena.isEmpty)
+        #expect(again.arena.capacity >= 500)
+        #expect(again.origin == .unknown && again.streamKey == 0)
+        #expect(pool.count == 0)
+    }
+
+    @Test func keepsAtMostMaxEventsAndNoHugeArenas() {
+        let pool = EventPool(maxEvents: 3, maxArenaBytes: 1024)
+        var events = (0..<5).map { i in LogEvent(message: Array(repeating: UInt8(ascii: "a"), count: i == 0 ? 4096 : 10)) }
+        pool.recycle(&events)
+        #expect(events.isEmpty)
+        // Three slots: the first event (4 KiB arena) is kept as an empty new event, not with its arena.
+        #expect(pool.count == 3)
+        var capacities: [Int] = []
+        for _ in 0..<3 { capacities.append(pool.take().arena.capacity) }
+        #expect(capacities.allSatisfy { $0 <= 1024 })
+        var more = (0..<2).map { _ in LogEvent(message: Array("b".utf8)) }
+        pool.recycle(&more)
+        pool.recycle(LogEvent(message: Array("c".utf8)))
+        pool.recycle(LogEvent(message: Array("d".utf8)))
+        #expect(pool.count == 3)
+    }
+}
