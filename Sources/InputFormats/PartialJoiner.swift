@@ -252,7 +252,10 @@ struct PartialJoiner {
         event.streamKey = streamKey(source: origin.source, stream: stream)
         stats.events &+= 1
         stats.linesInEvents &+= lines
-        output.append(event)
+        // Moved into `output` (a plain append would retain its storage here and release it when
+        // the caller's copy dies).
+        output.append(LogEvent())
+        output.withUnsafeMutableBufferPointer { swap(&$0[$0.count - 1], &event) }
     }
 }
 

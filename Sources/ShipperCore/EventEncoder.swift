@@ -31,6 +31,8 @@ public struct EventEncoder {
     /// Layouts held now (at most 512).
     public var cachedLayouts: Int { table.reduce(0) { $0 + ($1 == nil ? 0 : 1) } }
     private var lastPlan: Plan?
+    /// The text of the last second written (events in a row mostly share it).
+    private var seconds = SecondText()
     /// Layouts planned so far (for tests and metrics).
     public private(set) var planned = 0
 
@@ -45,7 +47,8 @@ public struct EventEncoder {
         }
         let plan = self.plan(for: event)
         // The most bytes the event takes, or -1 when a value holds an object (the general path).
-        var bound = plan.bytes.count &+ 2
+        // (+16: runs of the plan are copied 16 bytes at a time, see `copyRun`.)
+        var bound = plan.bytes.count &+ 2 &+ 16
         event.fields.withUnsafeBufferPointer { fields in
             for i in 0..<n {
                 let b: Int
@@ -69,7 +72,7 @@ public struct EventEncoder {
         // Written straight into the array's spare capacity: one capacity check per event, no copy.
         out.append(addingCapacity: bound) { span in
             span.withUnsafeMutableBufferPointer { buffer, initialized in
-                initialized = Self.write(event, plan: plan, to: buffer.baseAddress!)
+                initialized = Self.write(event, plan: plan, seconds: &seconds, to: buffer.baseAddress!)
                 assert(initialized <= bound, "EventEncoder wrote \(initialized) bytes, bound \(bound)")
             }
         }
@@ -112,7 +115,9 @@ public struct EventEncoder {
 
     /// Writes the event (no object values) by its plan at `base`, which has room for the bound.
     @inline(__always)
-    private static func write(_ event: LogEvent, plan: Plan, to base: UnsafeMutablePointer<UInt8>) -> Int {
+    private static func write(
+        _ event: LogEvent, plan: Plan, seconds: inout SecondText, to base: UnsafeMutablePointer<UInt8>
+    ) -> Int {
         var p = 0
         event.arena.withUnsafeBytes { arena in
             event.fields.withUnsafeBufferPointer { fields in
@@ -122,7 +127,7 @@ public struct EventEncoder {
                             let planBase = bytes.baseAddress!
                             for step in 0..<fields.count {
                                 let r = prefixes[step]
-                                (base + p).update(from: planBase + r.lowerBound, count: r.count)
+                                copyRun(from: planBase + r.lowerBound, count: r.count, to: base + p)
                                 p &+= r.count
                                 let k = order[step]
                                 switch fields[k].value {
@@ -132,7 +137,7 @@ public struct EventEncoder {
                                     p = RawJSON.writeInt(v, to: base, at: p)
                                 case .timestamp(let t):
                                     base[p] = 0x22
-                                    p = t.write(to: base, at: p &+ 1)
+                                    p = seconds.write(t, to: base, at: p &+ 1)
                                     base[p] = 0x22
                                     p &+= 1
                                 default:
@@ -140,7 +145,7 @@ public struct EventEncoder {
                                 }
                             }
                             let r = plan.suffix
-                            (base + p).update(from: planBase + r.lowerBound, count: r.count)
+                            copyRun(from: planBase + r.lowerBound, count: r.count, to: base + p)
                             p &+= r.count
                         }
                     }
@@ -148,6 +153,21 @@ public struct EventEncoder {
             }
         }
         return p
+    }
+
+    /// Copies a run of a plan's bytes 16 at a time (runs are short: a memmove call per key cost
+    /// more than the copy). Reads and writes up to 15 bytes past the run: plans end with 16 bytes
+    /// of padding, and the bound of an event has 16 bytes to spare.
+    @inline(__always)
+    private static func copyRun(from source: UnsafePointer<UInt8>, count: Int, to destination: UnsafeMutablePointer<UInt8>) {
+        let s = UnsafeRawPointer(source)
+        let d = UnsafeMutableRawPointer(destination)
+        var k = 0
+        repeat {
+            d.storeBytes(of: s.loadUnaligned(fromByteOffset: k, as: UInt64.self), toByteOffset: k, as: UInt64.self)
+            d.storeBytes(of: s.loadUnaligned(fromByteOffset: k &+ 8, as: UInt64.self), toByteOffset: k &+ 8, as: UInt64.self)
+            k &+= 16
+        } while k < count
     }
 
     /// The most bytes ``writeRaw(_:arena:to:at:)`` writes for `value`, or -1 when it contains an
@@ -290,8 +310,57 @@ public struct EventEncoder {
         group(0..<fields.count, depth: 1)
         bytes.append(UInt8(ascii: "}"))
         let suffix = runStart..<bytes.count
+        // Padding read (never written out) by `copyRun`.
+        bytes.append(contentsOf: repeatElement(0, count: 16))
         return Plan(
             paths: fields.map { ObjectIdentifier($0.path) }, order: steps, prefixes: prefixes, suffix: suffix, bytes: bytes)
+    }
+}
+
+/// Writes timestamps like ``Timestamp/write(to:at:)``, keeping the text up to the seconds of the
+/// last one written (`2025-11-25T08:15:00.`): timestamps of consecutive events mostly share their
+/// second, and then only the fraction is worked out.
+struct SecondText {
+    private var second: Int64 = .min
+    private var head: (UInt64, UInt64, UInt32) = (0, 0, 0)
+
+    /// Writes `t` at `start` (room: ``Timestamp/maxTextCount``); returns the position after it.
+    @inline(__always)
+    mutating func write(_ t: Timestamp, to base: UnsafeMutablePointer<UInt8>, at start: Int) -> Int {
+        var secs = t.nanoseconds / 1_000_000_000
+        var nanos = t.nanoseconds % 1_000_000_000
+        if nanos < 0 {
+            nanos += 1_000_000_000
+            secs -= 1
+        }
+        let p = UnsafeMutableRawPointer(base + start)
+        if secs != second {
+            // The whole text; its head is kept for the next timestamps of this second.
+            _ = t.write(to: base, at: start)
+            head = (p.loadUnaligned(as: UInt64.self), p.loadUnaligned(fromByteOffset: 8, as: UInt64.self),
+                    p.loadUnaligned(fromByteOffset: 16, as: UInt32.self))
+            second = secs
+        } else {
+            p.storeBytes(of: head.0, as: UInt64.self)
+            p.storeBytes(of: head.1, toByteOffset: 8, as: UInt64.self)
+            p.storeBytes(of: head.2, toByteOffset: 16, as: UInt32.self)
+        }
+        let digits = t.precision > 6 ? 9 : (t.precision > 3 ? 6 : 3)
+        var v = Int(nanos)
+        if digits == 3 {
+            v /= 1_000_000
+        } else if digits == 6 {
+            v /= 1_000
+        }
+        let f = base + start
+        var q = 20 &+ digits
+        while q > 20 {
+            q &-= 1
+            f[q] = UInt8(truncatingIfNeeded: v % 10) &+ 48
+            v /= 10
+        }
+        f[20 &+ digits] = 0x5A
+        return start &+ 21 &+ digits
     }
 }
 

@@ -248,4 +248,30 @@ import Testing
             #expect(fast == slow, "\(String(decoding: fast, as: UTF8.self))")
         }
     }
+
+    /// The encoder keeps the text of the last second written; every timestamp still reads as
+    /// JSONWriter writes it: in the same second, across seconds, days and years, before 1970, at
+    /// the extremes, in every precision.
+    @Test func timestampsInARowAreWrittenLikeJSONWriter() {
+        let base: Int64 = 1_764_058_500_000_000_000
+        var nanos: [Int64] = [
+            base, base + 1, base + 999_999_999, base + 1_000_000_000, base + 86_400_000_000_000, base,
+            -1, 0, -1_000_000_000, -999_999_999, Int64.min, Int64.min + 1, Int64.max, Int64.max - 1,
+            253_402_300_799_999_999, 253_402_300_800_000_000, base,
+        ]
+        for k in 0..<200 { nanos.append(base + Int64(k) * 7_919_123) }
+        var encoder = EventEncoder()
+        for (i, n) in nanos.enumerated() {
+            for precision: UInt8 in [3, 6, 9] {
+                var e = LogEvent()
+                e.set(FieldPaths.timestamp, .timestamp(Timestamp(nanoseconds: n, precision: precision)))
+                e.set(FieldPath.intern("x"), .int(Int64(i)))
+                var fast: [UInt8] = []
+                var slow: [UInt8] = []
+                encoder.encode(e, into: &fast)
+                JSONWriter.write(e, into: &slow)
+                #expect(fast == slow, "\(n) precision \(precision): \(String(decoding: fast, as: UTF8.self))")
+            }
+        }
+    }
 }
