@@ -199,6 +199,18 @@ public enum UTF8Validation {
 
 /// Byte classes of JSON text.
 public enum JSONBytes {
+    /// The high bit of each byte of `w` that is `"`, `\`, a control character or not ASCII, and
+    /// possibly of bytes above such a byte (never below: only "is there one" and the lowest one are exact).
+    @inlinable @inline(__always)
+    public static func specialMask(_ w: UInt64) -> UInt64 {
+        let quote = w ^ 0x2222_2222_2222_2222
+        let slash = w ^ 0x5C5C_5C5C_5C5C_5C5C
+        let control = (w &- 0x2020_2020_2020_2020) & ~w
+        let isQuote = (quote &- 0x0101_0101_0101_0101) & ~quote
+        let isSlash = (slash &- 0x0101_0101_0101_0101) & ~slash
+        return (control | isQuote | isSlash | w) & 0x8080_8080_8080_8080
+    }
+
     /// The index of the first byte at or after `start` that a JSON string cannot carry as it is
     /// (`"`, `\\`, a control byte, or a non-ASCII byte that needs UTF-8 checking), looking 8 bytes at
     /// a time; it may stop early, before the last 8 bytes, where callers go on byte by byte.
@@ -206,13 +218,7 @@ public enum JSONBytes {
     public static func plainRunEnd(_ bytes: UnsafeRawBufferPointer, from start: Int) -> Int {
         var i = start
         while i &+ 8 <= bytes.count {
-            let w = bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-            let quote = w ^ 0x2222_2222_2222_2222
-            let slash = w ^ 0x5C5C_5C5C_5C5C_5C5C
-            let control = (w &- 0x2020_2020_2020_2020) & ~w
-            let isQuote = (quote &- 0x0101_0101_0101_0101) & ~quote
-            let isSlash = (slash &- 0x0101_0101_0101_0101) & ~slash
-            if (control | isQuote | isSlash | w) & 0x8080_8080_8080_8080 != 0 { break }
+            if specialMask(bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)) != 0 { break }
             i &+= 8
         }
         return i

@@ -274,4 +274,33 @@ import Testing
             }
         }
     }
+
+    /// Strings are scanned a word at a time: every length up to 40, with each special byte at each
+    /// position, followed by more arena text or at the arena's very end, writes what JSONWriter writes.
+    @Test func shortStringsWithEverySpecialAtEveryPosition() {
+        let specials: [UInt8] = [0x22, 0x5C, 0x00, 0x0A, 0x1F, 0x7F, 0xC3, 0xFF]
+        var encoder = EventEncoder()
+        for length in 0...40 {
+            for position in -1..<length {
+                for special in position < 0 ? [UInt8(0)] : specials {
+                    var value = (0..<length).map { UInt8(ascii: "a") + UInt8($0 % 26) }
+                    if position >= 0 { value[position] = special }
+                    for trailer in [0, 64] {
+                        var e = LogEvent()
+                        e.arena.append(contentsOf: value)
+                        let slice = ArenaSlice(start: 0, count: value.count)
+                        // Bytes after the value in the arena must not leak into it.
+                        e.arena.append(contentsOf: Array(repeating: UInt8(0x22), count: trailer))
+                        e.set(FieldPath.intern("s"), .string(slice))
+                        e.set(FieldPath.intern("n"), .int(1))
+                        var fast: [UInt8] = []
+                        var slow: [UInt8] = []
+                        encoder.encode(e, into: &fast)
+                        JSONWriter.write(e, into: &slow)
+                        #expect(fast == slow, "length \(length) special \(special) at \(position) trailer \(trailer)")
+                    }
+                }
+            }
+        }
+    }
 }
