@@ -217,6 +217,19 @@ struct PartialJoiner {
             tags: tags, into: &output)
     }
 
+    /// Appends the first `count` bytes (at most 8) of the little-endian `word` to the arena.
+    @inline(__always)
+    static func appendWord(_ word: UInt64, count: Int, to arena: inout [UInt8]) -> ArenaSlice {
+        let start = arena.count
+        arena.append(addingCapacity: 8) { span in
+            span.withUnsafeMutableBufferPointer { buffer, initialized in
+                UnsafeMutableRawPointer(buffer.baseAddress!).storeBytes(of: word.littleEndian, as: UInt64.self)
+                initialized = count
+            }
+        }
+        return ArenaSlice(start: start, count: count)
+    }
+
     /// Sets the fields of a finished event (whose `fields` are empty) and appends it to `output`.
     private mutating func finish(
         _ event: inout LogEvent, message: Range<Int>, timestamp: Timestamp, stream: StreamKind, otherStream: [UInt8],
@@ -227,23 +240,30 @@ struct PartialJoiner {
         if stripNewline && end > message.lowerBound && event.arena[end - 1] == 0x0A { end -= 1 }
         if end > message.lowerBound && event.arena[end - 1] == 0x0D { end -= 1 }
         event.fields.reserveCapacity(5 &+ extras.count &+ (tags.isEmpty ? 0 : 2) &+ extraFields)
-        event.appendField(FieldPaths.timestamp, .timestamp(timestamp))
-        event.appendField(FieldPaths.message, .string(ArenaSlice(start: message.lowerBound, count: end - message.lowerBound)))
+        // The text first, then the fields in one append (one capacity check, not one per field).
+        var streamText = ArenaSlice(start: 0, count: 0)
         switch stream {
         case .none: break
-        case .stdout: event.appendField(FieldPaths.stream, .string(event.append(bytes: StreamBytes.stdout)))
-        case .stderr: event.appendField(FieldPaths.stream, .string(event.append(bytes: StreamBytes.stderr)))
-        case .other: event.appendField(FieldPaths.stream, .string(event.append(bytes: otherStream)))
+        case .stdout: streamText = Self.appendWord(0x74_756F_6474_73, count: 6, to: &event.arena)  // "stdout"
+        case .stderr: streamText = Self.appendWord(0x72_7265_6474_73, count: 6, to: &event.arena)  // "stderr"
+        case .other: streamText = event.append(bytes: otherStream)
         }
+        var pathSlice = ArenaSlice(start: 0, count: 0)
         if let path = origin.path {
             if path != pathText {
                 pathText = path
                 pathBytes = Array(path.utf8)
             }
-            let start = event.arena.count
-            event.arena.append(contentsOf: pathBytes)
-            event.appendField(FieldPaths.logFilePath, .string(ArenaSlice(start: start, count: pathBytes.count)))
-            event.appendField(FieldPaths.logOffset, .int(origin.offset))
+            pathSlice = event.append(bytes: pathBytes)
+        }
+        event.fields.append(addingCapacity: 5) { fields in
+            fields.append(Field(FieldPaths.timestamp, .timestamp(timestamp)))
+            fields.append(Field(FieldPaths.message, .string(ArenaSlice(start: message.lowerBound, count: end - message.lowerBound))))
+            if stream != .none { fields.append(Field(FieldPaths.stream, .string(streamText))) }
+            if origin.path != nil {
+                fields.append(Field(FieldPaths.logFilePath, .string(pathSlice)))
+                fields.append(Field(FieldPaths.logOffset, .int(origin.offset)))
+            }
         }
         for field in extras { event.appendField(field.path, field.value) }
         for tag in tags { event.addTag(tag) }

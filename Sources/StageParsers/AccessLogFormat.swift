@@ -718,31 +718,48 @@ final class AccessLogProgram: Sendable {
     private func emitAddressChain(
         _ p: UnsafeRawBufferPointer, spans: UnsafeMutableBufferPointer<Span>, into out: inout [Field]
     ) {
-        var count = 0
-        var first = Span(start: -1, end: -1)
-        var firstIP = Span(start: -1, end: -1)
-        var firstPublic = Span(start: -1, end: -1)
-        forEachAddress(p, spans: spans) { s, e in
-            count += 1
-            if first.start < 0 { first = Span(start: s, end: e) }
-            if firstPublic.start >= 0 { return }
-            switch IPAddressClassifier.classify(p, s, e) {
-            case .publicIP: firstPublic = Span(start: s, end: e)
-            case .privateIP: if firstIP.start < 0 { firstIP = Span(start: s, end: e) }
-            case .notIP: break
+        // One pass: the entries (the first 16 kept; a longer chain is walked again) and the choice.
+        let kept = 16
+        withUnsafeTemporaryAllocation(of: Span.self, capacity: kept) { entries in
+            var count = 0
+            var first = Span(start: -1, end: -1)
+            var firstIP = Span(start: -1, end: -1)
+            var firstPublic = Span(start: -1, end: -1)
+            forEachAddress(p, spans: spans) { s, e in
+                if count < kept { entries[count] = Span(start: s, end: e) }
+                count += 1
+                if first.start < 0 { first = Span(start: s, end: e) }
+                if firstPublic.start >= 0 { return }
+                switch IPAddressClassifier.classify(p, s, e) {
+                case .publicIP: firstPublic = Span(start: s, end: e)
+                case .privateIP: if firstIP.start < 0 { firstIP = Span(start: s, end: e) }
+                case .notIP: break
+                }
             }
+            guard count > 0 else { return }
+            let chosen = firstPublic.start >= 0 ? firstPublic : (firstIP.start >= 0 ? firstIP : first)
+            let slice = ArenaSlice(start: chosen.start, count: chosen.end - chosen.start)
+            out.append(Field(known.sourceAddress.takeUnretainedValue(), .string(slice)))
+            if firstPublic.start >= 0 || firstIP.start >= 0 {
+                out.append(Field(known.sourceIP.takeUnretainedValue(), .string(slice)))
+            }
+            let list: [FieldValue]
+            if count <= kept {
+                list = [FieldValue](unsafeUninitializedCapacity: count) { buffer, initialized in
+                    for k in 0..<count {
+                        (buffer.baseAddress! + k).initialize(
+                            to: .string(ArenaSlice(start: entries[k].start, count: entries[k].end - entries[k].start)))
+                    }
+                    initialized = count
+                }
+            } else {
+                var all: [FieldValue] = []
+                all.reserveCapacity(count)
+                forEachAddress(p, spans: spans) { s, e in all.append(.string(ArenaSlice(start: s, count: e - s))) }
+                list = all
+            }
+            out.append(Field(known.remoteIPList.takeUnretainedValue(), .array(list)))
         }
-        guard count > 0 else { return }
-        let chosen = firstPublic.start >= 0 ? firstPublic : (firstIP.start >= 0 ? firstIP : first)
-        let slice = ArenaSlice(start: chosen.start, count: chosen.end - chosen.start)
-        out.append(Field(known.sourceAddress.takeUnretainedValue(), .string(slice)))
-        if firstPublic.start >= 0 || firstIP.start >= 0 {
-            out.append(Field(known.sourceIP.takeUnretainedValue(), .string(slice)))
-        }
-        var list: [FieldValue] = []
-        list.reserveCapacity(count)
-        forEachAddress(p, spans: spans) { s, e in list.append(.string(ArenaSlice(start: s, count: e - s))) }
-        out.append(Field(known.remoteIPList.takeUnretainedValue(), .array(list)))
     }
 
     // MARK: Fields the event already had

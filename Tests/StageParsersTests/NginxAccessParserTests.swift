@@ -413,6 +413,23 @@ struct AccessCase: Sendable, CustomTestStringConvertible {
         #expect(event.bytes(FieldPath.intern("user_agent.original")).map(Array.init) == [0xFF, 0xC3, 0x28])
     }
 
+    /// The address chain keeps every entry in order, however long it is (the parser keeps the
+    /// first 16 entries while choosing source.address and walks longer chains twice).
+    @Test(arguments: [1, 2, 15, 16, 17, 40])
+    func addressChainsOfAnyLengthAreKeptWhole(entries: Int) throws {
+        let parser = try NginxAccessParser(config: NginxAccessConfig(format: "main"))
+        let chain = (0..<entries).map { $0 == entries - 1 ? "203.0.113.\($0)" : "10.0.\($0 / 250).\($0 % 250 + 1)" }
+        let line = #"192.168.7.7 - - [26/Aug/2021:16:49:43 +0000] "GET / HTTP/1.1" 200 10 "-" "curl/8" ""#
+            + chain.joined(separator: ", ") + "\""
+        let (result, event) = AccessLogTestSupport.parse(parser, line)
+        #expect(result == .consumed)
+        let want = (chain + ["192.168.7.7"]).map { JSONValue.string($0) }
+        #expect(AccessLogTestSupport.json(event, "nginx.access.remote_ip_list") == .array(want))
+        // The first public address of the chain: the last forwarded entry.
+        #expect(AccessLogTestSupport.json(event, "source.address") == .string(chain[entries - 1]))
+        #expect(AccessLogTestSupport.json(event, "source.ip") == .string(chain[entries - 1]))
+    }
+
     @Test func megabyteUserAgentParses() {
         let ua = String(repeating: "x", count: 1 << 20)
         let line = #"1.2.3.4 - - [26/Aug/2021:16:49:43 +0000] "GET / HTTP/1.1" 200 10 "-" ""# + ua + "\""
