@@ -136,7 +136,8 @@ public struct FieldMatcher: Sendable, Decodable {
     }
 
     private static func test(_ op: Operator, _ value: FieldValue, _ event: LogEvent) -> Bool {
-        if case .array(let items) = value {
+        if case .array(let list) = value {
+            let items = event.elements(list)
             if case .notEquals = op { return items.allSatisfy { test(op, $0, event) } }
             return items.contains { test(op, $0, event) }
         }

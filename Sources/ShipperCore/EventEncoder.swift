@@ -56,7 +56,7 @@ public struct EventEncoder {
                 case .string(let s): b = 2 &+ 6 &* Int(s.count)
                 case .int, .double, .bool, .null: b = 32
                 case .timestamp: b = Timestamp.maxTextCount &+ 2
-                case .array, .object: b = Self.bound(fields[i].value)
+                case .array, .object: b = Self.bound(fields[i].value, values: event.values)
                 }
                 if b < 0 {
                     bound = -1
@@ -66,7 +66,7 @@ public struct EventEncoder {
             }
         }
         guard bound >= 0 else {
-            event.arena.withUnsafeBytes { Self.write(event.fields, plan: plan, arena: $0, into: &out) }
+            event.withStorage { Self.write(event.fields, plan: plan, storage: $0, into: &out) }
             return
         }
         // Written straight into the array's spare capacity: one capacity check per event, no copy.
@@ -119,7 +119,8 @@ public struct EventEncoder {
         _ event: LogEvent, plan: Plan, seconds: inout SecondText, to base: UnsafeMutablePointer<UInt8>
     ) -> Int {
         var p = 0
-        event.arena.withUnsafeBytes { arena in
+        event.withStorage { storage in
+            let arena = storage.arena
             event.fields.withUnsafeBufferPointer { fields in
                 plan.bytes.withUnsafeBufferPointer { bytes in
                     plan.prefixes.withUnsafeBufferPointer { prefixes in
@@ -141,7 +142,7 @@ public struct EventEncoder {
                                     base[p] = 0x22
                                     p &+= 1
                                 default:
-                                    p = Self.writeRaw(fields[k].value, arena: arena, to: base, at: p)
+                                    p = Self.writeRaw(fields[k].value, storage: storage, to: base, at: p)
                                 }
                             }
                             let r = plan.suffix
@@ -170,18 +171,20 @@ public struct EventEncoder {
         } while k < count
     }
 
-    /// The most bytes ``writeRaw(_:arena:to:at:)`` writes for `value`, or -1 when it contains an
+    /// The most bytes ``writeRaw(_:storage:to:at:)`` writes for `value`, or -1 when it contains an
     /// object (written by the general path).
     @inline(__always)
-    static func bound(_ value: FieldValue) -> Int {
+    static func bound(_ value: FieldValue, values: [FieldValue], depth: Int = 0) -> Int {
         switch value {
         case .string(let s): return 2 &+ 6 &* Int(s.count)
         case .int, .double, .bool, .null: return 32
         case .timestamp: return Timestamp.maxTextCount &+ 2
-        case .array(let values):
+        case .array(let list):
+            // Deep nesting goes the general way (JSON from input can nest arrays deeply).
+            guard depth < 32, list.start >= 0, list.count >= 0, list.range.upperBound <= values.count else { return -1 }
             var total = 2
-            for v in values {
-                let b = bound(v)
+            for v in values[list.range] {
+                let b = bound(v, values: values, depth: depth &+ 1)
                 if b < 0 { return -1 }
                 total &+= b &+ 1
             }
@@ -191,10 +194,10 @@ public struct EventEncoder {
     }
 
     /// Writes a value (no objects) at `start` into memory with ``bound(_:)`` bytes of room.
-    static func writeRaw(_ value: FieldValue, arena: UnsafeRawBufferPointer, to base: UnsafeMutablePointer<UInt8>, at start: Int) -> Int {
+    static func writeRaw(_ value: FieldValue, storage: ValueStorage, to base: UnsafeMutablePointer<UInt8>, at start: Int) -> Int {
         switch value {
         case .string(let s):
-            return RawJSON.writeString(UnsafeRawBufferPointer(rebasing: arena[s.range]), to: base, at: start)
+            return RawJSON.writeString(UnsafeRawBufferPointer(rebasing: storage.arena[s.range]), to: base, at: start)
         case .int(let v):
             return RawJSON.writeInt(v, to: base, at: start)
         case .timestamp(let t):
@@ -202,15 +205,15 @@ public struct EventEncoder {
             let p = t.write(to: base, at: start &+ 1)
             base[p] = 0x22
             return p &+ 1
-        case .array(let values):
+        case .array(let list):
             base[start] = 0x5B
             var p = start &+ 1
-            for (i, v) in values.enumerated() {
+            for (i, v) in storage.values[list.range].enumerated() {
                 if i > 0 {
                     base[p] = 0x2C
                     p &+= 1
                 }
-                p = writeRaw(v, arena: arena, to: base, at: p)
+                p = writeRaw(v, storage: storage, to: base, at: p)
             }
             base[p] = 0x5D
             return p &+ 1
@@ -225,20 +228,20 @@ public struct EventEncoder {
             return start &+ 4
         case .double, .object:
             var tmp: [UInt8] = []
-            JSONWriter.writeValue(value, arena: arena, into: &tmp)
+            JSONWriter.writeValue(value, storage: storage, into: &tmp)
             tmp.withUnsafeBufferPointer { (base + start).update(from: $0.baseAddress!, count: $0.count) }
             return start &+ tmp.count
         }
     }
 
     /// Writes fields by a plan, appending with checks (the general path: arrays, objects).
-    static func write(_ fields: [Field], plan: Plan, arena: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+    static func write(_ fields: [Field], plan: Plan, storage: ValueStorage, into out: inout [UInt8]) {
         fields.withUnsafeBufferPointer { fields in
             plan.bytes.withUnsafeBufferPointer { bytes in
                 for step in 0..<fields.count {
                     let r = plan.prefixes[step]
                     out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[r]))
-                    JSONWriter.writeValue(fields[plan.order[step]].value, arena: arena, into: &out)
+                    JSONWriter.writeValue(fields[plan.order[step]].value, storage: storage, into: &out)
                 }
                 out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[plan.suffix]))
             }

@@ -7,8 +7,8 @@
 public enum JSONWriter {
     /// Appends the event as one compact JSON object (no trailing newline).
     public static func write(_ event: LogEvent, into out: inout [UInt8]) {
-        event.arena.withUnsafeBytes { arena in
-            writeObject(event.fields, arena: arena, into: &out)
+        event.withStorage { storage in
+            writeObject(event.fields, storage: storage, into: &out)
         }
     }
 
@@ -20,15 +20,16 @@ public enum JSONWriter {
     }
 
     /// Writes fields as one object, nested by path (the grouping ``EventEncoder`` caches per layout).
-    static func writeObject(_ fields: [Field], arena: UnsafeRawBufferPointer, into out: inout [UInt8]) {
-        EventEncoder.write(fields, plan: EventEncoder.makePlan(fields), arena: arena, into: &out)
+    static func writeObject(_ fields: some Collection<Field>, storage: ValueStorage, into out: inout [UInt8]) {
+        let fields = Array(fields)
+        EventEncoder.write(fields, plan: EventEncoder.makePlan(fields), storage: storage, into: &out)
     }
 
-    /// Appends one value.
-    public static func writeValue(_ value: FieldValue, arena: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+    /// Appends one value of the event whose storage is `storage`.
+    public static func writeValue(_ value: FieldValue, storage: ValueStorage, into out: inout [UInt8]) {
         switch value {
         case .string(let s):
-            writeString(UnsafeRawBufferPointer(rebasing: arena[s.range]), into: &out)
+            writeString(UnsafeRawBufferPointer(rebasing: storage.arena[s.range]), into: &out)
         case .int(let i):
             writeInt(i, into: &out)
         case .double(let d):
@@ -41,15 +42,15 @@ public enum JSONWriter {
             out.append(UInt8(ascii: "\""))
             t.write(into: &out)
             out.append(UInt8(ascii: "\""))
-        case .array(let values):
+        case .array(let list):
             out.append(UInt8(ascii: "["))
-            for (i, v) in values.enumerated() {
+            for (i, v) in storage.values[list.range].enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
-                writeValue(v, arena: arena, into: &out)
+                writeValue(v, storage: storage, into: &out)
             }
             out.append(UInt8(ascii: "]"))
-        case .object(let fields):
-            writeObject(fields, arena: arena, into: &out)
+        case .object(let list):
+            writeObject(storage.members[list.range], storage: storage, into: &out)
         }
     }
 

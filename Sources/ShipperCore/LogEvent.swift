@@ -21,8 +21,25 @@ public struct ArenaSlice: Hashable, Sendable {
     }
 }
 
+/// A run of array elements (``LogEvent/values``) or object members (``LogEvent/members``) of one event.
+public struct ValueList: Hashable, Sendable {
+    public var start: Int32
+    public var count: Int32
+
+    @inlinable
+    public init(start: Int, count: Int) {
+        self.start = Int32(truncatingIfNeeded: start)
+        self.count = Int32(truncatingIfNeeded: count)
+    }
+
+    @inlinable public var range: Range<Int> { Int(start)..<(Int(start) + Int(count)) }
+    @inlinable public var isEmpty: Bool { count == 0 }
+}
+
 /// The value of one field. Text lives in the owning event's arena, so setting a parsed field costs
-/// no allocation: a parser points at the bytes of the line it parsed.
+/// no allocation: a parser points at the bytes of the line it parsed. Arrays and objects live in
+/// the event too (``LogEvent/values``, ``LogEvent/members``): a value holds no reference, so
+/// fields are plain bytes to copy, and nothing to release when an event is reset or freed.
 public enum FieldValue: Sendable, Equatable {
     /// UTF-8 text in the event's arena.
     case string(ArenaSlice)
@@ -32,10 +49,31 @@ public enum FieldValue: Sendable, Equatable {
     case null
     /// A point in time, written as RFC 3339 UTC.
     case timestamp(Timestamp)
-    /// A JSON array; `.string` elements refer to the same arena.
-    case array([FieldValue])
-    /// A JSON object nested inside an array (top-level objects are flattened into dotted paths).
-    case object([Field])
+    /// A JSON array: its elements are `values[list.range]` of the event (see ``LogEvent/elements(_:)``).
+    case array(ValueList)
+    /// A JSON object nested inside an array (top-level objects are flattened into dotted paths):
+    /// its members are `members[list.range]` of the event (see ``LogEvent/members(_:)``).
+    case object(ValueList)
+}
+
+/// Read-only views of an event's storage: what its values refer to.
+public struct ValueStorage {
+    public let arena: UnsafeRawBufferPointer
+    public let values: UnsafeBufferPointer<FieldValue>
+    public let members: UnsafeBufferPointer<Field>
+
+    @inlinable
+    public init(arena: UnsafeRawBufferPointer, values: UnsafeBufferPointer<FieldValue>, members: UnsafeBufferPointer<Field>) {
+        self.arena = arena
+        self.values = values
+        self.members = members
+    }
+
+    /// Storage with text only (no arrays or objects).
+    @inlinable
+    public init(arena: UnsafeRawBufferPointer) {
+        self.init(arena: arena, values: UnsafeBufferPointer(start: nil, count: 0), members: UnsafeBufferPointer(start: nil, count: 0))
+    }
 }
 
 /// One field of an event.
@@ -81,6 +119,10 @@ public struct LogEvent: Sendable {
     public var fields: [Field]
     /// Backing bytes of every `.string` value.
     public var arena: [UInt8]
+    /// The elements of every `.array` value (appended with ``appendArray(_:)``).
+    public var values: [FieldValue]
+    /// The members of every `.object` value (appended with ``appendObject(_:)``).
+    public var members: [Field]
     public var origin: EventOrigin
     /// Grouping key for stages that join lines (multiline, partial chunks): the source and stream.
     public var streamKey: UInt64
@@ -89,6 +131,8 @@ public struct LogEvent: Sendable {
     public init(fields: [Field] = [], arena: [UInt8] = [], origin: EventOrigin = .unknown, streamKey: UInt64 = 0) {
         self.fields = fields
         self.arena = arena
+        self.values = []
+        self.members = []
         self.origin = origin
         self.streamKey = streamKey
     }
@@ -155,7 +199,43 @@ public struct LogEvent: Sendable {
         }
     }
 
+    /// The elements of an array value of this event.
+    @inlinable
+    public func elements(_ list: ValueList) -> ArraySlice<FieldValue> { values[list.range] }
+
+    /// The members of an object value of this event.
+    @inlinable
+    public func members(_ list: ValueList) -> ArraySlice<Field> { members[list.range] }
+
+    /// The event's storage, for writers that read values without copying.
+    @inlinable
+    public func withStorage<R>(_ body: (ValueStorage) throws -> R) rethrows -> R {
+        try arena.withUnsafeBytes { arena in
+            try values.withUnsafeBufferPointer { values in
+                try members.withUnsafeBufferPointer { members in
+                    try body(ValueStorage(arena: arena, values: values, members: members))
+                }
+            }
+        }
+    }
+
     // MARK: Writing
+
+    /// Stores array elements (of this event) and returns the array value.
+    @inlinable
+    public mutating func appendArray(_ elements: some Collection<FieldValue>) -> FieldValue {
+        let start = values.count
+        values.append(contentsOf: elements)
+        return .array(ValueList(start: start, count: values.count - start))
+    }
+
+    /// Stores object members (values of this event) and returns the object value.
+    @inlinable
+    public mutating func appendObject(_ fields: some Collection<Field>) -> FieldValue {
+        let start = members.count
+        members.append(contentsOf: fields)
+        return .object(ValueList(start: start, count: members.count - start))
+    }
 
     /// Copies bytes into the arena and returns where they are.
     @inlinable
@@ -248,34 +328,45 @@ public struct LogEvent: Sendable {
     /// Adds `tag` to the `tags` array unless it is already there.
     public mutating func addTag(_ tag: String) {
         var existing: [FieldValue] = []
-        if case .array(let values)? = self[FieldPaths.tags] {
-            for v in values {
+        if case .array(let list)? = self[FieldPaths.tags] {
+            for v in elements(list) {
                 if case .string(let s) = v, arena[s.range].elementsEqual(tag.utf8) { return }
             }
-            existing = values
+            existing.append(contentsOf: elements(list))
         }
         existing.append(.string(append(string: tag)))
-        set(FieldPaths.tags, .array(existing))
+        set(FieldPaths.tags, appendArray(existing))
     }
 
     /// True when `tags` contains `tag`.
     public func hasTag(_ tag: String) -> Bool {
-        guard case .array(let values)? = self[FieldPaths.tags] else { return false }
-        return values.contains { v in
+        guard case .array(let list)? = self[FieldPaths.tags] else { return false }
+        return elements(list).contains { v in
             if case .string(let s) = v { return arena[s.range].elementsEqual(tag.utf8) }
             return false
         }
     }
 
-    /// Copies a value from another event, moving its strings into this event's arena.
+    /// The text of each string element of the array at `path` (empty when it is not an array).
+    public func strings(_ path: FieldPath) -> [String] {
+        guard case .array(let list)? = self[path] else { return [] }
+        return elements(list).compactMap { v in
+            if case .string(let s) = v { return string(s) }
+            return nil
+        }
+    }
+
+    /// Copies a value from another event, moving its strings, elements and members into this event.
     public mutating func importValue(_ value: FieldValue, from other: LogEvent) -> FieldValue {
         switch value {
         case .string(let s):
             return .string(append(bytes: other.arena[s.range]))
-        case .array(let values):
-            return .array(values.map { importValue($0, from: other) })
-        case .object(let fields):
-            return .object(fields.map { Field($0.path, importValue($0.value, from: other)) })
+        case .array(let list):
+            let items = other.elements(list).map { importValue($0, from: other) }
+            return appendArray(items)
+        case .object(let list):
+            let fields = other.members(list).map { Field($0.path, importValue($0.value, from: other)) }
+            return appendObject(fields)
         default:
             return value
         }
@@ -286,6 +377,8 @@ public struct LogEvent: Sendable {
     public mutating func reset() {
         fields.removeAll(keepingCapacity: true)
         arena.removeAll(keepingCapacity: true)
+        values.removeAll(keepingCapacity: true)
+        members.removeAll(keepingCapacity: true)
         origin = .unknown
         streamKey = 0
     }

@@ -64,9 +64,12 @@ extension LogEvent {
         case .int(let i): return .int(i)
         case .double(let d): return .double(d)
         case .string(let s): return .string(append(string: s))
-        case .array(let items): return .array(items.map { fieldValue($0) })
+        case .array(let items):
+            let elements = items.map { fieldValue($0) }
+            return appendArray(elements)
         case .object(let members):
-            return .object(members.map { Field(FieldPath.intern($0.key), fieldValue($0.value)) })
+            let fields = members.map { Field(FieldPath.intern($0.key), fieldValue($0.value)) }
+            return appendObject(fields)
         }
     }
 }

@@ -15,7 +15,7 @@ public struct RunSummary: Sendable, Equatable {
         eventsOut += events.count
         for e in events {
             guard case .array(let tags)? = e[FieldPaths.tags] else { continue }
-            for case .string(let s) in tags {
+            for case .string(let s) in e.elements(tags) {
                 let tag = e.string(s)
                 if tag.hasPrefix("_") { failures[tag, default: 0] += 1 }
             }

@@ -523,14 +523,16 @@ final class AccessLogProgram: Sendable {
                 withUnsafeTemporaryAllocation(of: Span.self, capacity: max(fields.count, 1)) { spans in
                     guard match(p, text.lowerBound, text.upperBound, literals: lit, spans: spans) else { return false }
                     event.fields.reserveCapacity(n0 + maxFields)
+                    let v0 = event.values.count
                     if emit(
-                        p, spans: spans, into: &event.fields, originalCount: n0, timestampIndex: &timestampIndex,
-                        replaced: &replaced)
+                        p, spans: spans, into: &event.fields, values: &event.values, originalCount: n0,
+                        timestampIndex: &timestampIndex, replaced: &replaced)
                     {
                         return true
                     }
                     // Roll back: drop what was appended and restore an @timestamp replaced in place.
                     event.fields.removeSubrange(n0...)
+                    event.values.removeSubrange(v0...)
                     if let replaced, timestampIndex >= 0 && timestampIndex < n0 {
                         event.fields[timestampIndex].value = replaced
                     }
@@ -547,7 +549,7 @@ final class AccessLogProgram: Sendable {
     /// that is not a number, a time that does not parse): the line then does not match.
     private func emit(
         _ p: UnsafeRawBufferPointer, spans: UnsafeMutableBufferPointer<Span>, into out: inout [Field],
-        originalCount: Int, timestampIndex: inout Int, replaced: inout FieldValue?
+        values: inout [FieldValue], originalCount: Int, timestampIndex: inout Int, replaced: inout FieldValue?
     ) -> Bool {
         hot.withUnsafeBufferPointer { hot in
             var chainDone = false
@@ -556,7 +558,7 @@ final class AccessLogProgram: Sendable {
                 if h.kind == .address {
                     if !chainDone {
                         chainDone = true
-                        emitAddressChain(p, spans: spans, into: &out)
+                        emitAddressChain(p, spans: spans, into: &out, values: &values)
                     }
                     continue
                 }
@@ -716,7 +718,8 @@ final class AccessLogProgram: Sendable {
     /// `source.address` (the first public IP of the chain, else its first IP, else its first entry),
     /// `source.ip` when that is an IP address, and the whole chain in `<namespace>.remote_ip_list`.
     private func emitAddressChain(
-        _ p: UnsafeRawBufferPointer, spans: UnsafeMutableBufferPointer<Span>, into out: inout [Field]
+        _ p: UnsafeRawBufferPointer, spans: UnsafeMutableBufferPointer<Span>, into out: inout [Field],
+        values: inout [FieldValue]
     ) {
         // One pass: the entries (the first 16 kept; a longer chain is walked again) and the choice.
         let kept = 16
@@ -743,20 +746,16 @@ final class AccessLogProgram: Sendable {
             if firstPublic.start >= 0 || firstIP.start >= 0 {
                 out.append(Field(known.sourceIP.takeUnretainedValue(), .string(slice)))
             }
-            let list: [FieldValue]
+            // The list's elements go to the event's values (no array of its own).
+            let list = ValueList(start: values.count, count: count)
             if count <= kept {
-                list = [FieldValue](unsafeUninitializedCapacity: count) { buffer, initialized in
+                values.append(addingCapacity: count) { span in
                     for k in 0..<count {
-                        (buffer.baseAddress! + k).initialize(
-                            to: .string(ArenaSlice(start: entries[k].start, count: entries[k].end - entries[k].start)))
+                        span.append(.string(ArenaSlice(start: entries[k].start, count: entries[k].end - entries[k].start)))
                     }
-                    initialized = count
                 }
             } else {
-                var all: [FieldValue] = []
-                all.reserveCapacity(count)
-                forEachAddress(p, spans: spans) { s, e in all.append(.string(ArenaSlice(start: s, count: e - s))) }
-                list = all
+                forEachAddress(p, spans: spans) { s, e in values.append(.string(ArenaSlice(start: s, count: e - s))) }
             }
             out.append(Field(known.remoteIPList.takeUnretainedValue(), .array(list)))
         }

@@ -63,13 +63,20 @@ public struct JSONFieldParser: LogParser {
         /// Unescaped strings, appended to the arena after a successful parse at `base`.
         var extra: [UInt8] = []
         let base = arena.count
+        /// Array elements and object members, appended to the event's after a successful parse.
+        var values: [FieldValue] = []
+        var members: [Field] = []
         let ok: Bool = arena.withUnsafeBytes { all in
             let bytes = UnsafeRawBufferPointer(rebasing: all[text.range])
-            var reader = Reader(scanner: JSONScanner(bytes), textStart: text.lowerBound, base: base)
+            var reader = Reader(
+                scanner: JSONScanner(bytes), textStart: text.lowerBound, base: base, valuesBase: event.values.count,
+                membersBase: event.members.count)
             do throws(JSONError) {
                 guard reader.scanner.peek() == UInt8(ascii: "{") else { return false }
                 try reader.readObject(prefix: target, depth: 0, into: &fields, extra: &extra)
                 reader.scanner.skipWhitespace()
+                values = reader.values
+                members = reader.members
                 return reader.scanner.isAtEnd
             } catch {
                 return false
@@ -77,6 +84,8 @@ public struct JSONFieldParser: LogParser {
         }
         guard ok else { return .noMatch }
         if !extra.isEmpty { event.arena.append(contentsOf: extra) }
+        if !values.isEmpty { event.values.append(contentsOf: values) }
+        if !members.isEmpty { event.members.append(contentsOf: members) }
         var keptMessage = false
         if target == nil {
             for field in fields where field.path.ancestor(atDepth: 1) == FieldPaths.message { keptMessage = true }
@@ -95,6 +104,11 @@ public struct JSONFieldParser: LogParser {
         let textStart: Int
         /// Where `extra` will start in the arena.
         let base: Int
+        /// Where `values` and `members` will start in the event's.
+        let valuesBase: Int
+        let membersBase: Int
+        var values: [FieldValue] = []
+        var members: [Field] = []
         var keyBuffer: [UInt8] = []
 
         mutating func readObject(
@@ -118,7 +132,7 @@ public struct JSONFieldParser: LogParser {
                     }
                     let before = fields.count
                     try readObject(prefix: path, depth: depth + 1, into: &fields, extra: &extra)
-                    if fields.count == before { fields.append(Field(path, .object([]))) }
+                    if fields.count == before { fields.append(Field(path, .object(ValueList(start: 0, count: 0)))) }
                 } else {
                     fields.append(Field(path, try readValue(depth: depth + 1, extra: &extra)))
                 }
@@ -144,12 +158,14 @@ public struct JSONFieldParser: LogParser {
             case UInt8(ascii: "["):
                 scanner.position += 1
                 var items: [FieldValue] = []
-                if scanner.consume(UInt8(ascii: "]")) { return .array(items) }
+                if scanner.consume(UInt8(ascii: "]")) { return .array(ValueList(start: 0, count: 0)) }
                 repeat {
                     items.append(try readValue(depth: depth + 1, extra: &extra))
                 } while scanner.consume(UInt8(ascii: ","))
                 try scanner.expect(UInt8(ascii: "]"))
-                return .array(items)
+                let list = ValueList(start: valuesBase + values.count, count: items.count)
+                values.append(contentsOf: items)
+                return .array(list)
             case UInt8(ascii: "{"):
                 // An object inside an array: kept as an object value, its keys set as at the top
                 // level (the last duplicate wins, `a` and `a.b` do not both stay): Elasticsearch
@@ -158,7 +174,9 @@ public struct JSONFieldParser: LogParser {
                 try readObject(prefix: nil, depth: depth, into: &inner, extra: &extra)
                 var object = LogEvent()
                 object.set(contentsOf: inner)
-                return .object(object.fields)
+                let list = ValueList(start: membersBase + members.count, count: object.fields.count)
+                members.append(contentsOf: object.fields)
+                return .object(list)
             case UInt8(ascii: "t"), UInt8(ascii: "f"), UInt8(ascii: "n"):
                 switch try scanner.parseValue() {
                 case .bool(let b): return .bool(b)

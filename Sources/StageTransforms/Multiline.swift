@@ -362,10 +362,10 @@ public struct MultilineStage: Stage {
         var event = held.event
         if held.lines > 1 || held.truncated {
             var flags: [FieldValue] = []
-            if case .array(let existing)? = event[flagsPath] { flags = existing }
+            if case .array(let existing)? = event[flagsPath] { flags.append(contentsOf: event.elements(existing)) }
             if held.lines > 1 { flags.append(.string(event.append(string: "multiline"))) }
             if held.truncated { flags.append(.string(event.append(string: "truncated"))) }
-            event.set(flagsPath, .array(flags))
+            event.set(flagsPath, event.appendArray(flags))
         }
         return event
     }

@@ -50,11 +50,7 @@ func decodeAll(_ format: LogFormat, text lines: [String], path: String? = nil, f
 extension LogEvent {
     var messageBytes: [UInt8] { bytes(FieldPaths.message).map(Array.init) ?? [] }
     var tagNames: [String] {
-        guard case .array(let values)? = self[FieldPaths.tags] else { return [] }
-        return values.compactMap { v in
-            if case .string(let s) = v { return string(s) }
-            return nil
-        }
+        strings(FieldPaths.tags)
     }
 }
 

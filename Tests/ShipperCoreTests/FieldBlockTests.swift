@@ -33,3 +33,32 @@ import Testing
         #expect(actual.fields.map(\.path.dotted) == expected.fields.map(\.path.dotted), "\(name)")
     }
 }
+
+@Suite struct FieldLayoutTests {
+    /// Fields are plain bytes (arrays and objects live in the event's `values` and `members`):
+    /// copying one takes no retain and an event's fields are freed or reset without visiting them.
+    @Test func fieldsHoldNoReferences() {
+        #expect(_isPOD(FieldValue.self))
+        #expect(_isPOD(Field.self))
+    }
+
+    @Test func arraysAndObjectsLiveInTheEvent() {
+        var e = LogEvent()
+        let inner = e.appendArray([.string(e.append(string: "x")), .int(2)])
+        let object = e.appendObject([Field(FieldPath.intern("k"), .string(e.append(string: "v"))), Field(FieldPath.intern("n"), inner)])
+        e.set(FieldPath.intern("list"), e.appendArray([inner, object, .null]))
+        #expect(JSONWriter.string(e) == #"{"list":[["x",2],{"k":"v","n":["x",2]},null]}"#)
+        var encoder = EventEncoder()
+        var out: [UInt8] = []
+        encoder.encode(e, into: &out)
+        #expect(String(decoding: out, as: UTF8.self) == JSONWriter.string(e))
+        // Copied into another event with everything it refers to.
+        var other = LogEvent()
+        other.set(FieldPath.intern("a"), string: "first")
+        let copied = other.importValue(e[FieldPath.intern("list")]!, from: e)
+        other.set(FieldPath.intern("copy"), copied)
+        #expect(JSONWriter.string(other) == #"{"a":"first","copy":[["x",2],{"k":"v","n":["x",2]},null]}"#)
+        e.reset()
+        #expect(e.values.isEmpty && e.members.isEmpty && e.fields.isEmpty)
+    }
+}

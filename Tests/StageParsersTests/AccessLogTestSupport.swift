@@ -65,7 +65,7 @@ enum AccessLogTestSupport {
         case .bool(let b): return .bool(b)
         case .null: return .null
         case .timestamp(let t): return .string(t.rfc3339)
-        case .array(let items): return .array(items.map { json(event, $0) })
+        case .array(let list): return .array(event.elements(list).map { json(event, $0) })
         case .object: return .null
         }
     }

@@ -46,8 +46,7 @@ private func run(_ stage: inout MultilineStage, _ lines: [(String, Int64)], stre
 private func messages(_ events: [LogEvent]) -> [String] { events.map { $0.string(FieldPaths.message) ?? "<none>" } }
 
 private func flags(_ e: LogEvent) -> [String] {
-    guard case .array(let values)? = e[FieldPaths.logFlags] else { return [] }
-    return values.compactMap { if case .string(let s) = $0 { return e.string(s) } else { return nil } }
+    e.strings(FieldPaths.logFlags)
 }
 
 /// The same Jetty 9 trace as `jetty9StackTraceEvent` in JettyServerParserTests (the parser test
@@ -301,7 +300,7 @@ private let jetty12StackTrace = """
         // A field written after the message: the joined message must still be one contiguous slice.
         first.set(streamPath, string: Array("stderr".utf8))
         let partial = first.append(string: "partial")
-        first.set(FieldPaths.logFlags, .array([.string(partial)]))
+        first.set(FieldPaths.logFlags, first.appendArray([.string(partial)]))
         s.process(first, into: &out)
         s.process(lineEvent("\tat a(A.java:1)", offset: 105), into: &out)
         s.process(lineEvent("\tat b(B.java:2)", offset: 121), into: &out)

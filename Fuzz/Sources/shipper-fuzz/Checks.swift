@@ -222,8 +222,7 @@ enum EventCheck {
     /// With `writing: false`, only the arena bounds (for the many similar events
     /// of one input: writing and checking the JSON of every one halved the executions per second).
     static func verify(_ event: LogEvent, _ context: @autoclosure () -> String, writing: Bool = true) {
-        let arenaCount = event.arena.count
-        for f in event.fields { checkValue(f.value, arenaCount: arenaCount, path: f.path.dotted, timestamps: writing, context) }
+        for f in event.fields { checkValue(f.value, event: event, path: f.path.dotted, timestamps: writing, context) }
         guard writing else { return }
         scratch.removeAll(keepingCapacity: true)
         JSONWriter.write(event, into: &scratch)
@@ -237,7 +236,10 @@ enum EventCheck {
         }
     }
 
-    static func checkValue(_ v: FieldValue, arenaCount: Int, path: String, timestamps: Bool = true, _ context: () -> String) {
+    static func checkValue(
+        _ v: FieldValue, event: LogEvent, path: String, timestamps: Bool = true, depth: Int = 0, _ context: () -> String
+    ) {
+        let arenaCount = event.arena.count
         switch v {
         case .string(let s):
             if s.start < 0 || s.count < 0 || s.upperBound > arenaCount {
@@ -251,10 +253,20 @@ enum EventCheck {
             if back == nil {
                 failCheck("\(context()): \(path): timestamp \(t.nanoseconds) ns is written as \(show(text)), which is not RFC 3339")
             }
-        case .array(let items):
-            for item in items { checkValue(item, arenaCount: arenaCount, path: path, timestamps: timestamps, context) }
-        case .object(let fields):
-            for f in fields { checkValue(f.value, arenaCount: arenaCount, path: path + "." + f.path.dotted, timestamps: timestamps, context) }
+        case .array(let list):
+            if list.start < 0 || list.count < 0 || list.range.upperBound > event.values.count || depth > 64 {
+                failCheck("\(context()): \(path): array \(list.start)+\(list.count) outside the event's \(event.values.count) values (depth \(depth))")
+            }
+            for item in event.elements(list) {
+                checkValue(item, event: event, path: path, timestamps: timestamps, depth: depth + 1, context)
+            }
+        case .object(let list):
+            if list.start < 0 || list.count < 0 || list.range.upperBound > event.members.count || depth > 64 {
+                failCheck("\(context()): \(path): object \(list.start)+\(list.count) outside the event's \(event.members.count) members (depth \(depth))")
+            }
+            for f in event.members(list) {
+                checkValue(f.value, event: event, path: path + "." + f.path.dotted, timestamps: timestamps, depth: depth + 1, context)
+            }
         case .int, .double, .bool, .null:
             break
         }
@@ -262,7 +274,8 @@ enum EventCheck {
 
     /// Whether two events are the same (fields, arena bytes, origin).
     static func same(_ a: LogEvent, _ b: LogEvent) -> Bool {
-        a.fields == b.fields && a.arena == b.arena && a.origin == b.origin && a.streamKey == b.streamKey
+        a.fields == b.fields && a.arena == b.arena && a.values == b.values && a.members == b.members && a.origin == b.origin
+            && a.streamKey == b.streamKey
     }
 }
 

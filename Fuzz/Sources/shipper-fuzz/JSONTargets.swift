@@ -78,7 +78,7 @@ enum JSONTargets {
         var expected: [String: JSONValue] = [:]
         for f in e.fields {
             check(expected[f.path.dotted] == nil, "the event has \(f.path.dotted) twice")
-            expected[f.path.dotted] = canonical(f.value, arena: e.arena)
+            expected[f.path.dotted] = canonical(f.value, event: e)
         }
         var got: [String: JSONValue] = [:]
         for (path, value) in flatten(doc) {
@@ -118,7 +118,8 @@ enum JSONTargets {
         }
     }
 
-    static func canonical(_ v: FieldValue, arena: [UInt8]) -> JSONValue {
+    static func canonical(_ v: FieldValue, event: LogEvent) -> JSONValue {
+        let arena = event.arena
         switch v {
         case .string(let s): return .string(String(decoding: arena[s.range], as: UTF8.self))
         case .int(let i): return .int(i)
@@ -129,11 +130,11 @@ enum JSONTargets {
             var text: [UInt8] = []
             t.write(into: &text)
             return .string(String(decoding: text, as: UTF8.self))
-        case .array(let items): return .array(items.map { canonical($0, arena: arena) })
-        case .object(let fields):
+        case .array(let list): return .array(event.elements(list).map { canonical($0, event: event) })
+        case .object(let list):
             var members: [JSONMember] = []
-            for f in fields {
-                let inner = canonical(f.value, arena: arena)
+            for f in event.members(list) {
+                let inner = canonical(f.value, event: event)
                 if case .object(let sub) = inner, !sub.isEmpty {
                     for m in sub { members.append(JSONMember(f.path.dotted + "." + m.key, m.value)) }
                 } else {

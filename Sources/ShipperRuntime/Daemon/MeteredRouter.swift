@@ -104,7 +104,7 @@ struct MeteredRouter {
         var timestamp = 0
         for e in out.indices {
             guard case .array(let tags)? = out[e][FieldPaths.tags] else { continue }
-            for tag in tags {
+            for tag in out[e].elements(tags) {
                 guard case .string(let s) = tag else { continue }
                 let bytes = out[e].arena[s.range]
                 if bytes.elementsEqual(EventTags.parseFailure.utf8) {
