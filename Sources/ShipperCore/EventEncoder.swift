@@ -70,10 +70,15 @@ public struct EventEncoder {
             return
         }
         // Written straight into the array's spare capacity: one capacity check per event, no copy.
-        out.append(addingCapacity: bound) { span in
-            span.withUnsafeMutableBufferPointer { buffer, initialized in
-                initialized = Self.write(event, plan: plan, seconds: &seconds, to: buffer.baseAddress!)
-                assert(initialized <= bound, "EventEncoder wrote \(initialized) bytes, bound \(bound)")
+        // (The closures see the event's storage through pointers: capturing the event copied it.)
+        event.withStorage { storage in
+            event.fields.withUnsafeBufferPointer { fields in
+                out.append(addingCapacity: bound) { span in
+                    span.withUnsafeMutableBufferPointer { buffer, initialized in
+                        initialized = Self.write(fields, storage: storage, plan: plan, seconds: &seconds, to: buffer.baseAddress!)
+                        assert(initialized <= bound, "EventEncoder wrote \(initialized) bytes, bound \(bound)")
+                    }
+                }
             }
         }
     }
@@ -116,40 +121,37 @@ public struct EventEncoder {
     /// Writes the event (no object values) by its plan at `base`, which has room for the bound.
     @inline(__always)
     private static func write(
-        _ event: LogEvent, plan: Plan, seconds: inout SecondText, to base: UnsafeMutablePointer<UInt8>
+        _ fields: UnsafeBufferPointer<Field>, storage: ValueStorage, plan: Plan, seconds: inout SecondText,
+        to base: UnsafeMutablePointer<UInt8>
     ) -> Int {
         var p = 0
-        event.withStorage { storage in
-            let arena = storage.arena
-            event.fields.withUnsafeBufferPointer { fields in
-                plan.bytes.withUnsafeBufferPointer { bytes in
-                    plan.prefixes.withUnsafeBufferPointer { prefixes in
-                        plan.order.withUnsafeBufferPointer { order in
-                            let planBase = bytes.baseAddress!
-                            for step in 0..<fields.count {
-                                let r = prefixes[step]
-                                copyRun(from: planBase + r.lowerBound, count: r.count, to: base + p)
-                                p &+= r.count
-                                let k = order[step]
-                                switch fields[k].value {
-                                case .string(let s):
-                                    p = RawJSON.writeString(UnsafeRawBufferPointer(rebasing: arena[s.range]), to: base, at: p)
-                                case .int(let v):
-                                    p = RawJSON.writeInt(v, to: base, at: p)
-                                case .timestamp(let t):
-                                    base[p] = 0x22
-                                    p = seconds.write(t, to: base, at: p &+ 1)
-                                    base[p] = 0x22
-                                    p &+= 1
-                                default:
-                                    p = Self.writeRaw(fields[k].value, storage: storage, to: base, at: p)
-                                }
-                            }
-                            let r = plan.suffix
-                            copyRun(from: planBase + r.lowerBound, count: r.count, to: base + p)
-                            p &+= r.count
+        let arena = storage.arena
+        plan.bytes.withUnsafeBufferPointer { bytes in
+            plan.prefixes.withUnsafeBufferPointer { prefixes in
+                plan.order.withUnsafeBufferPointer { order in
+                    let planBase = bytes.baseAddress!
+                    for step in 0..<fields.count {
+                        let r = prefixes[step]
+                        copyRun(from: planBase + r.lowerBound, count: r.count, to: base + p)
+                        p &+= r.count
+                        let k = order[step]
+                        switch fields[k].value {
+                        case .string(let s):
+                            p = RawJSON.writeString(UnsafeRawBufferPointer(rebasing: arena[s.range]), to: base, at: p)
+                        case .int(let v):
+                            p = RawJSON.writeInt(v, to: base, at: p)
+                        case .timestamp(let t):
+                            base[p] = 0x22
+                            p = seconds.write(t, to: base, at: p &+ 1)
+                            base[p] = 0x22
+                            p &+= 1
+                        default:
+                            p = Self.writeRaw(fields[k].value, storage: storage, to: base, at: p)
                         }
                     }
+                    let r = plan.suffix
+                    copyRun(from: planBase + r.lowerBound, count: r.count, to: base + p)
+                    p &+= r.count
                 }
             }
         }

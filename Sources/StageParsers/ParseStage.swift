@@ -104,7 +104,9 @@ public struct ParseStage: Stage {
                 continue
             case .consumed:
                 if keepOriginal { event.set(FieldPaths.eventOriginal, .string(slice)) }
-                if let i = event.index(of: field), case .string(let s) = event.fields[i].value, s == slice {
+                // Usually still where it was (parsers append); else look it up again.
+                let i = index < event.fields.count && event.fields[index].path === field ? index : event.index(of: field)
+                if let i, case .string(let s) = event.fields[i].value, s == slice {
                     event.fields.remove(at: i)
                 }
                 return

@@ -250,7 +250,10 @@ final class PipelineWorker {
 
     private func appendWithoutWaiting(_ events: inout [ShipperCore.LogEvent]) async throws -> BufferAppendTicket {
         writer.reset()
-        for i in events.indices { try builder.append(events[i], to: &writer) }
+        // Through the buffer: `events[i]` as an argument copied each event (a retain per array in it).
+        try events.withUnsafeBufferPointer { events in
+            for i in events.indices { try builder.append(events[i], to: &writer) }
+        }
         eventsOut += events.count
         eventPool.recycle(&events)
         let ticket: BufferAppendTicket
