@@ -24,6 +24,8 @@ public struct DockerJSONDecoder: LineDecoder {
     /// `attrs` key bytes → `docker.attrs.<key>` path (a container writes the same keys on every line).
     private var attrPaths: [(key: [UInt8], path: FieldPath)] = []
     private static let attrPathCacheSize = 64
+    /// The day of the last `time` read.
+    private var days = RFC3339.DayCache()
 
     public init(options: LineDecoderOptions = .defaults) {
         joiner = PartialJoiner(options: options, stripNewline: true)
@@ -123,7 +125,7 @@ public struct DockerJSONDecoder: LineDecoder {
             var q = p + 9
             while q < n && line[q] != 0x22 && line[q] != 0x5C { q += 1 }
             guard q < n && line[q] == 0x22 else { return false }
-            time = RFC3339.parse(UnsafeRawBufferPointer(rebasing: line[(p + 9)..<q]))
+            time = RFC3339.parse(UnsafeRawBufferPointer(rebasing: line[(p + 9)..<q]), cache: &days)
             p = q + 1
         }
         guard p < n && line[p] == UInt8(ascii: "}") else { return false }

@@ -284,22 +284,42 @@ struct PartialJoiner {
 enum RFC3339 {
     /// Parses exactly `bytes`; nil unless all of it is a valid RFC 3339 date-time.
     /// The result has precision 9 (nanoseconds), whatever number of fraction digits was written.
+    /// The day of the last date parsed (`2025-11-25`): the lines of a file mostly share it.
+    struct DayCache {
+        var date: (UInt64, UInt16) = (0, 0)
+        var days: Int64 = .min
+    }
+
     static func parse(_ b: UnsafeRawBufferPointer) -> Timestamp? {
+        var cache = DayCache()
+        return parse(b, cache: &cache)
+    }
+
+    static func parse(_ b: UnsafeRawBufferPointer, cache: inout DayCache) -> Timestamp? {
         let n = b.count
-        guard n >= 20 else { return nil }
+        guard n >= 20, let base = b.baseAddress else { return nil }
         @inline(__always) func two(_ i: Int) -> Int {
             // -1 unless both bytes are digits.
             let a = Int(b[i] &- 0x30)
             let c = Int(b[i + 1] &- 0x30)
             return a < 10 && c < 10 ? a &* 10 &+ c : -1
         }
-        let y1 = two(0), y2 = two(2), month = two(5), day = two(8), hour = two(11), minute = two(14), second = two(17)
-        guard y1 >= 0, y2 >= 0, b[4] == 0x2D, b[7] == 0x2D, b[10] | 0x20 == UInt8(ascii: "t"), b[13] == 0x3A,
-            b[16] == 0x3A, month >= 1, month <= 12, day >= 1, hour >= 0, hour <= 23, minute >= 0, minute <= 59,
-            second >= 0, second <= 60
+        let hour = two(11), minute = two(14), second = two(17)
+        guard b[10] | 0x20 == UInt8(ascii: "t"), b[13] == 0x3A, b[16] == 0x3A, hour >= 0, hour <= 23, minute >= 0,
+            minute <= 59, second >= 0, second <= 60
         else { return nil }
-        let year = y1 &* 100 &+ y2
-        guard day <= Civil.daysInMonth(year: year, month: month) else { return nil }
+        let date = (base.loadUnaligned(as: UInt64.self), base.loadUnaligned(fromByteOffset: 8, as: UInt16.self))
+        let days: Int64
+        if cache.days != .min && date == cache.date {
+            days = cache.days
+        } else {
+            let y1 = two(0), y2 = two(2), month = two(5), day = two(8)
+            guard y1 >= 0, y2 >= 0, b[4] == 0x2D, b[7] == 0x2D, month >= 1, month <= 12, day >= 1 else { return nil }
+            let year = y1 &* 100 &+ y2
+            guard day <= Civil.daysInMonth(year: year, month: month) else { return nil }
+            days = Civil.days(year: year, month: month, day: day)
+            cache = DayCache(date: date, days: days)
+        }
         var i = 19
         var nanos: Int64 = 0
         if b[i] == UInt8(ascii: ".") {
@@ -341,7 +361,6 @@ enum RFC3339 {
             return nil
         }
         guard i == n else { return nil }
-        let days = Civil.days(year: year, month: month, day: day)
         let seconds = days &* 86_400 &+ Int64(hour &* 3600 &+ minute &* 60 &+ second &- offset)
         return Timestamp(nanoseconds: seconds &* 1_000_000_000 &+ nanos, precision: 9)
     }

@@ -377,8 +377,8 @@ public struct LogEvent: Sendable {
     public mutating func reset() {
         fields.removeAll(keepingCapacity: true)
         arena.removeAll(keepingCapacity: true)
-        values.removeAll(keepingCapacity: true)
-        members.removeAll(keepingCapacity: true)
+        if !values.isEmpty { values.removeAll(keepingCapacity: true) }
+        if !members.isEmpty { members.removeAll(keepingCapacity: true) }
         origin = .unknown
         streamKey = 0
     }

@@ -6,6 +6,29 @@ import Testing
     /// (name, input lines, expected events as JSON in field order).
     static let cases: [(String, [String], [String])] = [
         (
+            "dates in a row: the same day, the next, an invalid one (February 30), back, another year",
+            [
+                #"{"log":"a\n","stream":"stdout","time":"2024-02-28T23:59:59.5Z"}"#,
+                #"{"log":"b\n","stream":"stdout","time":"2024-02-28T00:00:01Z"}"#,
+                #"{"log":"c\n","stream":"stdout","time":"2024-02-29T12:00:00Z"}"#,
+                #"{"log":"d\n","stream":"stdout","time":"2024-02-30T12:00:00Z"}"#,
+                #"{"log":"e\n","stream":"stdout","time":"2024-02-29T12:00:00+01:00"}"#,
+                #"{"log":"f\n","stream":"stdout","time":"2024-02-29T25:00:00Z"}"#,
+                #"{"log":"g\n","stream":"stdout","time":"2023-02-29T12:00:00Z"}"#,
+                #"{"log":"h\n","stream":"stdout","time":"2025-02-28T12:00:00Z"}"#,
+            ],
+            [
+                #"{"@timestamp":"2024-02-28T23:59:59.500000000Z","message":"a","stream":"stdout"}"#,
+                #"{"@timestamp":"2024-02-28T00:00:01.000000000Z","message":"b","stream":"stdout"}"#,
+                #"{"@timestamp":"2024-02-29T12:00:00.000000000Z","message":"c","stream":"stdout"}"#,
+                #"{"@timestamp":"\#(fixedNowText)","message":"d","stream":"stdout"}"#,
+                #"{"@timestamp":"2024-02-29T11:00:00.000000000Z","message":"e","stream":"stdout"}"#,
+                #"{"@timestamp":"\#(fixedNowText)","message":"f","stream":"stdout"}"#,
+                #"{"@timestamp":"\#(fixedNowText)","message":"g","stream":"stdout"}"#,
+                #"{"@timestamp":"2025-02-28T12:00:00.000000000Z","message":"h","stream":"stdout"}"#,
+            ]
+        ),
+        (
             "plain stdout line",
             [#"{"log":"hello world\n","stream":"stdout","time":"2019-01-01T11:11:11.111111111Z"}"#],
             [#"{"@timestamp":"2019-01-01T11:11:11.111111111Z","message":"hello world","stream":"stdout"}"#]
