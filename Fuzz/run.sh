@@ -84,8 +84,14 @@ run_one() {
     printf '%-15s %12s executions %7s s %8s/s  %s\n' "$t" "${execs:-0}" "$secs" "$(( ${execs:-0} / (secs > 0 ? secs : 1) ))" "$status"
     # Every run is recorded (date, commit of the fuzzed code, target, executions, seconds, result):
     # runs resume from the kept corpus, so the counts of one target add up (Fuzz/totals.sh).
+    # FAILED: libFuzzer found something (a crash, a failed check, a timeout, out of memory);
+    # stopped: the run was interrupted (killed, Ctrl-C) without finding anything.
     local result=ok
-    [ "$status" = ok ] || result=FAILED
+    if grep -q "ERROR: \|FUZZ CHECK FAILED\|ALARM\|out-of-memory" "logs/$t.log"; then
+        result=FAILED
+    elif [ "$status" != ok ]; then
+        result=stopped
+    fi
     printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$commit" "$t" "${execs:-0}" "$secs" "$result" >> results.tsv
 }
 commit=$(git -C .. rev-parse --short HEAD 2>/dev/null || echo unknown)

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 [ -f results.tsv ] || { echo "no Fuzz/results.tsv yet: run Fuzz/run.sh" >&2; exit 1; }
 awk -F'\t' '
-    { n[$3] += $4; s[$3] += $5; runs[$3]++; if ($6 != "ok") f[$3]++; if (!($3 in order)) { order[$3] = ++k; name[k] = $3 } }
+    { n[$3] += $4; s[$3] += $5; runs[$3]++; if ($6 == "FAILED") f[$3]++; if (!($3 in order)) { order[$3] = ++k; name[k] = $3 } }
     END {
         print "| target | executions | seconds | runs | failed runs | ≥ 10 M |"
         print "|---|---:|---:|---:|---:|---|"
