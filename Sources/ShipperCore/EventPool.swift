@@ -15,7 +15,7 @@ public final class EventPool: @unchecked Sendable {
     /// Events whose fields capacity is larger are not kept.
     public let maxFields: Int
 
-    public init(maxEvents: Int = 2048, maxArenaBytes: Int = 16 << 10, maxFields: Int = 128) {
+    public init(maxEvents: Int = 1024, maxArenaBytes: Int = 16 << 10, maxFields: Int = 128) {
         self.maxEvents = max(0, maxEvents)
         self.maxArenaBytes = maxArenaBytes
         self.maxFields = maxFields
