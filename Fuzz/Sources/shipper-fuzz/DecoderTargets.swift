@@ -6,7 +6,9 @@ import ShipperCore
 /// enough that joins of partial chunks are cut. Checks, after every line: no line lost or counted twice
 /// (`lines == linesInEvents + linesHeld`), `pendingOffset` set exactly while lines are held and
 /// never after the first held line; after `flush`: nothing held; each event's origin within the
-/// input; every event passes ``EventCheck`` (JSON written for the first 8 and the last).
+/// input; every event passes ``EventCheck`` (JSON written for the first 8 and the last); for a
+/// third of the inputs, decoding again with an ``EventPool`` holding the first events (scribbled
+/// on) gives the same events.
 enum DecoderTargets {
     static func docker(_ data: UnsafeRawBufferPointer) { run(data, format: .docker) }
     static func cri(_ data: UnsafeRawBufferPointer) { run(data, format: .cri) }
@@ -45,6 +47,32 @@ enum DecoderTargets {
                       "\(format) event \(k): origin \(e.origin) outside the input of \(data.count) bytes")
                 EventCheck.verify(e, "\(format) max \(maxLineBytes) event \(k)", writing: k < 8 || k == events.count - 1)
             }
+            // For a third of the inputs: the events given back to a pool (after a stage wrote
+            // more into them), then the input decoded again from the pool's storage: the same events.
+            if data.count % 3 == 0 {
+                let expected = events.map(Self.text)
+                for i in events.indices {
+                    events[i].set(FieldPath.intern("fuzz.scribble"), string: "left over")
+                    events[i].set(FieldPath.intern("fuzz.list"), events[i].appendArray([.int(1), .null]))
+                }
+                let pool = EventPool(maxEvents: 64)
+                pool.recycle(&events)
+                var pooled = options
+                pooled.pool = pool
+                var again = makeDecoder(format: format, firstLine: first, options: pooled)
+                var second: [LogEvent] = []
+                for line in lines {
+                    let origin = LineOrigin(path: "/var/log/containers/app.log", source: 0xF00D, offset: line.offset, endOffset: line.endOffset)
+                    again.decode(UnsafeRawBufferPointer(rebasing: data[line.range]), origin: origin, now: now, into: &second)
+                }
+                again.flush(now: now, into: &second)
+                check(second.map(Self.text) == expected, "\(format) max \(maxLineBytes): events from pooled storage differ")
+            }
         }
+    }
+
+    /// An event as JSON with its origin and stream key.
+    static func text(_ e: LogEvent) -> String {
+        "\(JSONWriter.string(e)) \(e.origin) \(e.streamKey)"
     }
 }
