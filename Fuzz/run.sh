@@ -4,6 +4,7 @@
 #   Fuzz/run.sh [--runs N | --seconds S] [--parallel P] [--timeout SECONDS] [TARGET...]
 #   Fuzz/run.sh --list          # the targets
 #   Fuzz/run.sh --build-only
+#   Fuzz/run.sh --no-build [--runs N | --seconds S] [TARGET...]   # the binary as last built
 #
 # Defaults: every target, 10,000,000 executions each, one at a time, 2 s per input at most
 # (under ASan and coverage code runs 3 to 10 times slower than a release build).
@@ -29,8 +30,9 @@ while [ $# -gt 0 ]; do
         --parallel) parallel="$2"; shift 2 ;;
         --timeout) timeout="$2"; shift 2 ;;
         --build-only) build_only=1; shift ;;
+        --no-build) no_build=1; shift ;;
         --list) list=1; shift ;;
-        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
         -*) echo "unknown option $1" >&2; exit 2 ;;
         *) targets+=("$1"); shift ;;
     esac
@@ -41,16 +43,20 @@ all_targets=(docker cri auto nginx_access nginx_error jetty_request jetty_server
 if [ "${list:-}" ]; then printf '%s\n' "${all_targets[@]}"; exit 0; fi
 [ ${#targets[@]} -eq 0 ] && targets=("${all_targets[@]}")
 
-# The same dependency versions as the main package's build.
-[ -f ../Package.resolved ] && cp ../Package.resolved Package.resolved
-# Touched so that SwiftPM reloads the main package's manifest too (it misses new targets there).
-touch Package.swift
-start=$(date +%s)
-# swiftc keeps only its last -sanitize= flag: SwiftPM's `--sanitize=fuzzer --sanitize=address`
-# alone gives Swift code ASan but no coverage (libFuzzer then finds nothing new). The combined
-# flag, last on the command line, gives both; clang (C targets) takes the separate flags.
-swift build -c release --sanitize=fuzzer --sanitize=address -Xswiftc -sanitize=fuzzer,address --product shipper-fuzz >&2
-echo "build: $(( $(date +%s) - start )) s" >&2
+if [ -z "${no_build:-}" ]; then
+    # The same dependency versions as the main package's build.
+    [ -f ../Package.resolved ] && cp ../Package.resolved Package.resolved
+    # Touched so that SwiftPM reloads the main package's manifest too (it misses new targets
+    # there). This makes SwiftPM rebuild much of the package (minutes): runs in a row take
+    # --no-build after one --build-only.
+    touch Package.swift
+    start=$(date +%s)
+    # swiftc keeps only its last -sanitize= flag: SwiftPM's `--sanitize=fuzzer --sanitize=address`
+    # alone gives Swift code ASan but no coverage (libFuzzer then finds nothing new). The combined
+    # flag, last on the command line, gives both; clang (C targets) takes the separate flags.
+    swift build -c release --sanitize=fuzzer --sanitize=address -Xswiftc -sanitize=fuzzer,address --product shipper-fuzz >&2
+    echo "build: $(( $(date +%s) - start )) s" >&2
+fi
 [ "$build_only" ] && exit 0
 bin="$PWD/.build/release/shipper-fuzz"
 
