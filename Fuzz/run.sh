@@ -16,6 +16,7 @@
 # Prints one line per target: executions, seconds, executions per second, result.
 set -euo pipefail
 cd "$(dirname "$0")"
+self="$PWD/$(basename "$0")"
 
 runs=10000000
 seconds=""
@@ -32,7 +33,7 @@ while [ $# -gt 0 ]; do
         --build-only) build_only=1; shift ;;
         --no-build) no_build=1; shift ;;
         --list) list=1; shift ;;
-        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,18p' "$self"; exit 0 ;;
         -*) echo "unknown option $1" >&2; exit 2 ;;
         *) targets+=("$1"); shift ;;
     esac
