@@ -33,7 +33,7 @@ while [ $# -gt 0 ]; do
         --build-only) build_only=1; shift ;;
         --no-build) no_build=1; shift ;;
         --list) list=1; shift ;;
-        -h|--help) sed -n '2,18p' "$self"; exit 0 ;;
+        -h|--help) sed -n '2,16p' "$self"; exit 0 ;;
         -*) echo "unknown option $1" >&2; exit 2 ;;
         *) targets+=("$1"); shift ;;
     esac
