@@ -23,8 +23,9 @@ public struct EventEncoder {
         }
     }
 
-    /// Plans by a hash of their paths, direct-mapped: a slot holds the last plan that hashed to
-    /// it (layouts are few; a collision costs one re-plan).
+    /// Plans by a hash of their paths: a plan goes in the first free slot of the four from its
+    /// hash, or replaces the first when they are all taken (layouts are few; a collision costs one
+    /// re-plan).
     private var table: [Plan?] = Array(repeating: nil, count: EventEncoder.tableSize)
     static let tableSize = 512
     private static let probes = 4

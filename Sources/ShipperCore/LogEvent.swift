@@ -68,12 +68,6 @@ public struct ValueStorage {
         self.values = values
         self.members = members
     }
-
-    /// Storage with text only (no arrays or objects).
-    @inlinable
-    public init(arena: UnsafeRawBufferPointer) {
-        self.init(arena: arena, values: UnsafeBufferPointer(start: nil, count: 0), members: UnsafeBufferPointer(start: nil, count: 0))
-    }
 }
 
 /// One field of an event.
