@@ -5,14 +5,16 @@
 /// (the pipeline worker once they are encoded into the buffer, `shipper bench`) gives them back
 /// with ``recycle(_:)``. One pool belongs to one thread at a time (a pipeline worker and the
 /// decoders it owns): it is not synchronised. Its memory is bounded: at most ``maxEvents`` events
-/// are kept, and events whose arena grew past ``maxArenaBytes`` (a 1 MiB line) are freed.
+/// are kept, and events whose arena grew past ``maxArenaBytes`` (a 1 MiB line), or whose fields,
+/// array elements or object members grew past ``maxFields`` (a JSON line with thousands of keys),
+/// are freed.
 public final class EventPool: @unchecked Sendable {
     private var spare: [LogEvent] = []
     /// Events kept at most.
     public let maxEvents: Int
     /// Events whose arena capacity is larger are not kept.
     public let maxArenaBytes: Int
-    /// Events whose fields capacity is larger are not kept.
+    /// Events whose fields, `values` or `members` capacity is larger are not kept.
     public let maxFields: Int
 
     public init(maxEvents: Int = 1024, maxArenaBytes: Int = 16 << 10, maxFields: Int = 128) {
@@ -37,10 +39,10 @@ public final class EventPool: @unchecked Sendable {
         let keep = min(events.count, maxEvents &- spare.count)
         events.withUnsafeMutableBufferPointer { buffer in
             for i in 0..<keep {
-                if buffer[i].arena.capacity > maxArenaBytes || buffer[i].fields.capacity > maxFields {
-                    buffer[i] = LogEvent()
-                } else {
+                if keeps(buffer[i]) {
                     buffer[i].reset()
+                } else {
+                    buffer[i] = LogEvent()
                 }
             }
         }
@@ -56,9 +58,16 @@ public final class EventPool: @unchecked Sendable {
 
     /// Keeps one event (emptied), when there is room and it is worth keeping.
     public func recycle(_ event: consuming LogEvent) {
-        guard spare.count < maxEvents, event.arena.capacity <= maxArenaBytes, event.fields.capacity <= maxFields else { return }
+        guard spare.count < maxEvents, keeps(event) else { return }
         event.reset()
         spare.append(event)
+    }
+
+    /// Whether the event's storage is small enough to keep.
+    @inline(__always)
+    private func keeps(_ event: borrowing LogEvent) -> Bool {
+        event.arena.capacity <= maxArenaBytes && event.fields.capacity <= maxFields && event.values.capacity <= maxFields
+            && event.members.capacity <= maxFields
     }
 }
 

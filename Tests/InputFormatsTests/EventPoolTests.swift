@@ -87,4 +87,21 @@ import Testing
         pool.recycle(LogEvent(message: Array("d".utf8)))
         #expect(pool.count == 3)
     }
+
+    /// An event whose array elements grew large (a JSON line with a huge array) is not kept.
+    @Test func eventsWithLargeArraysAreNotKept() {
+        let pool = EventPool(maxEvents: 4, maxFields: 16)
+        var big = LogEvent(message: Array("x".utf8))
+        big.set(FieldPath.intern("list"), big.appendArray(Array(repeating: FieldValue.int(1), count: 100)))
+        var small = LogEvent(message: Array("y".utf8))
+        small.set(FieldPath.intern("list"), small.appendArray([.int(1)]))
+        var events = [big, small]
+        pool.recycle(&events)
+        #expect(pool.count == 2)
+        let capacities = [pool.take().values.capacity, pool.take().values.capacity]
+        #expect(capacities.allSatisfy { $0 <= 16 })
+        #expect(capacities.contains { $0 > 0 })
+        pool.recycle(big)
+        #expect(pool.count == 0)
+    }
 }
