@@ -17,15 +17,20 @@ public struct BufferRecord: Sendable, Equatable {
     public var timestamp: Int64
     /// Field values outputs route by (index templates), in the order the output asked for them.
     public var attributes: [BufferAttribute]
-    /// The event as compact JSON, without a trailing newline.
-    public var document: [UInt8]
+    /// The event as compact JSON, without a trailing newline. Records read together share the
+    /// bytes they were read into: this is a slice of them.
+    public var document: ArraySlice<UInt8>
 
-    public init(source: UInt64 = 0, offset: Int64 = -1, timestamp: Int64 = 0, attributes: [BufferAttribute] = [], document: [UInt8]) {
+    public init(source: UInt64 = 0, offset: Int64 = -1, timestamp: Int64 = 0, attributes: [BufferAttribute] = [], document: ArraySlice<UInt8>) {
         self.source = source
         self.offset = offset
         self.timestamp = timestamp
         self.attributes = attributes
         self.document = document
+    }
+
+    public init(source: UInt64 = 0, offset: Int64 = -1, timestamp: Int64 = 0, attributes: [BufferAttribute] = [], document: [UInt8]) {
+        self.init(source: source, offset: offset, timestamp: timestamp, attributes: attributes, document: document[...])
     }
 }
 

@@ -930,21 +930,19 @@ public final class DiskBuffer: Sendable {
             guard bytes.count == Int(pieceEnd - pieceStart) else {
                 throw BufferError.io(operation: "read (file shorter than expected)", path: plan.file.path, errno: EIO)
             }
-            bytes.withUnsafeBytes { b in
-                var from = 0
-                for e in plan.ends[first...last] {
-                    let to = Int(Int64(e) - pieceStart)
-                    defer { from = to }
-                    let frame = UnsafeRawBufferPointer(rebasing: b[from..<to])
-                    if let record = Self.decodeFrame(frame) {
-                        records.append(record)
-                        positions.append(BufferPosition(segment: plan.segment, offset: Int64(e)))
-                    } else {
-                        skipped += 1
-                        logger.error(
-                            "buffer: record at offset \(Int64(from) + pieceStart) of \(SegmentName.fileName(plan.segment)) fails its checksum: skipped",
-                            metadata: ["path": "\(directory)"])
-                    }
+            // The records' documents are slices of `bytes`: one allocation per piece, none per record.
+            var from = 0
+            for e in plan.ends[first...last] {
+                let to = Int(Int64(e) - pieceStart)
+                defer { from = to }
+                if let record = Self.decodeFrame(bytes, from..<to) {
+                    records.append(record)
+                    positions.append(BufferPosition(segment: plan.segment, offset: Int64(e)))
+                } else {
+                    skipped += 1
+                    logger.error(
+                        "buffer: record at offset \(Int64(from) + pieceStart) of \(SegmentName.fileName(plan.segment)) fails its checksum: skipped",
+                        metadata: ["path": "\(directory)"])
                 }
             }
             first = last + 1
@@ -955,14 +953,17 @@ public final class DiskBuffer: Sendable {
     }
 
     /// The record in a whole frame, nil when its header, checksum or payload is bad.
-    static func decodeFrame(_ frame: UnsafeRawBufferPointer) -> BufferRecord? {
-        guard frame.count >= RecordCodec.headerSize,
-            case let .valid(length, crc) = RecordCodec.header(at: frame.baseAddress!),
-            length == frame.count - RecordCodec.headerSize
-        else { return nil }
-        let payload = UnsafeRawBufferPointer(rebasing: frame[RecordCodec.headerSize...])
-        guard CRC32C.update(0, payload) == crc else { return nil }
-        return try? RecordCodec.decode(payload)
+    static func decodeFrame(_ storage: [UInt8], _ frame: Range<Int>) -> BufferRecord? {
+        let valid = storage.withUnsafeBytes { b -> Bool in
+            let f = UnsafeRawBufferPointer(rebasing: b[frame])
+            guard f.count >= RecordCodec.headerSize,
+                case let .valid(length, crc) = RecordCodec.header(at: f.baseAddress!),
+                length == f.count - RecordCodec.headerSize
+            else { return false }
+            return CRC32C.update(0, UnsafeRawBufferPointer(rebasing: f[RecordCodec.headerSize...])) == crc
+        }
+        guard valid else { return nil }
+        return try? RecordCodec.decode(storage, payload: (frame.lowerBound + RecordCodec.headerSize)..<frame.upperBound)
     }
 
     // MARK: Acknowledging

@@ -60,20 +60,40 @@ public enum RecordCodec {
     ///
     /// - Throws: ``BufferError/malformed(_:)`` when the bytes are not a version-1 payload.
     public static func decode(_ bytes: [UInt8]) throws -> BufferRecord {
-        try bytes.withUnsafeBytes { b in try decode(b) }
+        try decode(bytes, payload: bytes.indices)
     }
 
-    /// Decodes a payload.
+    /// Decodes a payload (the record's document is a copy of its bytes).
     public static func decode(_ bytes: UnsafeRawBufferPointer) throws -> BufferRecord {
+        var record = BufferRecord(document: [])
+        let documentStart = try decodeFields(bytes, into: &record)
+        record.document = ArraySlice(UnsafeRawBufferPointer(rebasing: bytes[documentStart...]))
+        return record
+    }
+
+    /// Decodes the payload at `payload` in `storage`; the record's document is a slice of
+    /// `storage` (shared, not copied).
+    public static func decode(_ storage: [UInt8], payload: Range<Int>) throws -> BufferRecord {
+        var record = BufferRecord(document: [])
+        let documentStart = try storage.withUnsafeBytes { b in
+            try decodeFields(UnsafeRawBufferPointer(rebasing: b[payload]), into: &record)
+        }
+        record.document = storage[(payload.lowerBound + documentStart)..<payload.upperBound]
+        return record
+    }
+
+    /// Decodes everything but the document into `record`; returns where the document starts.
+    static func decodeFields(_ bytes: UnsafeRawBufferPointer, into record: inout BufferRecord) throws -> Int {
         guard bytes.count >= minPayload else { throw BufferError.malformed("payload of \(bytes.count) bytes is too short") }
         guard bytes[0] == version else { throw BufferError.malformed("unknown record version \(bytes[0])") }
-        let source = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: 1, as: UInt64.self))
-        let offset = Int64(littleEndian: bytes.loadUnaligned(fromByteOffset: 9, as: Int64.self))
-        let timestamp = Int64(littleEndian: bytes.loadUnaligned(fromByteOffset: 17, as: Int64.self))
+        record.source = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: 1, as: UInt64.self))
+        record.offset = Int64(littleEndian: bytes.loadUnaligned(fromByteOffset: 9, as: Int64.self))
+        record.timestamp = Int64(littleEndian: bytes.loadUnaligned(fromByteOffset: 17, as: Int64.self))
         var i = 25
         let count = try readVarint(bytes, &i)
         // Every attribute takes at least two bytes: bounds the reservation on corrupt input.
         guard count <= (bytes.count - i) / 2 else { throw BufferError.malformed("attribute count \(count) exceeds the payload") }
+        if count == 0 { return i }
         var attributes: [BufferAttribute] = []
         attributes.reserveCapacity(count)
         for _ in 0..<count {
@@ -89,8 +109,8 @@ public enum RecordCodec {
             i += valueLength
             attributes.append(BufferAttribute(name: name, value: value))
         }
-        let document = [UInt8](UnsafeRawBufferPointer(rebasing: bytes[i...]))
-        return BufferRecord(source: source, offset: offset, timestamp: timestamp, attributes: attributes, document: document)
+        record.attributes = attributes
+        return i
     }
 
     /// The `timestamp` field of a payload that starts at `p` (at least `minPayload` bytes).
@@ -279,6 +299,10 @@ public enum RecordCodec {
     }
 
     private static func copyArray(_ a: [UInt8], to p: UnsafeMutableRawPointer) {
+        a.withUnsafeBufferPointer { copy($0, to: p) }
+    }
+
+    private static func copyArray(_ a: ArraySlice<UInt8>, to p: UnsafeMutableRawPointer) {
         a.withUnsafeBufferPointer { copy($0, to: p) }
     }
 }

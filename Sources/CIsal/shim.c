@@ -80,3 +80,28 @@ long shipper_igzip_compress(shipper_igzip *c, const void *in, size_t n, void *ou
     if (s->internal_state.state != ZSTATE_END || s->avail_in != 0) return -1;
     return (long)s->total_out;
 }
+
+void shipper_igzip_begin(shipper_igzip *c) {
+    struct isal_zstream *s = &c->stream;
+    isal_deflate_init(s);
+    s->level = (uint32_t)c->level;
+    s->level_buf = c->level_buf;
+    s->level_buf_size = c->level_buf_size;
+    s->gzip_flag = IGZIP_GZIP;
+    s->end_of_stream = 0;
+    s->flush = NO_FLUSH;
+}
+
+long shipper_igzip_feed(shipper_igzip *c, const void *in, size_t n, void *out, size_t cap, int last, size_t *consumed, int *done) {
+    if (n > UINT32_MAX || cap > UINT32_MAX) return -1;
+    struct isal_zstream *s = &c->stream;
+    s->end_of_stream = last ? 1 : 0;
+    s->next_in = (uint8_t *)in;
+    s->avail_in = (uint32_t)n;
+    s->next_out = out;
+    s->avail_out = (uint32_t)cap;
+    if (isal_deflate(s) != COMP_OK) return -1;
+    *consumed = n - s->avail_in;
+    *done = s->internal_state.state == ZSTATE_END;
+    return (long)(cap - s->avail_out);
+}

@@ -30,9 +30,18 @@ public enum BulkBody {
         public var included: [Int]
         /// Items left out, with the reason.
         public var excluded: [(index: Int, problem: Problem)]
+        /// Bytes of the whole body (more than `bytes` holds when it was built in chunks).
+        public var size = 0
+
+        public init(bytes: [UInt8], included: [Int], excluded: [(index: Int, problem: Problem)]) {
+            self.bytes = bytes
+            self.included = included
+            self.excluded = excluded
+            self.size = bytes.count
+        }
 
         public static func == (a: Built, b: Built) -> Bool {
-            a.bytes == b.bytes && a.included == b.included && a.excluded.elementsEqual(b.excluded, by: { $0 == $1 })
+            a.bytes == b.bytes && a.size == b.size && a.included == b.included && a.excluded.elementsEqual(b.excluded, by: { $0 == $1 })
         }
     }
 
@@ -45,15 +54,29 @@ public enum BulkBody {
 
     /// Like ``build(_:indices:)``, reusing `built`'s storage.
     public static func build(_ items: [BulkItem], indices: [Int]?, into built: inout Built) {
-        built.bytes.removeAll(keepingCapacity: true)
-        built.included.removeAll(keepingCapacity: true)
-        built.excluded.removeAll(keepingCapacity: true)
         let count = indices?.count ?? items.count
         if built.bytes.capacity == 0 {
             var estimate = 0
             for k in 0..<count { estimate &+= items[indices?[k] ?? k].document.count &+ 100 }
             built.bytes.reserveCapacity(estimate)
         }
+        build(items, indices: indices, into: &built, chunkBytes: .max) { _ in }
+    }
+
+    /// Builds the body a chunk at a time: whenever `built.bytes` holds `chunkBytes` or more, calls
+    /// `emit` with them and starts the next chunk in the same storage; what is left at the end
+    /// stays in `built.bytes` (not emitted). `built.size` counts the whole body. A compressor fed
+    /// this way never needs the whole uncompressed body in memory, and compresses bytes still in
+    /// the cache.
+    public static func build(
+        _ items: [BulkItem], indices: [Int]?, into built: inout Built, chunkBytes: Int,
+        emit: (UnsafeRawBufferPointer) throws -> Void
+    ) rethrows {
+        built.bytes.removeAll(keepingCapacity: true)
+        built.included.removeAll(keepingCapacity: true)
+        built.excluded.removeAll(keepingCapacity: true)
+        built.size = 0
+        let count = indices?.count ?? items.count
         for k in 0..<count {
             let i = indices?[k] ?? k
             if append(items[i], to: &built.bytes) {
@@ -61,7 +84,13 @@ public enum BulkBody {
             } else {
                 built.excluded.append((i, .emptyDocument))
             }
+            if built.bytes.count >= chunkBytes {
+                built.size += built.bytes.count
+                try built.bytes.withUnsafeBytes(emit)
+                built.bytes.removeAll(keepingCapacity: true)
+            }
         }
+        built.size += built.bytes.count
     }
 
     static let actionStart = Array(#"{"create":{"_index":"#.utf8)
@@ -86,7 +115,7 @@ public enum BulkBody {
         out.append(contentsOf: actionStart)
         JSONWriter.writeString(item.index, into: &out)
         out.append(contentsOf: idKey)
-        JSONWriter.writeString(item.id, into: &out)
+        item.documentID.writeJSON(into: &out)
         out.append(contentsOf: actionEnd)
         if hasNewline {
             for b in item.document { out.append(b == 0x0A || b == 0x0D ? 0x20 : b) }

@@ -15,8 +15,6 @@ final class GzipCompressor: @unchecked Sendable {
     }
     private let engine: Engine
     let level: Int32
-    /// Where igzip writes before the result is copied out (grows, never shrinks).
-    private var scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 0, alignment: 16)
 
     struct Failure: Error, CustomStringConvertible {
         var code: Int32
@@ -41,7 +39,6 @@ final class GzipCompressor: @unchecked Sendable {
     }
 
     deinit {
-        scratch.deallocate()
         switch engine {
         case .igzip(let c):
             shipper_igzip_destroy(c)
@@ -54,35 +51,65 @@ final class GzipCompressor: @unchecked Sendable {
 
     /// Appends one gzip member holding `input` to `out`.
     func compress(_ input: UnsafeRawBufferPointer, into out: inout ByteBuffer) throws {
+        begin()
+        try feed(input, last: true, into: &out)
+    }
+
+    /// Starts a gzip member whose input comes in pieces (``feed(_:last:into:)``): a bulk body is
+    /// compressed as it is built, a chunk at a time, and never held whole.
+    func begin() {
         switch engine {
         case .igzip(let c):
-            // Into the compressor's own scratch (room for the worst case, kept), then only the
-            // compressed bytes into `out`: `out` is not grown to the worst case for every body.
-            let bound = shipper_igzip_bound(input.count)
-            if scratch.count < bound {
-                scratch.deallocate()
-                scratch = .allocate(byteCount: bound, alignment: 16)
-            }
-            let written = shipper_igzip_compress(c, input.baseAddress, input.count, scratch.baseAddress, scratch.count)
-            guard written >= 0 else { throw Failure(code: -1) }
-            out.writeBytes(UnsafeRawBufferPointer(rebasing: scratch[0..<written]))
+            shipper_igzip_begin(c)
         case .zlib(let stream):
-            guard deflateReset(stream) == Z_OK else { throw Failure(code: Z_STREAM_ERROR) }
-            let bound = Int(deflateBound(stream, UInt(input.count))) + 64
-            var status: Int32 = Z_OK
-            let written = out.writeWithUnsafeMutableBytes(minimumWritableBytes: bound) { dst -> Int in
-                stream.pointee.next_in = UnsafeMutablePointer(mutating: input.baseAddress?.assumingMemoryBound(to: Bytef.self))
-                stream.pointee.avail_in = uInt(input.count)
-                stream.pointee.next_out = dst.baseAddress!.assumingMemoryBound(to: Bytef.self)
-                stream.pointee.avail_out = uInt(dst.count)
-                status = deflate(stream, Z_FINISH)
-                return dst.count - Int(stream.pointee.avail_out)
+            deflateReset(stream)
+        }
+    }
+
+    /// Compresses the next piece of the member started by ``begin()`` and appends what comes out
+    /// to `out`; `last: true` ends the member (an empty last piece is fine).
+    func feed(_ input: UnsafeRawBufferPointer, last: Bool, into out: inout ByteBuffer) throws {
+        var rest = input
+        switch engine {
+        case .igzip(let c):
+            while true {
+                var consumed = 0
+                var done: Int32 = 0
+                let room = max(shipper_igzip_bound(rest.count), 16 << 10)
+                var failed = false
+                out.writeWithUnsafeMutableBytes(minimumWritableBytes: room) { dst -> Int in
+                    let written = shipper_igzip_feed(c, rest.baseAddress, rest.count, dst.baseAddress, dst.count, last ? 1 : 0, &consumed, &done)
+                    if written < 0 {
+                        failed = true
+                        return 0
+                    }
+                    return written
+                }
+                if failed { throw Failure(code: -1) }
+                rest = UnsafeRawBufferPointer(rebasing: rest[consumed...])
+                if rest.isEmpty && (!last || done != 0) { return }
             }
-            stream.pointee.next_in = nil
-            stream.pointee.next_out = nil
-            guard status == Z_STREAM_END else {
-                out.moveWriterIndex(to: out.writerIndex - written)
-                throw Failure(code: status)
+        case .zlib(let stream):
+            defer {
+                stream.pointee.next_in = nil
+                stream.pointee.next_out = nil
+            }
+            while true {
+                let room = max(Int(deflateBound(stream, UInt(rest.count))) + 64, 16 << 10)
+                var status: Int32 = Z_OK
+                var consumed = 0
+                out.writeWithUnsafeMutableBytes(minimumWritableBytes: room) { dst -> Int in
+                    stream.pointee.next_in = UnsafeMutablePointer(mutating: rest.baseAddress?.assumingMemoryBound(to: Bytef.self))
+                    stream.pointee.avail_in = uInt(rest.count)
+                    stream.pointee.next_out = dst.baseAddress!.assumingMemoryBound(to: Bytef.self)
+                    stream.pointee.avail_out = uInt(dst.count)
+                    status = deflate(stream, last ? Z_FINISH : Z_NO_FLUSH)
+                    consumed = rest.count - Int(stream.pointee.avail_in)
+                    return dst.count - Int(stream.pointee.avail_out)
+                }
+                guard status == Z_OK || status == Z_STREAM_END || status == Z_BUF_ERROR else { throw Failure(code: status) }
+                rest = UnsafeRawBufferPointer(rebasing: rest[consumed...])
+                if last ? status == Z_STREAM_END : rest.isEmpty { return }
             }
         }
     }

@@ -48,7 +48,7 @@ public struct DeadLetterRecord: Sendable, Equatable {
         out.append(contentsOf: #","index":"#.utf8)
         JSONWriter.writeString(item.index, into: &out)
         out.append(contentsOf: #","_id":"#.utf8)
-        JSONWriter.writeString(item.id, into: &out)
+        item.documentID.writeJSON(into: &out)
         out.append(contentsOf: #","source":"#.utf8)
         out.append(contentsOf: String(item.source).utf8)
         out.append(contentsOf: #","offset":"#.utf8)
@@ -66,7 +66,9 @@ public struct DeadLetterRecord: Sendable, Equatable {
         out.append(contentsOf: "}\n".utf8)
     }
 
-    static func isValidJSON(_ bytes: [UInt8]) -> Bool {
+    static func isValidJSON(_ bytes: [UInt8]) -> Bool { isValidJSON(bytes[...]) }
+
+    static func isValidJSON(_ bytes: ArraySlice<UInt8>) -> Bool {
         guard !bytes.isEmpty else { return false }
         return bytes.withUnsafeBytes { b in
             var s = JSONScanner(b)

@@ -1,3 +1,5 @@
+import ShipperCore
+
 /// One field value the output routes by (see ``ElasticsearchOutput/attributeFields``), stored
 /// with the event in the buffer.
 public struct DocumentAttribute: Sendable, Equatable {
@@ -26,15 +28,20 @@ public struct OutgoingDocument: Sendable, Equatable {
     public var timestamp: Int64
     /// Values of ``ElasticsearchOutput/attributeFields``, in any order; missing ones may be absent.
     public var attributes: [DocumentAttribute]
-    /// The event as compact JSON, without a newline.
-    public var document: [UInt8]
+    /// The event as compact JSON, without a newline: a slice of the bytes the buffer read (the
+    /// documents of one read share them; nothing is copied per document).
+    public var document: ArraySlice<UInt8>
 
-    public init(source: UInt64, offset: Int64, timestamp: Int64, attributes: [DocumentAttribute] = [], document: [UInt8]) {
+    public init(source: UInt64, offset: Int64, timestamp: Int64, attributes: [DocumentAttribute] = [], document: ArraySlice<UInt8>) {
         self.source = source
         self.offset = offset
         self.timestamp = timestamp
         self.attributes = attributes
         self.document = document
+    }
+
+    public init(source: UInt64, offset: Int64, timestamp: Int64, attributes: [DocumentAttribute] = [], document: [UInt8]) {
+        self.init(source: source, offset: offset, timestamp: timestamp, attributes: attributes, document: document[...])
     }
 }
 
@@ -82,20 +89,37 @@ public protocol DocumentSource: Sendable {
 public struct BulkItem: Sendable, Equatable {
     /// Index or data stream name.
     public var index: String
-    public var id: String
+    /// The `_id`: a ``DocumentID`` kept as its hash (written as base64url text straight into the
+    /// request, no `String` per document), or any text.
+    public var documentID: DocumentID
     /// Compact JSON, no newline.
-    public var document: [UInt8]
+    public var document: ArraySlice<UInt8>
     public var source: UInt64
     public var offset: Int64
     public var timestamp: Int64
 
-    public init(index: String, id: String, document: [UInt8], source: UInt64 = 0, offset: Int64 = -1, timestamp: Int64 = 0) {
+    public init(index: String, id: DocumentID, document: ArraySlice<UInt8>, source: UInt64 = 0, offset: Int64 = -1, timestamp: Int64 = 0) {
         self.index = index
-        self.id = id
+        self.documentID = id
         self.document = document
         self.source = source
         self.offset = offset
         self.timestamp = timestamp
+    }
+
+    public init(index: String, id: String, document: [UInt8], source: UInt64 = 0, offset: Int64 = -1, timestamp: Int64 = 0) {
+        self.init(index: index, id: .text(id), document: document[...], source: source, offset: offset, timestamp: timestamp)
+    }
+
+    /// The `_id` as text.
+    public var id: String {
+        get { documentID.text }
+        set { documentID = .text(newValue) }
+    }
+
+    public static func == (a: BulkItem, b: BulkItem) -> Bool {
+        a.index == b.index && a.id == b.id && a.document == b.document && a.source == b.source && a.offset == b.offset
+            && a.timestamp == b.timestamp
     }
 }
 
@@ -106,32 +130,83 @@ public struct BulkItem: Sendable, Equatable {
 /// 8 bytes each, little-endian), base64url without padding: 22 characters. Events without an
 /// origin (source 0 or offset < 0) hash their document bytes instead (with another seed), so two
 /// identical documents without an origin get one id.
-public enum DocumentID {
+public enum DocumentID: Sendable, Hashable {
+    /// The 128-bit hash; its text is the 16 bytes (h1, then h2, little-endian) in base64url
+    /// without padding.
+    case hash(UInt64, UInt64)
+    /// Any other id (tests, dead-letter replays).
+    case text(String)
+
     static let contentSeed: UInt64 = 0x7368_6970_7065_7221  // "shipper!"
 
-    public static func make(source: UInt64, offset: Int64, document: [UInt8]) -> String {
-        let (h1, h2): (UInt64, UInt64)
+    /// Characters of a hash id's text.
+    public static let hashTextCount = 22
+
+    /// The deterministic id of an event (see above).
+    public static func make(source: UInt64, offset: Int64, document: ArraySlice<UInt8>) -> DocumentID {
         if source != 0 && offset >= 0 {
-            var key = [UInt8](repeating: 0, count: 16)
-            for i in 0..<8 {
-                key[i] = UInt8(truncatingIfNeeded: source >> (8 * i))
-                key[8 + i] = UInt8(truncatingIfNeeded: UInt64(bitPattern: offset) >> (8 * i))
-            }
-            (h1, h2) = key.withUnsafeBytes { Murmur3.hash128($0, seed: 0) }
-        } else {
-            (h1, h2) = document.withUnsafeBytes { Murmur3.hash128($0, seed: contentSeed) }
+            var key = (source.littleEndian, UInt64(bitPattern: offset).littleEndian)
+            let (h1, h2) = withUnsafeBytes(of: &key) { Murmur3.hash128($0, seed: 0) }
+            return .hash(h1, h2)
         }
-        var bytes = [UInt8](repeating: 0, count: 16)
-        for i in 0..<8 {
-            bytes[i] = UInt8(truncatingIfNeeded: h1 >> (8 * i))
-            bytes[8 + i] = UInt8(truncatingIfNeeded: h2 >> (8 * i))
-        }
-        return Base64.encode(bytes, url: true, padding: false)
+        let (h1, h2) = document.withUnsafeBytes { Murmur3.hash128($0, seed: contentSeed) }
+        return .hash(h1, h2)
     }
 
-    public static func make(_ document: OutgoingDocument) -> String {
+    public static func make(source: UInt64, offset: Int64, document: [UInt8]) -> DocumentID {
+        make(source: source, offset: offset, document: document[...])
+    }
+
+    public static func make(_ document: OutgoingDocument) -> DocumentID {
         make(source: document.source, offset: document.offset, document: document.document)
     }
+
+    /// The id's text.
+    public var text: String {
+        switch self {
+        case .text(let t): return t
+        case .hash:
+            var out: [UInt8] = []
+            write(into: &out)
+            return String(decoding: out, as: UTF8.self)
+        }
+    }
+
+    /// Appends the id as a JSON string (quotes included).
+    public func writeJSON(into out: inout [UInt8]) {
+        switch self {
+        case .text(let t):
+            JSONWriter.writeString(t, into: &out)
+        case .hash:
+            out.append(UInt8(ascii: "\""))
+            write(into: &out)
+            out.append(UInt8(ascii: "\""))
+        }
+    }
+
+    /// Appends the id's text (a hash: 22 base64url characters, which JSON needs no escape for).
+    func write(into out: inout [UInt8]) {
+        switch self {
+        case .text(let t):
+            out.append(contentsOf: t.utf8)
+        case .hash(let h1, let h2):
+            var bytes = (h1.littleEndian, h2.littleEndian)
+            withUnsafeBytes(of: &bytes) { b in
+                out.append(addingCapacity: Self.hashTextCount) { span in
+                    Base64.encode(b, table: Base64.urlSafe, into: &span)
+                }
+            }
+        }
+    }
+
+    public static func == (a: DocumentID, b: DocumentID) -> Bool {
+        switch (a, b) {
+        case let (.hash(a1, a2), .hash(b1, b2)): return a1 == b1 && a2 == b2
+        default: return a.text == b.text
+        }
+    }
+
+    public func hash(into hasher: inout Hasher) { hasher.combine(text) }
 }
 
 /// MurmurHash3 x64 128-bit (Austin Appleby, public domain), as Fluent Bit's `Generate_ID` uses.
@@ -212,7 +287,16 @@ public enum Base64 {
     public static func encode(_ bytes: [UInt8], url: Bool = false, padding: Bool = true) -> String {
         let table = url ? urlSafe : standard
         var out: [UInt8] = []
-        out.reserveCapacity((bytes.count + 2) / 3 * 4)
+        bytes.withUnsafeBytes { b in
+            out.append(addingCapacity: (b.count + 2) / 3 * 4) { span in
+                encode(b, table: table, padding: padding, into: &span)
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends the base64 text of `bytes` (at most `(bytes.count + 2) / 3 * 4` bytes) to `out`.
+    static func encode(_ bytes: UnsafeRawBufferPointer, table: [UInt8], padding: Bool = false, into out: inout OutputSpan<UInt8>) {
         var i = 0
         while i + 3 <= bytes.count {
             let v = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2])
@@ -227,7 +311,10 @@ public enum Base64 {
             let v = UInt32(bytes[i]) << 16
             out.append(table[Int(v >> 18 & 63)])
             out.append(table[Int(v >> 12 & 63)])
-            if padding { out += [UInt8(ascii: "="), UInt8(ascii: "=")] }
+            if padding {
+                out.append(UInt8(ascii: "="))
+                out.append(UInt8(ascii: "="))
+            }
         } else if rest == 2 {
             let v = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8
             out.append(table[Int(v >> 18 & 63)])
@@ -235,6 +322,5 @@ public enum Base64 {
             out.append(table[Int(v >> 6 & 63)])
             if padding { out.append(UInt8(ascii: "=")) }
         }
-        return String(decoding: out, as: UTF8.self)
     }
 }

@@ -326,7 +326,7 @@ public final class ElasticsearchOutput: Sendable {
 
         while let chunk = work.popLast() {
             try Task.checkCancellation()
-            BulkBody.build(items, indices: chunk, into: &built)
+            let body = try buildBody(items, indices: chunk, into: &built)
             for (i, _) in built.excluded {
                 dead.append(
                     DeadLetterRecord(
@@ -335,7 +335,7 @@ public final class ElasticsearchOutput: Sendable {
             let included = built.included
             if included.isEmpty { continue }
             report.requests += 1
-            let (answer, host) = try await sendBulk(built.bytes)
+            let (answer, host) = try await sendBulk(body, uncompressedBytes: built.size)
             guard let response = answer.response else {
                 reportHealth(false)
                 work.append(included)
@@ -451,19 +451,35 @@ public final class ElasticsearchOutput: Sendable {
         var failure: String?
     }
 
-    /// Compresses and POSTs one bulk body to the next host.
-    func sendBulk(_ body: [UInt8]) async throws -> (Answer, host: Int) {
-        var headers: [(name: String, value: String)] = [("Content-Type", "application/x-ndjson"), ("User-Agent", "shipper")]
-        let buffer: ByteBuffer
-        if let compressors {
-            buffer = try compressors.withCompressor { try $0.compress(body) }
-            headers.append(("Content-Encoding", "gzip"))
-        } else {
-            buffer = ByteBuffer(bytes: body)
+    /// Body bytes built before they are compressed (with gzip the whole uncompressed body never
+    /// exists; a chunk is compressed while it is still in the cache).
+    static let bodyChunkBytes = 64 << 10
+
+    /// The request body for `items[i]`, `i` in `indices`: gzip-compressed while it is built, or
+    /// as is (`built` has the items included and left out, and the body's uncompressed size).
+    func buildBody(_ items: [BulkItem], indices: [Int], into built: inout BulkBody.Built) throws -> ByteBuffer {
+        guard let compressors else {
+            BulkBody.build(items, indices: indices, into: &built)
+            return ByteBuffer(bytes: built.bytes)
         }
-        metrics.uncompressedBytes.increment(by: body.count)
-        metrics.sentBytes.increment(by: buffer.readableBytes)
-        return try await send(method: "POST", path: "/_bulk" + bulkQuery, headers: headers, body: buffer)
+        return try compressors.withCompressor { c in
+            var out = ByteBufferAllocator().buffer(capacity: 128 << 10)
+            c.begin()
+            try BulkBody.build(items, indices: indices, into: &built, chunkBytes: Self.bodyChunkBytes) {
+                try c.feed($0, last: false, into: &out)
+            }
+            try built.bytes.withUnsafeBytes { try c.feed($0, last: true, into: &out) }
+            return out
+        }
+    }
+
+    /// POSTs one bulk body (from ``buildBody(_:indices:into:)``) to the next host.
+    func sendBulk(_ body: ByteBuffer, uncompressedBytes: Int) async throws -> (Answer, host: Int) {
+        var headers: [(name: String, value: String)] = [("Content-Type", "application/x-ndjson"), ("User-Agent", "shipper")]
+        if compressors != nil { headers.append(("Content-Encoding", "gzip")) }
+        metrics.uncompressedBytes.increment(by: uncompressedBytes)
+        metrics.sentBytes.increment(by: body.readableBytes)
+        return try await send(method: "POST", path: "/_bulk" + bulkQuery, headers: headers, body: body)
     }
 
     /// One request to the next host; a host that does not answer cools down.

@@ -240,11 +240,28 @@ public struct IndexResolver: Sendable {
         return IndexName.sanitize(scratch)
     }
 
+    /// The name every document gets, when the template reads neither fields nor the time.
+    var constantName: String? {
+        guard case .index(let t) = mode, t.fields.isEmpty, !t.usesTime else { return nil }
+        var scratch: [UInt8] = []
+        t.render(attributes: [], timestamp: 0, into: &scratch)
+        return IndexName.sanitize(scratch)
+    }
+
     /// Index names and ids for a batch; consecutive documents with the same raw name share one
     /// `String`.
     public func items(for documents: [OutgoingDocument]) -> [BulkItem] {
         var items: [BulkItem] = []
         items.reserveCapacity(documents.count)
+        if let name = constantName {
+            for doc in documents {
+                items.append(
+                    BulkItem(
+                        index: name, id: DocumentID.make(doc), document: doc.document, source: doc.source, offset: doc.offset,
+                        timestamp: doc.timestamp))
+            }
+            return items
+        }
         var scratch: [UInt8] = []
         var lastRaw: [UInt8] = []
         var lastName = ""

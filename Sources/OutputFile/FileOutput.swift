@@ -125,14 +125,19 @@ public final class FileOutput {
     }
 
     /// Writes documents already encoded as JSON, each to its path (from ``PathTemplate/render(timestamp:attribute:)``).
-    public func write(documents: [(path: String, json: [UInt8])]) throws {
-        for (path, json) in documents {
-            if pending[path] == nil {
-                pending[path] = []
-                order.append(path)
+    public func write(documents: [(path: String, json: ArraySlice<UInt8>)]) throws {
+        var i = 0
+        while i < documents.count {
+            // One dictionary access per run of documents for the same path (usually the batch).
+            let path = documents[i].path
+            if pending[path] == nil { order.append(path) }
+            pending[path, default: []].withAppending { out in
+                while i < documents.count && documents[i].path == path {
+                    out.append(contentsOf: documents[i].json)
+                    out.append(0x0A)
+                    i += 1
+                }
             }
-            pending[path]!.append(contentsOf: json)
-            pending[path]!.append(0x0A)
         }
         eventsWritten += documents.count
         try flushPending()
@@ -397,4 +402,10 @@ public struct PathTemplate: Sendable {
     }
 
     static func two(_ v: Int) -> String { v < 10 ? "0\(v)" : String(v) }
+}
+
+extension Array where Element == UInt8 {
+    /// Runs `body` on the array in place (through a dictionary's `default:` subscript, without a
+    /// copy).
+    fileprivate mutating func withAppending(_ body: (inout [UInt8]) -> Void) { body(&self) }
 }

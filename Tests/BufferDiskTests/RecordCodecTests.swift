@@ -102,9 +102,31 @@ import Testing
             var f = frame
             f[bit / 8] ^= UInt8(1 << (bit % 8))
             #expect(throws: BufferError.self, "bit \(bit)") { try RecordCodec.decodeFrames(f) }
-            #expect(f.withUnsafeBytes { DiskBuffer.decodeFrame($0) } == nil)
+            #expect(DiskBuffer.decodeFrame(f, f.indices) == nil)
         }
         #expect(throws: BufferError.self) { try RecordCodec.decodeFrames(Array(frame.dropLast())) }
+    }
+
+    /// The buffer's read path: frames decoded in place from the bytes of one read (at any offset
+    /// in them), the documents slices of those bytes: the same records as decoding copies.
+    @Test func framesDecodeInPlaceFromSharedStorage() throws {
+        var storage: [UInt8] = [0xAA, 0xBB, 0xCC]  // the frames start at an offset
+        var ranges: [Range<Int>] = []
+        for (_, record) in Self.cases {
+            let frame = try RecordCodec.encodeFrame(record)
+            ranges.append(storage.count..<(storage.count + frame.count))
+            storage += frame
+        }
+        for ((name, record), range) in zip(Self.cases, ranges) {
+            let decoded = try #require(DiskBuffer.decodeFrame(storage, range), "\(name)")
+            #expect(decoded == record, "\(name)")
+            #expect(decoded.document.endIndex == range.upperBound, "\(name): the document is a slice of the storage")
+            let copied = try storage.withUnsafeBytes { try RecordCodec.decode(UnsafeRawBufferPointer(rebasing: $0[(range.lowerBound + RecordCodec.headerSize)..<range.upperBound])) }
+            #expect(copied == record, "\(name)")
+        }
+        // A frame range one byte short or long is refused.
+        #expect(DiskBuffer.decodeFrame(storage, ranges[1].lowerBound..<(ranges[1].upperBound - 1)) == nil)
+        #expect(DiskBuffer.decodeFrame(storage, ranges[1].lowerBound..<(ranges[1].upperBound + 1)) == nil)
     }
 
     @Test func tooLargeRecordIsRefused() {

@@ -40,7 +40,7 @@ struct EndToEndTests {
                 let (ids, count) = Self.storedIDs(server)
                 #expect(count == n - poisoned.count)
                 #expect(ids.count == count)
-                let expectedIDs = Set(documents.enumerated().filter { !poisoned.contains($0.offset) }.map { DocumentID.make($0.element) })
+                let expectedIDs = Set(documents.enumerated().filter { !poisoned.contains($0.offset) }.map { DocumentID.make($0.element).text })
                 #expect(ids == expectedIDs)
                 // Faults really happened.
                 let faults = server.faultCounters
@@ -53,7 +53,7 @@ struct EndToEndTests {
                 // Exactly the poisoned documents are in the dead-letter file.
                 let (records, unreadable) = try DeadLetterRecord.read(path: output.deadLetterPath)
                 #expect(unreadable == 0)
-                #expect(Set(records.map(\.item.id)) == Set(poisoned.map { DocumentID.make(documents[$0]) }))
+                #expect(Set(records.map(\.item.id)) == Set(poisoned.map { DocumentID.make(documents[$0]).text }))
                 #expect(records.count == poisoned.count)
                 #expect(records.allSatisfy { $0.status == 400 && $0.error.type == "document_parsing_exception" })
                 #expect(records.allSatisfy { $0.item.document == documents[Int($0.item.offset / 100)].document })
@@ -93,7 +93,7 @@ struct EndToEndTests {
                 #expect(!FileManager.default.fileExists(atPath: output.deadLetterPath))
                 let final = Self.storedIDs(server)
                 #expect(final.count == n)
-                #expect(final.ids == Set(documents.map { DocumentID.make($0) }))
+                #expect(final.ids == Set(documents.map { DocumentID.make($0).text }))
             }
         }
         #expect(logs.text.contains("written to the dead-letter file"))
@@ -183,13 +183,13 @@ struct EndToEndTests {
             try await withOutput(config, dataDirectory: dir) { output in
                 var documents = makeDocuments(60)
                 let huge = #"{"@timestamp":"2024-11-14T22:13:20.000Z","message":""# + String(repeating: "x", count: 5000) + #""}"#
-                documents[17].document = Array(huge.utf8)
+                documents[17].document = Array(huge.utf8)[...]
                 let report = try await output.deliver(documents)
                 #expect(report.delivered == 59)
                 #expect(report.deadLettered == 1)
                 #expect(Self.storedIDs(server).count == 59)
                 let (records, _) = try DeadLetterRecord.read(path: output.deadLetterPath)
-                #expect(records.map(\.item.id) == [DocumentID.make(documents[17])])
+                #expect(records.map(\.item.id) == [DocumentID.make(documents[17]).text])
                 #expect(records.first?.status == 413)
                 #expect(records.first?.error.type == "shipper_document_too_large")
             }

@@ -75,7 +75,7 @@ struct IndexNameTests {
         ]
         let items = resolver.items(for: docs)
         #expect(items.map(\.index) == ["i-x", "i-x", "i-y"])
-        #expect(items.map(\.id) == docs.map { DocumentID.make($0) })
+        #expect(items.map(\.id) == docs.map { DocumentID.make($0).text })
         #expect(Set(items.map(\.id)).count == 3)
         #expect(items[1].offset == 10 && items[1].source == 1)
     }

@@ -20,4 +20,14 @@ size_t shipper_igzip_bound(size_t n);
 /// Writes one gzip member (RFC 1952) of `in` to `out`. Returns the bytes written, or -1 when `cap`
 /// was too small or ISA-L failed.
 long shipper_igzip_compress(shipper_igzip *c, const void *in, size_t n, void *out, size_t cap);
+
+/// Starts a gzip member fed in pieces with shipper_igzip_feed (the stream of one-shot
+/// shipper_igzip_compress, in steps).
+void shipper_igzip_begin(shipper_igzip *c);
+
+/// Compresses up to `n` bytes of `in` into `out` (`cap` bytes of room); `last` marks the end of the
+/// input. Sets `consumed` (input bytes taken) and `done` (the member is complete: only after
+/// `last`, once everything is written). Returns the bytes written, or -1 when ISA-L failed. Call
+/// again with the rest (and more room) until everything is consumed, and after `last` until `done`.
+long shipper_igzip_feed(shipper_igzip *c, const void *in, size_t n, void *out, size_t cap, int last, size_t *consumed, int *done);
 #endif
