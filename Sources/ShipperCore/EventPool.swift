@@ -51,7 +51,15 @@ public final class EventPool: @unchecked Sendable {
             // spares, and the caller gets the spares' empty storage.
             swap(&spare, &events)
         } else {
-            spare.append(contentsOf: events[0..<keep])
+            // Moved, not copied (a copy would retain every array of every event, and the
+            // removal release them again).
+            events.withUnsafeMutableBufferPointer { buffer in
+                for i in 0..<keep {
+                    var event = LogEvent()
+                    swap(&event, &buffer[i])
+                    spare.append(consume event)
+                }
+            }
             events.removeAll(keepingCapacity: true)
         }
     }

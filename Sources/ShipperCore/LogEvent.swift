@@ -420,9 +420,19 @@ extension Array where Element == LogEvent {
             for i in buffer.indices {
                 var event = LogEvent()
                 swap(&event, &buffer[i])
-                try body(event)
+                try body(consume event)
             }
         }
         removeAll(keepingCapacity: true)
+    }
+
+    /// Calls `body` with each event in place, in order. Reading an event passed this way costs no
+    /// copy; an event read through the array's buffer pointer (`buffer[i]` passed by value) is
+    /// copied (a retain and release per array in it), since the callee could change that memory.
+    @inlinable
+    public mutating func withEachEvent(_ body: (inout LogEvent) throws -> Void) rethrows {
+        try withUnsafeMutableBufferPointer { buffer in
+            for i in buffer.indices { try body(&buffer[i]) }
+        }
     }
 }

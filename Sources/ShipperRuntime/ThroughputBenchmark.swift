@@ -170,14 +170,10 @@ public enum ThroughputBenchmark {
         _ count: inout Int
     ) {
         for i in events.indices { parse.apply(&events[i]) }
-        // Through the buffer: 6 % faster than indexing the array (measured), though passing
-        // `events[i]` still copies the event (a retain per array in it).
-        events.withUnsafeBufferPointer { events in
-            for i in events.indices {
-                if events[i].index(of: FieldPaths.tags) != nil { failures += 1 }
-                encoder.encode(events[i], into: &output)
-                output.append(0x0A)
-            }
+        events.withEachEvent { event in
+            if event.index(of: FieldPaths.tags) != nil { failures += 1 }
+            encoder.encode(event, into: &output)
+            output.append(0x0A)
         }
         count += events.count
         outputBytes += output.count

@@ -130,6 +130,8 @@ final class AccessLogProgram: Sendable {
     let rawRequest: FieldPath
     /// Top-level names of every field the program can write (to find fields of the event it replaces).
     let roots: [FieldPath]
+    /// `roots[i].rootID`.
+    let rootIDs: [Int]
     /// For each of `roots`, the paths under it the program can write.
     let claimsByRoot: [[FieldPath]]
     /// Upper bound of fields one line adds.
@@ -312,6 +314,7 @@ final class AccessLogProgram: Sendable {
             }
         }
         self.roots = roots
+        self.rootIDs = roots.map(\.rootID)
         self.claimsByRoot = claimsByRoot
         self.maxFields = claimPaths.count
         self.hasAddressChain = hasAddressChain
@@ -788,18 +791,12 @@ final class AccessLogProgram: Sendable {
                 i += 1
                 continue
             }
-            // Which of `roots` is this field under? (Read without reference counting: this runs per line.)
+            // Which of `roots` is this field under? (Compares root ids, without walking up or
+            // reference counting: this runs for every field of every line.)
             let rootIndex = fields.withUnsafeBufferPointer { buf -> Int in
-                unowned(unsafe) var node = buf[i].path
-                while node.depth > 1 {
-                    guard let parent = node.parent else { break }
-                    unowned(unsafe) let p = parent
-                    node = p
-                }
-                return roots.withUnsafeBufferPointer { roots in
-                    for r in 0..<roots.count where roots[r] === node || (!node.interned && roots[r] == node) {
-                        return r
-                    }
+                let id = buf[i].path.rootID
+                return rootIDs.withUnsafeBufferPointer { ids in
+                    for r in 0..<ids.count where ids[r] == id { return r }
                     return -1
                 }
             }

@@ -83,9 +83,8 @@ public struct ParseStage: Stage {
     }
 
     public func process(_ event: consuming LogEvent, into output: inout [LogEvent]) {
-        var event = event
         apply(&event)
-        output.append(event)
+        output.append(consume event)
     }
 
     /// Parses in place.

@@ -81,9 +81,8 @@ public struct ModifyStage: Stage {
     }
 
     public func process(_ event: consuming LogEvent, into output: inout [LogEvent]) {
-        var event = event
         apply(&event)
-        output.append(event)
+        output.append(consume event)
     }
 
     public func apply(_ event: inout LogEvent) {

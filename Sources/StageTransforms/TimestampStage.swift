@@ -58,9 +58,8 @@ public struct TimestampStage: Stage {
     }
 
     public func process(_ event: consuming LogEvent, into output: inout [LogEvent]) {
-        var event = event
         apply(&event)
-        output.append(event)
+        output.append(consume event)
     }
 
     public func apply(_ event: inout LogEvent) {

@@ -88,6 +88,24 @@ import Testing
         #expect(pool.count == 3)
     }
 
+    /// Events given back to a pool that still has spares are moved in (the path that does not
+    /// swap arrays): kept with their capacity, emptied, and the caller's array left empty.
+    @Test func eventsGivenBackNextToSparesKeepTheirCapacity() {
+        let pool = EventPool(maxEvents: 8)
+        var first = [LogEvent(message: Array(repeating: UInt8(ascii: "a"), count: 300))]
+        pool.recycle(&first)
+        #expect(pool.count == 1)
+        var events = (0..<3).map { i in LogEvent(message: Array(repeating: UInt8(ascii: "b"), count: 600 + i)) }
+        events.withEachEvent { $0.streamKey = 5 }
+        #expect(events.allSatisfy { $0.streamKey == 5 }, "withEachEvent changes the events in place")
+        pool.recycle(&events)
+        #expect(events.isEmpty && pool.count == 4)
+        var taken: [LogEvent] = []
+        for _ in 0..<4 { taken.append(pool.take()) }
+        #expect(taken.allSatisfy { $0.fields.isEmpty && $0.arena.isEmpty && $0.streamKey == 0 })
+        #expect(taken.filter { $0.arena.capacity >= 600 }.count == 3)
+    }
+
     /// An event whose array elements grew large (a JSON line with a huge array) is not kept.
     @Test func eventsWithLargeArraysAreNotKept() {
         let pool = EventPool(maxEvents: 4, maxFields: 16)

@@ -76,8 +76,8 @@ struct MeteredRouter {
     mutating func flush(now: Timestamp?) -> [LogEvent] {
         var out: [LogEvent] = []
         for i in pipelines.indices {
-            let flushed = pipelines[i].flush(now: now)
-            count(i, flushed)  // also when empty: a filter after the held stage may have dropped them
+            var flushed = pipelines[i].flush(now: now)
+            count(i, &flushed)  // also when empty: a filter after the held stage may have dropped them
             out.append(contentsOf: flushed)
         }
         return out
@@ -90,23 +90,23 @@ struct MeteredRouter {
 
     private mutating func run(_ i: Int, _ batch: consuming [LogEvent]) -> [LogEvent] {
         meters[i].received.increment(by: batch.count)
-        let out = pipelines[i].process(batch)
-        count(i, out)
+        var out = pipelines[i].process(batch)
+        count(i, &out)
         return out
     }
 
     /// Counts what pipeline `i` passed on, its failure tags, and what its filters dropped.
-    private mutating func count(_ i: Int, _ out: [LogEvent]) {
+    private mutating func count(_ i: Int, _ out: inout [LogEvent]) {
         let meter = meters[i]
         if !out.isEmpty { meter.sent.increment(by: out.count) }
         var parse = 0
         var decode = 0
         var timestamp = 0
-        for e in out.indices {
-            guard case .array(let tags)? = out[e][FieldPaths.tags] else { continue }
-            for tag in out[e].elements(tags) {
+        out.withEachEvent { event in
+            guard case .array(let tags)? = event[FieldPaths.tags] else { return }
+            for tag in event.elements(tags) {
                 guard case .string(let s) = tag else { continue }
-                let bytes = out[e].arena[s.range]
+                let bytes = event.arena[s.range]
                 if bytes.elementsEqual(EventTags.parseFailure.utf8) {
                     parse += 1
                 } else if bytes.elementsEqual(EventTags.decodeFailure.utf8) {
