@@ -132,6 +132,8 @@ final class AccessLogProgram: Sendable {
     let roots: [FieldPath]
     /// `roots[i].rootID`.
     let rootIDs: [Int]
+    /// Bit `rootID % 64` set for each of `roots`.
+    let rootMask: UInt64
     /// For each of `roots`, the paths under it the program can write.
     let claimsByRoot: [[FieldPath]]
     /// Upper bound of fields one line adds.
@@ -315,6 +317,7 @@ final class AccessLogProgram: Sendable {
         }
         self.roots = roots
         self.rootIDs = roots.map(\.rootID)
+        self.rootMask = roots.reduce(0) { $0 | 1 &<< (UInt64(truncatingIfNeeded: $1.rootID) & 63) }
         self.claimsByRoot = claimsByRoot
         self.maxFields = claimPaths.count
         self.hasAddressChain = hasAddressChain
@@ -783,6 +786,17 @@ final class AccessLogProgram: Sendable {
     /// (in place) and remove earlier fields they conflict with (an ancestor or descendant path).
     /// `skip` is the index of a field already replaced in place (the @timestamp), or -1.
     func replaceConflicting(_ fields: inout [Field], originalCount: Int, skip: Int) {
+        // Usually no earlier field is under a root the line wrote (a container's metadata, the
+        // log file): one pass over root-id bits says so (a bit shared by two roots only costs the
+        // full check below).
+        let mask = rootMask
+        let anyUnderARoot = fields.withUnsafeBufferPointer { buf -> Bool in
+            for k in 0..<originalCount where k != skip && mask & (1 &<< (UInt64(truncatingIfNeeded: buf[k].path.rootID) & 63)) != 0 {
+                return true
+            }
+            return false
+        }
+        if !anyUnderARoot { return }
         var n0 = originalCount
         var i = 0
         var skip = skip
