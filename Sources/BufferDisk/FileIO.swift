@@ -71,6 +71,19 @@ final class FileHandle: Sendable {
         return result
     }
 
+    /// Reads up to `count` bytes at `offset` into `bytes` (replacing what it held; its storage is
+    /// used again when nothing else refers to it).
+    func read(into bytes: inout [UInt8], count: Int, at offset: Int64) throws {
+        bytes.removeAll(keepingCapacity: true)
+        var failure: (any Error)?
+        bytes.append(addingCapacity: count) { span in
+            span.withUnsafeMutableBufferPointer { buffer, initialized in
+                do { initialized = try read(into: UnsafeMutableRawBufferPointer(buffer), at: offset) } catch { failure = error }
+            }
+        }
+        if let failure { throw failure }
+    }
+
     /// Writes all of `bytes` at `offset`.
     func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws {
         var done = 0

@@ -27,3 +27,9 @@ __attribute__((constructor)) static void shipper_bound_malloc_at_start(void) {
 }
 
 void shipper_malloc_is_bounded(void) {}
+
+void shipper_release_free_memory(void) {
+#if defined(__GLIBC__)
+    malloc_trim(0);
+#endif
+}

@@ -59,6 +59,32 @@ import Testing
         #expect(batch.positions.count == all.count && batch.positions.last == batch.end)
     }
 
+    /// Reads go into arrays used again (DiskBuffer.PieceRing): records an output still holds keep
+    /// their documents while many more reads than the ring has slots go by, alternating batches
+    /// dropped at once with batches held; every record read is the record appended.
+    @Test func heldRecordsKeepTheirDocumentsWhileReadsReuseTheirPieces() async throws {
+        let dir = try TempDir()
+        let b = try DiskBuffer(config: config(dir, maxSize: 64 << 20, segmentSize: 32 << 20), readers: ["x"], logger: log.logger)
+        let all = records(0..<(3 * DiskBuffer.PieceRing.slots * 4), size: 1000)
+        try await b.append(all)
+        var held: [[BufferRecord]] = []
+        var read: [BufferRecord] = []
+        var batches = 0
+        while read.count < all.count {
+            // Four 1 KB records per batch: one piece per read, so the ring turns every `slots` reads.
+            let batch = try #require(try await b.read(reader: "x", maxRecords: 4, maxBytes: 1 << 20))
+            read += batch.records
+            if batches % 2 == 0 { held.append(batch.records) }
+            batches += 1
+        }
+        #expect(batches > 2 * DiskBuffer.PieceRing.slots)
+        #expect(read == all)
+        var expectedHeld: [BufferRecord] = []
+        for k in stride(from: 0, to: batches, by: 2) { expectedHeld += all[(k * 4)..<(k * 4 + 4)] }
+        let heldNow: [BufferRecord] = held.flatMap { $0 }
+        #expect(heldNow == expectedHeld)
+    }
+
     @Test func maxBytesLimitsABatchButNeverBelowOneRecord() async throws {
         let dir = try TempDir()
         let b = try DiskBuffer(config: config(dir, segmentSize: 1 << 16), readers: ["x"], logger: log.logger)

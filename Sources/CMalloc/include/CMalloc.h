@@ -7,4 +7,8 @@ void shipper_bound_malloc(int arenas, int mmap_threshold);
 
 /// Does nothing; referencing it links the object whose constructor bounds malloc before main.
 void shipper_malloc_is_bounded(void);
+
+/// Gives the free pages inside malloc's heap back to the system (glibc: malloc_trim(0), which also
+/// releases whole free pages in the middle of the heap, not only at its top). A no-op elsewhere.
+void shipper_release_free_memory(void);
 #endif

@@ -1,3 +1,4 @@
+import CMalloc
 import BufferDisk
 import Logging
 import ServiceLifecycle
@@ -98,6 +99,12 @@ final class BufferService: Service, @unchecked Sendable {
             group.addTask {
                 while !Task.isCancelled {
                     monitor.publish()
+                    // Blocks of batches (buffer reads, bulk items, compressed bodies) live as long
+                    // as a delivery and are freed in another order than allocated: the free space
+                    // between live blocks grew with the input (the heap 13 -> 23 MiB over 2.5
+                    // million nginx lines). Giving the free pages back twice a second keeps peak
+                    // RSS to what is live, for about 0.1 % CPU (pages used again fault back in).
+                    shipper_release_free_memory()
                     try? await Task.sleep(for: interval)
                 }
             }
