@@ -921,12 +921,16 @@ public final class DiskBuffer: Sendable {
     /// lifetimes split (the heap grew with the input: 13 to 23 MiB over 2.5 million lines). A
     /// ring slot is filled again `slots` reads later; a piece still referenced by then is left to
     /// its slices (copy on write: the slot gets a new array), never overwritten.
+    ///
+    /// The ring starts with `slots` slots and grows (up to `maxSlots`) when a read finds its
+    /// slot's piece still held: outputs with more batches in flight get a larger ring.
     struct PieceRing {
-        static let slots = 48
+        static let slots = 32
+        static let maxSlots = 128
         var pieces: [[UInt8]] = Array(repeating: [], count: slots)
         var next = 0
 
-        /// The next slot's array (the slot left empty until ``put(_:)``).
+        /// The next slot's array (the slot left empty until ``put(_:reused:)``).
         mutating func take() -> [UInt8] {
             var piece: [UInt8] = []
             swap(&piece, &pieces[next])
@@ -934,9 +938,15 @@ public final class DiskBuffer: Sendable {
         }
 
         /// Back into the slot ``take()`` emptied; a piece grown for a large record is not kept.
-        mutating func put(_ piece: [UInt8]) {
+        /// `reused`: the read went into the slot's storage (false: it was still held).
+        mutating func put(_ piece: [UInt8], reused: Bool) {
             pieces[next] = piece.capacity <= 2 * DiskBuffer.readPieceBytes ? piece : []
-            next = (next + 1) % Self.slots
+            next += 1
+            if !reused && pieces.count < Self.maxSlots {
+                // One more slot right after this one: the held piece's slot comes round later.
+                pieces.insert([], at: next)
+            }
+            if next == pieces.count { next = 0 }
         }
     }
 
@@ -953,10 +963,17 @@ public final class DiskBuffer: Sendable {
             var last = first
             while last + 1 < plan.ends.count && Int64(plan.ends[last + 1]) - pieceStart <= Int64(Self.readPieceBytes) { last += 1 }
             let pieceEnd = Int64(plan.ends[last])
+            let count = Int(pieceEnd - pieceStart)
             var bytes = readPieces.withLock { $0.take() }
-            defer { readPieces.withLock { $0.put(bytes) } }
-            try plan.file.read(into: &bytes, count: Int(pieceEnd - pieceStart), at: pieceStart)
-            guard bytes.count == Int(pieceEnd - pieceStart) else {
+            // Storage that is large enough is used again unless something still holds it (then
+            // copy on write gives a new array: the ring grows). New storage is piece-sized, so
+            // that any piece fits in it later.
+            let previous = bytes.capacity >= count ? bytes.withUnsafeBytes { $0.baseAddress } : nil
+            if bytes.capacity < count { bytes = []; bytes.reserveCapacity(max(count, Self.readPieceBytes)) }
+            try plan.file.read(into: &bytes, count: count, at: pieceStart)
+            let reused = previous == nil || bytes.withUnsafeBytes { $0.baseAddress } == previous
+            defer { readPieces.withLock { $0.put(bytes, reused: reused) } }
+            guard bytes.count == count else {
                 throw BufferError.io(operation: "read (file shorter than expected)", path: plan.file.path, errno: EIO)
             }
             // The records' documents are slices of `bytes`: one allocation per piece, none per record.

@@ -8,6 +8,11 @@ void shipper_bound_malloc(int arenas, int mmap_threshold) {
 #if defined(__GLIBC__)
     mallopt(M_ARENA_MAX, arenas);
     mallopt(M_MMAP_THRESHOLD, mmap_threshold);
+    // Setting the mmap threshold also fixes the trim threshold at 128 KiB: every free() that left
+    // that much free at the heap's top gave it back, and the next allocation there (a step's read
+    // buffer, a batch's arrays) faulted fresh pages in again. Free pages go back on a timer
+    // instead (shipper_release_free_memory).
+    mallopt(M_TRIM_THRESHOLD, 16 << 20);
 #else
     (void)arenas;
     (void)mmap_threshold;

@@ -60,12 +60,13 @@ import Testing
     }
 
     /// Reads go into arrays used again (DiskBuffer.PieceRing): records an output still holds keep
-    /// their documents while many more reads than the ring has slots go by, alternating batches
-    /// dropped at once with batches held; every record read is the record appended.
+    /// their documents while many more reads than the ring can have slots go by (it grows while
+    /// held pieces come round), alternating batches dropped at once with batches held; every
+    /// record read is the record appended.
     @Test func heldRecordsKeepTheirDocumentsWhileReadsReuseTheirPieces() async throws {
         let dir = try TempDir()
         let b = try DiskBuffer(config: config(dir, maxSize: 64 << 20, segmentSize: 32 << 20), readers: ["x"], logger: log.logger)
-        let all = records(0..<(3 * DiskBuffer.PieceRing.slots * 4), size: 1000)
+        let all = records(0..<(3 * DiskBuffer.PieceRing.maxSlots * 4), size: 1000)
         try await b.append(all)
         var held: [[BufferRecord]] = []
         var read: [BufferRecord] = []
@@ -77,7 +78,7 @@ import Testing
             if batches % 2 == 0 { held.append(batch.records) }
             batches += 1
         }
-        #expect(batches > 2 * DiskBuffer.PieceRing.slots)
+        #expect(batches > 2 * DiskBuffer.PieceRing.maxSlots)
         #expect(read == all)
         var expectedHeld: [BufferRecord] = []
         for k in stride(from: 0, to: batches, by: 2) { expectedHeld += all[(k * 4)..<(k * 4 + 4)] }
