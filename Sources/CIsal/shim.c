@@ -62,25 +62,6 @@ size_t shipper_igzip_bound(size_t n) {
     return n + n / 64 + 1024;
 }
 
-long shipper_igzip_compress(shipper_igzip *c, const void *in, size_t n, void *out, size_t cap) {
-    if (n > UINT32_MAX || cap > UINT32_MAX) return -1;
-    struct isal_zstream *s = &c->stream;
-    isal_deflate_init(s);
-    s->level = (uint32_t)c->level;
-    s->level_buf = c->level_buf;
-    s->level_buf_size = c->level_buf_size;
-    s->gzip_flag = IGZIP_GZIP;
-    s->end_of_stream = 1;
-    s->flush = NO_FLUSH;
-    s->next_in = (uint8_t *)in;
-    s->avail_in = (uint32_t)n;
-    s->next_out = out;
-    s->avail_out = (uint32_t)cap;
-    if (isal_deflate(s) != COMP_OK) return -1;
-    if (s->internal_state.state != ZSTATE_END || s->avail_in != 0) return -1;
-    return (long)s->total_out;
-}
-
 void shipper_igzip_begin(shipper_igzip *c) {
     struct isal_zstream *s = &c->stream;
     isal_deflate_init(s);

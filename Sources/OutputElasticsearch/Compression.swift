@@ -69,6 +69,7 @@ final class GzipCompressor: @unchecked Sendable {
     /// Compresses the next piece of the member started by ``begin()`` and appends what comes out
     /// to `out`; `last: true` ends the member (an empty last piece is fine).
     func feed(_ input: UnsafeRawBufferPointer, last: Bool, into out: inout ByteBuffer) throws {
+        if input.isEmpty && !last { return }
         var rest = input
         switch engine {
         case .igzip(let c):
@@ -77,8 +78,9 @@ final class GzipCompressor: @unchecked Sendable {
                 var done: Int32 = 0
                 let room = max(shipper_igzip_bound(rest.count), 16 << 10)
                 var failed = false
+                var written = 0
                 out.writeWithUnsafeMutableBytes(minimumWritableBytes: room) { dst -> Int in
-                    let written = shipper_igzip_feed(c, rest.baseAddress, rest.count, dst.baseAddress, dst.count, last ? 1 : 0, &consumed, &done)
+                    written = shipper_igzip_feed(c, rest.baseAddress, rest.count, dst.baseAddress, dst.count, last ? 1 : 0, &consumed, &done)
                     if written < 0 {
                         failed = true
                         return 0
@@ -86,6 +88,8 @@ final class GzipCompressor: @unchecked Sendable {
                     return written
                 }
                 if failed { throw Failure(code: -1) }
+                // With this much room igzip always makes progress; never spin if it did not.
+                if consumed == 0 && written == 0 && done == 0 { throw Failure(code: -2) }
                 rest = UnsafeRawBufferPointer(rebasing: rest[consumed...])
                 if rest.isEmpty && (!last || done != 0) { return }
             }
@@ -98,7 +102,7 @@ final class GzipCompressor: @unchecked Sendable {
                 let room = max(Int(deflateBound(stream, UInt(rest.count))) + 64, 16 << 10)
                 var status: Int32 = Z_OK
                 var consumed = 0
-                out.writeWithUnsafeMutableBytes(minimumWritableBytes: room) { dst -> Int in
+                let produced = out.writeWithUnsafeMutableBytes(minimumWritableBytes: room) { dst -> Int in
                     stream.pointee.next_in = UnsafeMutablePointer(mutating: rest.baseAddress?.assumingMemoryBound(to: Bytef.self))
                     stream.pointee.avail_in = uInt(rest.count)
                     stream.pointee.next_out = dst.baseAddress!.assumingMemoryBound(to: Bytef.self)
@@ -108,6 +112,7 @@ final class GzipCompressor: @unchecked Sendable {
                     return dst.count - Int(stream.pointee.avail_out)
                 }
                 guard status == Z_OK || status == Z_STREAM_END || status == Z_BUF_ERROR else { throw Failure(code: status) }
+                if consumed == 0 && produced == 0 && status != Z_STREAM_END { throw Failure(code: status) }
                 rest = UnsafeRawBufferPointer(rebasing: rest[consumed...])
                 if last ? status == Z_STREAM_END : rest.isEmpty { return }
             }

@@ -51,7 +51,10 @@ final class DiskCampaign {
             try await h.server.goDown(.refuseConnections)
             let c = try container("max-size")
             for _ in 0..<(lines * 3 / 100) { c.writeBurst(100) }
-            let full = await waitUntil(timeout: 30, every: 0.2) { h.metric("shipper_buffer_bytes").map { $0 >= 2.5 * 1_048_576 } ?? false }
+            // An append waits for room as a whole, so the buffer stops within one worker step's
+            // records of max_size (224 KiB of these lines are ~1.2 MB of documents): at 2 MiB of
+            // the 3, with 10 MB of documents written, the input has paused.
+            let full = await waitUntil(timeout: 30, every: 0.2) { h.metric("shipper_buffer_bytes").map { $0 >= 2.0 * 1_048_576 } ?? false }
             await pause(options.short ? 3 : 10)
             let alive = h.shipper.checkAlive()
             try await h.server.comeUp()

@@ -14,15 +14,10 @@ typedef struct shipper_igzip shipper_igzip;
 shipper_igzip *shipper_igzip_create(int level);
 void shipper_igzip_destroy(shipper_igzip *c);
 
-/// Room that is always enough for one gzip member of `n` input bytes.
+/// Room that is always enough for the compressed output of `n` input bytes.
 size_t shipper_igzip_bound(size_t n);
 
-/// Writes one gzip member (RFC 1952) of `in` to `out`. Returns the bytes written, or -1 when `cap`
-/// was too small or ISA-L failed.
-long shipper_igzip_compress(shipper_igzip *c, const void *in, size_t n, void *out, size_t cap);
-
-/// Starts a gzip member fed in pieces with shipper_igzip_feed (the stream of one-shot
-/// shipper_igzip_compress, in steps).
+/// Starts a gzip member (RFC 1952), fed in pieces with shipper_igzip_feed.
 void shipper_igzip_begin(shipper_igzip *c);
 
 /// Compresses up to `n` bytes of `in` into `out` (`cap` bytes of room); `last` marks the end of the
