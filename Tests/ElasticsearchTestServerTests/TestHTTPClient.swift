@@ -212,7 +212,7 @@ enum TestClient {
     /// Sends raw bytes on a fresh connection and reads until `done` says the bytes so far are enough, the
     /// peer closes, or the deadline passes. Returns what was read and whether the peer closed.
     static func raw(port: Int, _ bytes: [UInt8], until done: @escaping @Sendable ([UInt8]) -> Bool) async throws -> (bytes: [UInt8], closed: Bool) {
-        try await withDeadline(20, "raw exchange") {
+        try await withDeadline(60, "raw exchange") {
             let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .connect(host: "127.0.0.1", port: port) { channel in
                     channel.eventLoop.makeCompletedFuture {
