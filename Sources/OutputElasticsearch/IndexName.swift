@@ -193,6 +193,8 @@ public struct IndexResolver: Sendable {
     }
 
     let mode: Mode
+    /// The name every document gets, when the template reads neither fields nor the time.
+    let constantName: String?
 
     public init(config: ElasticsearchOutputConfig) throws {
         if let ds = config.dataStream {
@@ -201,6 +203,13 @@ public struct IndexResolver: Sendable {
                 namespace: try IndexNameTemplate(ds.namespace))
         } else {
             mode = .index(try IndexNameTemplate(config.index))
+        }
+        if case .index(let t) = mode, t.fields.isEmpty, !t.usesTime {
+            var scratch: [UInt8] = []
+            t.render(attributes: [], timestamp: 0, into: &scratch)
+            constantName = IndexName.sanitize(scratch)
+        } else {
+            constantName = nil
         }
     }
 
@@ -240,13 +249,6 @@ public struct IndexResolver: Sendable {
         return IndexName.sanitize(scratch)
     }
 
-    /// The name every document gets, when the template reads neither fields nor the time.
-    var constantName: String? {
-        guard case .index(let t) = mode, t.fields.isEmpty, !t.usesTime else { return nil }
-        var scratch: [UInt8] = []
-        t.render(attributes: [], timestamp: 0, into: &scratch)
-        return IndexName.sanitize(scratch)
-    }
 
     /// Index names and ids for a batch; consecutive documents with the same raw name share one
     /// `String`.

@@ -131,13 +131,14 @@ public final class FileOutput {
             // One dictionary access per run of documents for the same path (usually the batch).
             let path = documents[i].path
             if pending[path] == nil { order.append(path) }
-            pending[path, default: []].withAppending { out in
+            func appendRun(to out: inout [UInt8]) {
                 while i < documents.count && documents[i].path == path {
                     out.append(contentsOf: documents[i].json)
                     out.append(0x0A)
                     i += 1
                 }
             }
+            appendRun(to: &pending[path, default: []])
         }
         eventsWritten += documents.count
         try flushPending()
@@ -402,10 +403,4 @@ public struct PathTemplate: Sendable {
     }
 
     static func two(_ v: Int) -> String { v < 10 ? "0\(v)" : String(v) }
-}
-
-extension Array where Element == UInt8 {
-    /// Runs `body` on the array in place (through a dictionary's `default:` subscript, without a
-    /// copy).
-    fileprivate mutating func withAppending(_ body: (inout [UInt8]) -> Void) { body(&self) }
 }

@@ -40,6 +40,21 @@ func sampleEvents(_ n: Int, service: String = "web", start: Int = 0) -> [LogEven
         #expect(out.eventsWritten == 3)
     }
 
+    /// Encoded documents (from the buffer) to interleaved paths: each file gets its documents in
+    /// order, one line each.
+    @Test func writesDocumentsToInterleavedPaths() throws {
+        let dir = try TempDir()
+        let out = try FileOutput(config: FileOutputConfig(path: dir.path + "/%{x}.ndjson"))
+        let a = dir.path + "/a.ndjson", b = dir.path + "/b.ndjson"
+        let docs: [(path: String, json: ArraySlice<UInt8>)] = [(a, Array("1".utf8)[...]), (a, Array("2".utf8)[...]), (b, Array("3".utf8)[...]), (a, Array("4".utf8)[...])]
+        try out.write(documents: docs)
+        try out.close()
+        #expect(dir.files() == ["a.ndjson", "b.ndjson"])
+        #expect(String(decoding: dir.read("a.ndjson"), as: UTF8.self) == "1\n2\n4\n")
+        #expect(String(decoding: dir.read("b.ndjson"), as: UTF8.self) == "3\n")
+        #expect(out.eventsWritten == 4)
+    }
+
     @Test func rotatesBySize() throws {
         let dir = try TempDir()
         var config = FileOutputConfig(path: dir.path + "/x.ndjson", maxSize: ByteSize(bytes: 1024))
