@@ -195,6 +195,8 @@ public final class DiskBuffer: Sendable {
         var volumeFullSince: ContinuousClock.Instant?
         var volumeFullPauses = 0
         var volumeFullLogged: ContinuousClock.Instant?
+        /// When an append last logged that it waits at `max_size` (at most once a minute).
+        var maxSizeLogged: ContinuousClock.Instant?
         /// A ledger write that failed for lack of space was logged (once per episode).
         var ledgerNoSpaceLogged = false
 
@@ -625,6 +627,19 @@ public final class DiskBuffer: Sendable {
                 do { try FS.remove(f.path) } catch { logger.error("buffer: \(error)") }
             }
             if ready { return }
+            // Said at the first wait, then at most once a minute while appends keep waiting (the
+            // gauges and /health show it all along): an outage fills the buffer by design.
+            let bytes = state.withLock { s -> Int64? in
+                let now = ContinuousClock.now
+                if let logged = s.maxSizeLogged, now - logged < .seconds(60) { return nil }
+                s.maxSizeLogged = now
+                return s.bytesOnDisk
+            }
+            if let bytes {
+                logger.warning(
+                    "buffer: at max_size (\(bytes) of \(config.maxSize.bytes) bytes): reading pauses until the outputs deliver and their segments are deleted; nothing is dropped",
+                    metadata: ["path": "\(directory)"])
+            }
             _ = try await suspend { s, w in
                 if s.closed { return .fail(BufferError.closed) }
                 if s.hasSpace(for: need, maxSize: self.config.maxSize.bytes) { return .ready(false) }

@@ -24,6 +24,8 @@ import Testing
         // It is suspended on the space condition: it cannot have finished, and wrote nothing.
         #expect(events.all.isEmpty)
         #expect(b.stats().records == 52)
+        // And it said so, once.
+        #expect(log.messages(.warning).filter { $0.contains("at max_size (4056 of 4096 bytes): reading pauses") }.count == 1)
 
         // Acknowledging part of the first segment frees nothing: still waiting.
         let few = try #require(try await b.read(reader: "r", maxRecords: 5, maxBytes: 1 << 20))
