@@ -197,6 +197,14 @@ public final class DiskBuffer: Sendable {
         var volumeFullLogged: ContinuousClock.Instant?
         /// When an append last logged that it waits at `max_size` (at most once a minute).
         var maxSizeLogged: ContinuousClock.Instant?
+
+        /// Whether a message last logged at `last` may be logged again at `now` (at most once a
+        /// minute); if so, `last` becomes `now`.
+        static func dueOncePerMinute(_ last: inout ContinuousClock.Instant?, now: ContinuousClock.Instant) -> Bool {
+            if let logged = last, now - logged < .seconds(60) { return false }
+            last = now
+            return true
+        }
         /// A ledger write that failed for lack of space was logged (once per episode).
         var ledgerNoSpaceLogged = false
 
@@ -630,10 +638,7 @@ public final class DiskBuffer: Sendable {
             // Said at the first wait, then at most once a minute while appends keep waiting (the
             // gauges and /health show it all along): an outage fills the buffer by design.
             let bytes = state.withLock { s -> Int64? in
-                let now = ContinuousClock.now
-                if let logged = s.maxSizeLogged, now - logged < .seconds(60) { return nil }
-                s.maxSizeLogged = now
-                return s.bytesOnDisk
+                State.dueOncePerMinute(&s.maxSizeLogged, now: .now) ? s.bytesOnDisk : nil
             }
             if let bytes {
                 logger.warning(
@@ -663,9 +668,7 @@ public final class DiskBuffer: Sendable {
                 s.waitingForVolume = true
                 s.volumeFullPauses += 1
                 if s.volumeFullSince == nil { s.volumeFullSince = now }
-                if let logged = s.volumeFullLogged, now - logged < .seconds(60) { return nil }
-                s.volumeFullLogged = now
-                return s.volumeFullPauses
+                return State.dueOncePerMinute(&s.volumeFullLogged, now: now) ? s.volumeFullPauses : nil
             }
             if let pauses {
                 logger.error(
