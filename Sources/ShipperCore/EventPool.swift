@@ -52,15 +52,13 @@ public final class EventPool: @unchecked Sendable {
             swap(&spare, &events)
         } else {
             // Moved, not copied (a copy would retain every array of every event, and the
-            // removal release them again).
-            events.withUnsafeMutableBufferPointer { buffer in
-                for i in 0..<keep {
-                    var event = LogEvent()
-                    swap(&event, &buffer[i])
-                    spare.append(consume event)
-                }
+            // removal release them again); the events past `keep` are freed.
+            var moved = 0
+            events.drainEvents { event in
+                guard moved < keep else { return }
+                spare.append(event)
+                moved += 1
             }
-            events.removeAll(keepingCapacity: true)
         }
     }
 
