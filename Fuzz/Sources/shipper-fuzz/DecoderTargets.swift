@@ -71,8 +71,10 @@ enum DecoderTargets {
         }
     }
 
-    /// An event as JSON with its origin and stream key.
+    /// An event as JSON with its origin and stream key. (Written field by field: interpolating
+    /// the `EventOrigin` struct goes through reflection, which took a tenth of the target's time.)
     static func text(_ e: LogEvent) -> String {
-        "\(JSONWriter.string(e)) \(e.origin) \(e.streamKey)"
+        JSONWriter.string(e) + " " + String(e.origin.source) + ":" + String(e.origin.offset) + "-" + String(e.origin.endOffset)
+            + " " + String(e.streamKey)
     }
 }
