@@ -37,6 +37,61 @@ import Testing
         #expect(try await b.read(reader: "es", maxRecords: 10, maxBytes: 1 << 20) == nil)
     }
 
+    @Test func withAnFsyncIntervalLedgersAreWrittenByTheFsyncAndAtClose() async throws {
+        // The interval (an hour) never elapses in the test: `sync()` stands for the periodic fsync.
+        let dir = try TempDir()
+        let b = try DiskBuffer(config: config(dir, segmentSize: 1024, fsync: .interval(.seconds(3600))), readers: ["es"], logger: log.logger)
+        _ = try await b.appendWithoutWaitingForSync(records(0..<30))
+        try await b.sync()
+        let first = try #require(try await b.read(reader: "es", maxRecords: 10, maxBytes: 1 << 20))
+        try await b.acknowledge(reader: "es", through: first.end)
+        // Acknowledged in memory: the reader goes on after it, segments it covered are deleted,
+        // but no ledger file yet.
+        #expect(!dir.files().contains("reader-es.ledger"))
+        #expect(b.stats().readers.first?.records == 20)
+        try await b.sync()
+        #expect(Ledger.decode(dir.read("reader-es.ledger"))?.position == first.end)
+
+        let second = try #require(try await b.read(reader: "es", maxRecords: 10, maxBytes: 1 << 20))
+        try await b.acknowledge(reader: "es", through: second.end)
+        #expect(Ledger.decode(dir.read("reader-es.ledger"))?.position == first.end)
+        try await b.close()
+        #expect(Ledger.decode(dir.read("reader-es.ledger"))?.position == second.end)
+        // After close, each acknowledgement writes the ledger itself (outputs drain after it).
+        let third = try #require(try await b.read(reader: "es", maxRecords: 10, maxBytes: 1 << 20))
+        try await b.acknowledge(reader: "es", through: third.end)
+        #expect(Ledger.decode(dir.read("reader-es.ledger"))?.position == third.end)
+        #expect(!dir.files().contains("reader-es.ledger.tmp"))
+
+        let again = try DiskBuffer(config: config(dir, segmentSize: 1024), readers: ["es"], logger: log.logger)
+        try await again.close()
+        // Reads stop at segment ends: the records after the third batch, no more.
+        let read = first.records.count + second.records.count + third.records.count
+        #expect(try await drain(again, "es").map(number) == Array(read..<30))
+    }
+
+    @Test func aLedgerBehindTheAcknowledgedPositionOnlyReplays() async throws {
+        // A crash between two periodic fsyncs leaves a ledger older than the last acknowledgement,
+        // pointing into a segment deleted since: the reader starts at the oldest retained record.
+        let dir = try TempDir()
+        let b = try DiskBuffer(config: config(dir, segmentSize: 1024), readers: ["es"], logger: log.logger)
+        try await b.append(records(0..<40))
+        let first = try #require(try await b.read(reader: "es", maxRecords: 5, maxBytes: 1 << 20))
+        try await b.acknowledge(reader: "es", through: first.end)
+        let stale = dir.read("reader-es.ledger")
+        let rest = try #require(try await b.read(reader: "es", maxRecords: 25, maxBytes: 1 << 20))
+        try await b.acknowledge(reader: "es", through: rest.end)
+        try await b.close()
+        try dir.write("reader-es.ledger", stale)
+
+        let again = try DiskBuffer(config: config(dir, segmentSize: 1024), readers: ["es"], logger: log.logger)
+        try await again.close()
+        let replayed = try await drain(again, "es").map(number)
+        #expect(replayed.last == 39)
+        #expect(replayed == Array(replayed.first!...39))
+        #expect(replayed.first! <= 30 && replayed.first! > 5)
+    }
+
     @Test func recordsComeBackExactly() async throws {
         let dir = try TempDir()
         let b = try DiskBuffer(config: config(dir), readers: ["x"], logger: log.logger)

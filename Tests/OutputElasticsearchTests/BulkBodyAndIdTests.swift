@@ -43,6 +43,19 @@ struct BulkBodyAndIdTests {
             items: [BulkItem(index: "i", id: "x", document: Array("{\"a\":\n1,\r\n\"b\":2}".utf8))], indices: nil,
             expected: "{\"create\":{\"_index\":\"i\",\"_id\":\"x\"}}\n{\"a\": 1,  \"b\":2}\n", included: [0]),
         BodyCase(
+            // Past the first 32-byte block, and in the bytes after the last whole block.
+            name: "a raw CR after 40 bytes and a raw LF in the last bytes become spaces; a tab stays",
+            items: [BulkItem(index: "i", id: "x", document: Array("{\"message\":\"0123456789012345678901234\",\r\"t\":\t1,\n\"u\":2}".utf8))],
+            indices: nil,
+            expected: "{\"create\":{\"_index\":\"i\",\"_id\":\"x\"}}\n{\"message\":\"0123456789012345678901234\", \"t\":\t1, \"u\":2}\n",
+            included: [0]),
+        BodyCase(
+            name: "a tab alone (a byte below CR, not a line break) stays",
+            items: [BulkItem(index: "i", id: "x", document: Array("{\"a\":\t1,\"message\":\"0123456789012345678901234567890123456789\"}".utf8))],
+            indices: nil,
+            expected: "{\"create\":{\"_index\":\"i\",\"_id\":\"x\"}}\n{\"a\":\t1,\"message\":\"0123456789012345678901234567890123456789\"}\n",
+            included: [0]),
+        BodyCase(
             name: "escaped newline inside a string stays",
             items: [BulkItem(index: "i", id: "x", document: Array(#"{"message":"a\nb"}"#.utf8))], indices: nil,
             expected: "{\"create\":{\"_index\":\"i\",\"_id\":\"x\"}}\n{\"message\":\"a\\nb\"}\n", included: [0]),
