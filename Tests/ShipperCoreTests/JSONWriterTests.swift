@@ -249,6 +249,32 @@ import Testing
         }
     }
 
+    /// Plain bytes are copied a word at a time: a byte that needs escaping or checking at every
+    /// position of strings of every length up to 40 (inside a word, at its edges, in the tail
+    /// after the last whole word, two in a row) is written as JSONWriter writes it.
+    @Test func aSpecialByteAtEveryPositionIsWrittenLikeJSONWriter() {
+        let specials: [[UInt8]] = [[0x22], [0x5C], [0x0A], [0x01], [0x7F], [0xC3], [0xE2, 0x82, 0xAC], [0xF0, 0x9F, 0x98, 0x80], [0x22, 0x22], [0xFF]]
+        var encoder = EventEncoder()
+        var checked = 0
+        for length in 0...40 {
+            for position in 0...length {
+                for special in specials {
+                    var v = [UInt8](repeating: UInt8(ascii: "a"), count: length)
+                    v.insert(contentsOf: special, at: position)
+                    var e = LogEvent()
+                    e.set(FieldPath.intern("s"), string: v)
+                    var fast: [UInt8] = []
+                    var slow: [UInt8] = []
+                    encoder.encode(e, into: &fast)
+                    JSONWriter.write(e, into: &slow)
+                    #expect(fast == slow, "length \(length), at \(position): \(special)")
+                    checked += 1
+                }
+            }
+        }
+        #expect(checked == 8610)
+    }
+
     /// The encoder keeps the text of the last second written; every timestamp still reads as
     /// JSONWriter writes it: in the same second, across seconds, days and years, before 1970, at
     /// the extremes, in every precision.
