@@ -56,7 +56,7 @@ public final class EventPool: @unchecked Sendable {
             var moved = 0
             events.drainEvents { event in
                 guard moved < keep else { return }
-                spare.append(event)
+                spare.append(consume event)
                 moved += 1
             }
         }
