@@ -93,6 +93,8 @@ run_one() {
     # runs resume from the kept corpus, so the counts of one target add up (Fuzz/totals.sh).
     # FAILED: libFuzzer found something (a crash, a failed check, a timeout, out of memory);
     # stopped: the run was interrupted (killed, Ctrl-C) without finding anything.
+    # (A FAILED timeout whose input runs well within the limit when reproduced is a run starved of
+    # CPU, not a finding; such a line is changed to `starved` by hand, see README "Fuzzing".)
     local result=ok
     if grep -q "ERROR: \|FUZZ CHECK FAILED\|ALARM\|out-of-memory" "logs/$t.log"; then
         result=FAILED
