@@ -11,7 +11,7 @@ import Testing
         return Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
     }
 
-    func run(backlog: Int) throws -> (peakKiB: Int, delivered: Int) {
+    func run(backlog: Int) async throws -> (peakKiB: Int, delivered: Int) {
         let dir = try TempDir()
         let containers = dir.path + "/containers"
         let writer = try ContainerLogWriter(root: containers, id: String(repeating: "d", count: 64), service: "busy")
@@ -42,9 +42,9 @@ import Testing
             """)
         let shipper = try ShipperProcess(arguments: ["run", "--config", config], cwd: dir.path)
         // Reading pauses once the buffer is full: the buffer stops growing near max_size.
-        #expect(eventually { shipper.stderr.contains("cannot write events; retrying") })
+        #expect(await eventually { shipper.stderr.contains("cannot write events; retrying") })
         var bufferBytes = 0
-        #expect(eventually {
+        #expect(await eventually {
             bufferBytes = directorySize(dir.path + "/state/buffer")
             return bufferBytes >= 3 * 1_048_576
         })
@@ -52,16 +52,16 @@ import Testing
         // The output recovers: everything arrives.
         try FileManager.default.removeItem(atPath: blocker)
         let follower = OutputFollower(path: dir.path + "/out/events.ndjson")
-        #expect(eventually(timeout: 120) { follower.update() >= backlog })
+        #expect(await eventually(timeout: 120) { follower.update() >= backlog })
         let peak = peakRSS(shipper.process.processIdentifier)  // the high-water mark of the whole run
         shipper.signal(SIGTERM)
-        #expect(shipper.wait() == 0, "\(shipper.stderr)")
+        #expect(await shipper.wait() == 0, "\(shipper.stderr)")
         return (peak, follower.update())
     }
 
-    @Test func memoryDoesNotGrowWithTheBacklogAndShippingResumes() throws {
-        let small = try run(backlog: 60_000)
-        let large = try run(backlog: 240_000)
+    @Test func memoryDoesNotGrowWithTheBacklogAndShippingResumes() async throws {
+        let small = try await run(backlog: 60_000)
+        let large = try await run(backlog: 240_000)
         #expect(small.delivered == 60_000)
         #expect(large.delivered == 240_000)
         // Both backlogs are several times the buffer's 4 MiB. Four times the backlog is 45 MB more

@@ -4,7 +4,7 @@ import Testing
 /// A buffer damaged between runs (a torn tail, flipped bytes in the middle of a segment): shipper
 /// starts, moves the damaged part to quarantine/, ships the rest, and says what it quarantined.
 @Suite(.serialized) struct DamagedBufferTests {
-    @Test func quarantinesTheDamageAndShipsTheRest() throws {
+    @Test func quarantinesTheDamageAndShipsTheRest() async throws {
         let dir = try TempDir()
         let total = 5000
         let writer = try ContainerLogWriter(root: dir.path + "/containers", id: String(repeating: "f", count: 64), service: "web")
@@ -30,11 +30,11 @@ import Testing
             """)
         // First run: everything goes into the buffer, nothing out.
         let first = try ShipperProcess(arguments: ["run", "--config", config], cwd: dir.path)
-        #expect(eventually {
+        #expect(await eventually {
             (try? shipper(["buffer", "inspect", dir.path + "/state/buffer"]).stdout.contains(" \(total) events")) == true
         })
         first.signal(SIGTERM)
-        #expect(first.wait() == 0, "\(first.stderr)")
+        #expect(await first.wait() == 0, "\(first.stderr)")
 
         // Damage: flip bytes in the middle of the first segment, tear the end of the last one.
         let buffer = dir.path + "/state/buffer"

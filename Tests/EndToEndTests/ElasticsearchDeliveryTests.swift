@@ -107,11 +107,11 @@ import Testing
         try setup.writer.close()
         let expected = Self.total - (0..<Self.total).filter(Self.isPoisoned).count
         #expect(await server.wait(timeout: .seconds(240)) { $0.totalDocumentCount >= expected })
-        #expect(eventually(timeout: 60) {
+        #expect(await eventually(timeout: 60) {
             ((try? String(contentsOfFile: setup.deadLetters, encoding: .utf8)) ?? "").split(separator: "\n").count >= 1000
         })
         shipper.signal(SIGTERM)
-        #expect(shipper.wait() == 0, "\(shipper.stderr.suffix(2000))")
+        #expect(await shipper.wait() == 0, "\(shipper.stderr.suffix(2000))")
         #expect(server.faultCounters.rejectedItems > 0)
         try verify(server: server, setup: setup, allowDeadLetterRepeats: false)
         try await server.shutdown()
@@ -136,17 +136,17 @@ import Testing
             let target = k * slice + slice / 3
             #expect(await server.wait(timeout: .seconds(120)) { $0.totalDocumentCount > target * 9 / 10 })
             shipper.signal(SIGKILL)
-            _ = shipper.wait()
+            _ = await shipper.wait()
             shipper = try ShipperProcess(arguments: ["run", "--config", setup.config], cwd: setup.dir.path)
         }
         try setup.writer.close()
         let expected = Self.total - (0..<Self.total).filter(Self.isPoisoned).count
         #expect(await server.wait(timeout: .seconds(240)) { $0.totalDocumentCount >= expected })
-        #expect(eventually(timeout: 60) {
+        #expect(await eventually(timeout: 60) {
             Set(((try? String(contentsOfFile: setup.deadLetters, encoding: .utf8)) ?? "").split(separator: "\n")).count >= 1000
         })
         shipper.signal(SIGTERM)
-        #expect(shipper.wait() == 0, "\(shipper.stderr.suffix(2000))")
+        #expect(await shipper.wait() == 0, "\(shipper.stderr.suffix(2000))")
         try verify(server: server, setup: setup, allowDeadLetterRepeats: true)
         try await server.shutdown()
     }

@@ -129,16 +129,16 @@ import Testing
         for _ in 0..<total { try writer.write(padding: 100) }
         try writer.close()
         let shipper = try node.start()
-        let port = try #require(telemetryPort(shipper), "no telemetry line in \(shipper.stderr)")
+        let port = try #require(await telemetryPort(shipper), "no telemetry line in \(shipper.stderr)")
         // Every line has been read (the source's counter), but Elasticsearch does not have them all yet.
-        #expect(eventually(timeout: 60) {
+        #expect(await eventually(timeout: 60) {
             scrapeMetrics(port: port)?.value("shipper_component_received_events_total", component: "docker") == Double(total)
         })
         let atSignal = server.totalDocumentCount
         #expect(atSignal < total, "the test needs batches in flight at the signal")
         let signalled = Date()
         shipper.signal(SIGTERM)
-        let status = shipper.wait(timeout: 60)
+        let status = await shipper.wait(timeout: 60)
         let took = Date().timeIntervalSince(signalled)
         #expect(status == 0, "\(shipper.stderr.suffix(2000))")
         #expect(took < 30, "shipper took \(took) s to stop; the drain time is 30 s")
@@ -164,7 +164,7 @@ import Testing
         for _ in 200..<300 { try writer.write(padding: 40) }
         shipper.signal(SIGHUP)
         for _ in 300..<400 { try writer.write(padding: 40) }
-        #expect(eventually { shipper.stderr.contains("configuration reloaded") }, "\(shipper.stderr.suffix(2000))")
+        #expect(await eventually { shipper.stderr.contains("configuration reloaded") }, "\(shipper.stderr.suffix(2000))")
         // 400..<600 written after the reload: route b.
         for _ in 400..<600 { try writer.write(padding: 40) }
         #expect(await server.wait(timeout: .seconds(60)) { $0.totalDocumentCount >= 600 })
@@ -177,7 +177,7 @@ import Testing
         let column = lines[lineIndex].distance(from: lines[lineIndex].startIndex, to: lines[lineIndex].range(of: "sett")!.lowerBound) + 1
         let position = "shipper.yaml:\(lineIndex + 1):\(column)"
         shipper.signal(SIGHUP)
-        #expect(eventually { shipper.stderr.contains("configuration reload refused") }, "\(shipper.stderr.suffix(2000))")
+        #expect(await eventually { shipper.stderr.contains("configuration reload refused") }, "\(shipper.stderr.suffix(2000))")
         let refusal = shipper.stderr.split(separator: "\n").first { $0.contains("configuration reload refused") }.map(String.init) ?? ""
         #expect(refusal.contains(position), "expected \(position) in: \(refusal)")
         #expect(refusal.contains("sett"), "the error names the unknown key: \(refusal)")
@@ -186,7 +186,7 @@ import Testing
         #expect(await server.wait(timeout: .seconds(60)) { $0.totalDocumentCount >= 800 })
 
         shipper.signal(SIGTERM)
-        #expect(shipper.wait() == 0, "\(shipper.stderr.suffix(2000))")
+        #expect(await shipper.wait() == 0, "\(shipper.stderr.suffix(2000))")
         let docs = Self.documents(server)
         Self.expectExactlyOnce(docs, writers: [writer])
         var routes = [String](repeating: "?", count: 800)
@@ -234,11 +234,11 @@ import Testing
         let poisoned = (0..<total).count { $0 % 50 == 7 }
         let kept = total - dropped
         let shipper = try node.start()
-        let port = try #require(telemetryPort(shipper), "no telemetry line in \(shipper.stderr)")
+        let port = try #require(await telemetryPort(shipper), "no telemetry line in \(shipper.stderr)")
         #expect(await server.wait(timeout: .seconds(60)) { $0.count(index: Self.index) >= kept - poisoned })
         // Counters follow the answers they count: wait until the sink has counted what the server has.
         var page: MetricsPage?
-        #expect(eventually {
+        #expect(await eventually {
             page = scrapeMetrics(port: port)
             return page?.value("shipper_component_sent_events_total", component: "es") == Double(server.count(index: Self.index))
                 && page?.value("shipper_dead_letters_total", component: "es") == Double(poisoned)
@@ -272,7 +272,7 @@ import Testing
         let health = httpGet(port: port, path: "/health")
         #expect(health?.status == 200, "\(health?.body ?? "no answer")")
         shipper.signal(SIGTERM)
-        #expect(shipper.wait() == 0, "\(shipper.stderr.suffix(2000))")
+        #expect(await shipper.wait() == 0, "\(shipper.stderr.suffix(2000))")
         try await server.shutdown()
     }
 
@@ -298,7 +298,7 @@ import Testing
         // Kill node 2 once part of what it read is in Elasticsearch (and part is in flight).
         #expect(await server.wait(timeout: .seconds(60)) { $0.totalDocumentCount >= half })
         shippers[1].signal(SIGKILL)
-        _ = shippers[1].wait()
+        _ = await shippers[1].wait()
         for w in writers {
             for _ in half..<perNode { try w.write(padding: 80) }
             try w.close()
@@ -306,7 +306,7 @@ import Testing
         shippers[1] = try nodes[1].start()
         #expect(await server.wait(timeout: .seconds(90)) { $0.totalDocumentCount >= 3 * perNode })
         for s in shippers { s.signal(SIGTERM) }
-        for s in shippers { #expect(s.wait() == 0, "\(s.stderr.suffix(2000))") }
+        for s in shippers { #expect(await s.wait() == 0, "\(s.stderr.suffix(2000))") }
         let docs = Self.documents(server)
         #expect(docs.count == 3 * perNode)
         Self.expectExactlyOnce(docs, writers: writers)
@@ -327,18 +327,18 @@ import Testing
         let node = try Node(esPort: server.port, health: ", health: {output_failing_after: 1s}")
         let writer = try ContainerLogWriter(root: node.containers, id: String(repeating: "d", count: 64), service: "api")
         let shipper = try node.start()
-        let port = try #require(telemetryPort(shipper), "no telemetry line in \(shipper.stderr)")
+        let port = try #require(await telemetryPort(shipper), "no telemetry line in \(shipper.stderr)")
         for _ in 0..<100 { try writer.write(padding: 40) }
         #expect(await server.wait(timeout: .seconds(60)) { $0.totalDocumentCount >= 100 })
         var answer: HTTPAnswer?
-        #expect(eventually { answer = httpGet(port: port, path: "/health"); return answer?.status == 200 }, "\(answer?.body ?? "no answer")")
+        #expect(await eventually { answer = httpGet(port: port, path: "/health"); return answer?.status == 200 }, "\(answer?.body ?? "no answer")")
         #expect(answer?.body == #"{"status":"ok"}"#)
 
         // Down: the output fails; after output_failing_after (1 s) /health says so.
         try await server.goDown(.refuseConnections)
         let down = Date()
         for _ in 100..<200 { try writer.write(padding: 40) }
-        #expect(eventually { answer = httpGet(port: port, path: "/health"); return answer?.status == 503 }, "\(answer?.body ?? "no answer")")
+        #expect(await eventually { answer = httpGet(port: port, path: "/health"); return answer?.status == 503 }, "\(answer?.body ?? "no answer")")
         #expect(Date().timeIntervalSince(down) >= 1, "503 only after output_failing_after")
         #expect(answer?.body.contains(#""status":"unhealthy""#) == true)
         #expect(answer?.body.contains("output 'es' has been failing") == true, "\(answer?.body ?? "")")
@@ -346,10 +346,10 @@ import Testing
         // Back up: delivered, healthy again.
         try await server.comeUp()
         #expect(await server.wait(timeout: .seconds(60)) { $0.totalDocumentCount >= 200 })
-        #expect(eventually { answer = httpGet(port: port, path: "/health"); return answer?.status == 200 }, "\(answer?.body ?? "no answer")")
+        #expect(await eventually { answer = httpGet(port: port, path: "/health"); return answer?.status == 200 }, "\(answer?.body ?? "no answer")")
         try writer.close()
         shipper.signal(SIGTERM)
-        #expect(shipper.wait() == 0, "\(shipper.stderr.suffix(2000))")
+        #expect(await shipper.wait() == 0, "\(shipper.stderr.suffix(2000))")
         Self.expectExactlyOnce(Self.documents(server), writers: [writer])
         try await server.shutdown()
     }
@@ -365,9 +365,9 @@ import Testing
         for _ in 0..<3000 { try writer.write(padding: 250) }
         try writer.close()
         let shipper = try node.start()
-        let port = try #require(telemetryPort(shipper), "no telemetry line in \(shipper.stderr)")
+        let port = try #require(await telemetryPort(shipper), "no telemetry line in \(shipper.stderr)")
         var answer: HTTPAnswer?
-        #expect(eventually { answer = httpGet(port: port, path: "/health"); return answer?.status == 503 }, "\(answer?.body ?? "no answer")")
+        #expect(await eventually { answer = httpGet(port: port, path: "/health"); return answer?.status == 503 }, "\(answer?.body ?? "no answer")")
         #expect(answer?.body.contains("the buffer is") == true, "\(answer?.body ?? "")")
         #expect(answer?.body.contains("(high water 50%)") == true, "\(answer?.body ?? "")")
         let page = try #require(scrapeMetrics(port: port))
@@ -379,9 +379,9 @@ import Testing
         // The backlog spans about 60 segments of 32 KiB; it goes out in full batches of 500, not
         // a batch per segment (each short batch waits for the batch timeout).
         #expect(server.bulkTotals.requests <= 12, "\(server.bulkTotals.requests) bulk requests for 3000 events in batches of 500")
-        #expect(eventually { answer = httpGet(port: port, path: "/health"); return answer?.status == 200 }, "\(answer?.body ?? "no answer")")
+        #expect(await eventually { answer = httpGet(port: port, path: "/health"); return answer?.status == 200 }, "\(answer?.body ?? "no answer")")
         shipper.signal(SIGTERM)
-        #expect(shipper.wait() == 0, "\(shipper.stderr.suffix(2000))")
+        #expect(await shipper.wait() == 0, "\(shipper.stderr.suffix(2000))")
         Self.expectExactlyOnce(Self.documents(server), writers: [writer])
         try await server.shutdown()
     }

@@ -58,12 +58,17 @@ final class CapturedProcess: @unchecked Sendable {
 
     /// Waits for the process to exit (with a deadline) and returns its status, after the pipes
     /// were read to their end.
-    func wait(timeout: TimeInterval = 60) -> Int32? {
+    func wait(timeout: TimeInterval = 60) async -> Int32? {
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning {
             if Date() > deadline { return nil }
-            usleepShort()
+            await pause()
         }
+        return finish()
+    }
+
+    /// Reads the pipes to their end and returns the exit status (the process has exited).
+    func finish() -> Int32 {
         for pipe in [outPipe, errPipe] {
             pipe.fileHandleForReading.readabilityHandler = nil
             let rest = pipe.fileHandleForReading.readDataToEndOfFile()
@@ -79,11 +84,12 @@ final class CapturedProcess: @unchecked Sendable {
     deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
 }
 
-/// Runs a command to its end (60 s at most) and returns its exit status and combined output.
+/// Runs a short command to its end and returns its exit status and combined output.
 @discardableResult
 func runCommand(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
     let p = try CapturedProcess(executable: executable, arguments: arguments, cwd: "/")
-    let status = p.wait() ?? -1
+    p.process.waitUntilExit()
+    let status = p.finish()
     return (status, p.stdout + p.stderr)
 }
 

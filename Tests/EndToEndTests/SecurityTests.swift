@@ -101,7 +101,7 @@ import Testing
         #expect(delivered, "\(run.stderr.suffix(3000))")
         #expect(await server.wait(timeout: .seconds(30)) { $0.faultCounters.unauthorizedRequests >= 3 && $0.faultCounters.failedRequests >= 2 })
         // The paths that could leak were taken: 401 at the health check and on bulk requests, a connection error.
-        #expect(eventually(timeout: 30) {
+        #expect(await eventually(timeout: 30) {
             run.stderr.contains("Elasticsearch refused the credentials") && run.stderr.contains("Elasticsearch refused the request (401)")
                 && run.stderr.contains("http://127.0.0.1:\(deadPort)")
         }, "\(run.stderr.suffix(3000))")
@@ -116,7 +116,7 @@ import Testing
         #expect(metrics?.status == 200)
         #expect(metrics?.body.contains("component_id=\"wrong\"") == true)
         var health: HTTPAnswer?
-        #expect(eventually(timeout: 30) {
+        #expect(await eventually(timeout: 30) {
             health = httpGet(port: port, path: "/health")
             return health?.status == 503 && health?.body.contains("wrong") == true
         }, "\(health?.body ?? "no answer")")
@@ -127,10 +127,10 @@ import Testing
             authLines: "    auth: {user: \(Self.user), password: \"\(Self.password)}")
         try Data(broken.utf8).write(to: URL(fileURLWithPath: configPath))
         run.signal(SIGHUP)
-        #expect(eventually(timeout: 30) { run.stderr.contains("configuration reload refused") }, "\(run.stderr.suffix(2000))")
+        #expect(await eventually(timeout: 30) { run.stderr.contains("configuration reload refused") }, "\(run.stderr.suffix(2000))")
 
         run.signal(SIGTERM)
-        #expect(run.wait() == 0, "\(run.stderr.suffix(2000))")
+        #expect(await run.wait() == 0, "\(run.stderr.suffix(2000))")
 
         // The secrets were in use: the server got each of them.
         let authorizations = Set(server.requests.compactMap { $0.header("Authorization") })
@@ -145,7 +145,7 @@ import Testing
         try await server.shutdown()
     }
 
-    @Test func credentialsNeverShowInValidateTestPipelineOrConfigErrors() throws {
+    @Test func credentialsNeverShowInValidateTestPipelineOrConfigErrors() async throws {
         let dir = try TempDir()
         _ = try dir.write("wrong-password", Self.wrongPassword + "\n")
         let good = try dir.write("good.yaml", Self.config(dir: dir.path, containers: dir.path + "/c", esPort: 9, deadPort: 9))
@@ -229,37 +229,37 @@ import Testing
     /// Without `telemetry.address`, /metrics and /health listen on 127.0.0.1:2020 and nowhere else.
     /// Run in a network namespace of its own where the machine allows it, so port 2020 is free
     /// whatever else runs here (otherwise in this one: the test then needs 2020 free).
-    @Test func telemetryListensOnLoopbackByDefault() throws {
+    @Test func telemetryListensOnLoopbackByDefault() async throws {
         let dir = try TempDir()
         let config = try Self.telemetryConfig(dir: dir, telemetry: "")
         let run =
             Self.networkNamespaces
             ? try CapturedProcess(executable: "/usr/bin/unshare", arguments: ["-n", Repo.shipper, "run", "--config", config], cwd: dir.path)
             : try CapturedProcess(executable: Repo.shipper, arguments: ["run", "--config", config], cwd: dir.path)
-        #expect(eventually(timeout: 30) { telemetryAddress(run.stderr) != nil }, "\(run.stderr)")
+        #expect(await eventually(timeout: 30) { telemetryAddress(run.stderr) != nil }, "\(run.stderr)")
         #expect(telemetryAddress(run.stderr).map { "\($0.host):\($0.port)" } == "127.0.0.1:2020")
         var sockets: [ListeningSocket] = []
-        #expect(eventually(timeout: 10) {
+        #expect(await eventually(timeout: 10) {
             // unshare execs shipper: the same pid, in the new namespace.
             sockets = listeningSockets(pid: run.pid).filter { $0.port == 2020 }
             return !sockets.isEmpty
         })
         #expect(sockets == [ListeningSocket(address: "127.0.0.1", port: 2020)], "listening on port 2020: \(sockets)")
         run.signal(SIGTERM)
-        #expect(run.wait() == 0, "\(run.stderr)")
+        #expect(await run.wait() == 0, "\(run.stderr)")
     }
 
     /// An explicit address is honoured: 127.0.0.2 (another loopback address) answers, 127.0.0.1
     /// on the same port does not.
-    @Test func telemetryListensWhereConfigured() throws {
+    @Test func telemetryListensWhereConfigured() async throws {
         let dir = try TempDir()
         let config = try Self.telemetryConfig(dir: dir, telemetry: "telemetry: {address: \"127.0.0.2:0\"}")
         let run = try CapturedProcess(executable: Repo.shipper, arguments: ["run", "--config", config], cwd: dir.path)
-        #expect(eventually(timeout: 30) { telemetryAddress(run.stderr) != nil }, "\(run.stderr)")
+        #expect(await eventually(timeout: 30) { telemetryAddress(run.stderr) != nil }, "\(run.stderr)")
         guard let address = telemetryAddress(run.stderr) else { return }
         #expect(address.host == "127.0.0.2")
         var sockets: [ListeningSocket] = []
-        #expect(eventually(timeout: 10) {
+        #expect(await eventually(timeout: 10) {
             // Polled as in the test above: under load /proc may not list the socket at once.
             sockets = listeningSockets(pid: run.pid).filter { $0.port == address.port }
             return !sockets.isEmpty
@@ -268,7 +268,7 @@ import Testing
         #expect(canConnect(host: "127.0.0.2", port: address.port))
         #expect(!canConnect(host: "127.0.0.1", port: address.port))
         run.signal(SIGTERM)
-        #expect(run.wait() == 0, "\(run.stderr)")
+        #expect(await run.wait() == 0, "\(run.stderr)")
     }
 
     // MARK: Read-only log directory
@@ -334,7 +334,7 @@ import Testing
         let before = try Self.snapshot(containers)
         #expect(await server.wait(timeout: .seconds(60)) { $0.count(index: "read-only") >= 300 }, "\(run.stderr.suffix(2000))")
         run.signal(SIGTERM)
-        #expect(run.wait() == 0, "\(run.stderr.suffix(2000))")
+        #expect(await run.wait() == 0, "\(run.stderr.suffix(2000))")
         let docs = server.documents(index: "read-only")
         #expect(docs.count == 300)
         // The container's metadata (config.v2.json, read-only too) was read.

@@ -33,11 +33,11 @@ final class ShipperProcess: @unchecked Sendable {
     func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
 
     /// Waits for the process to exit (with a deadline) and returns its status.
-    func wait(timeout: TimeInterval = 60) -> Int32? {
+    func wait(timeout: TimeInterval = 60) async -> Int32? {
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning {
             if Date() > deadline { return nil }
-            usleepShort()
+            await pause()
         }
         errPipe.fileHandleForReading.readabilityHandler = nil
         return process.terminationStatus
@@ -47,17 +47,20 @@ final class ShipperProcess: @unchecked Sendable {
 }
 
 /// Polls `condition` until it holds or `timeout` passes; returns whether it held.
-func eventually(timeout: TimeInterval = 60, _ condition: () throws -> Bool) rethrows -> Bool {
+func eventually(timeout: TimeInterval = 60, _ condition: () throws -> Bool) async rethrows -> Bool {
     let deadline = Date().addingTimeInterval(timeout)
     while Date() < deadline {
         if try condition() { return true }
-        usleepShort()
+        await pause()
     }
     return try condition()
 }
 
-/// A short pause between polls of a condition (not a synchronisation by itself).
-func usleepShort() { usleep(20_000) }
+/// A short pause between polls of a condition (not a synchronisation by itself). It gives the
+/// thread back: Swift's cooperative pool has one thread per core, and two tests polling with a
+/// blocking sleep (for minutes, while shipper ran) took both on a 2-core machine, so the
+/// in-process test servers' timers (down periods) fired tens of seconds late.
+func pause() async { try? await Task.sleep(for: .milliseconds(20)) }
 
 /// Writes Docker json-file logs into a directory laid out like /var/lib/docker/containers, and
 /// rotates them as Docker's json-file driver does (rename) or as logrotate's copytruncate does.

@@ -5,7 +5,7 @@ import Testing
 /// the input waited for room forever, so shipper never exited). It must exit 0 within the drain
 /// time, lose nothing, and send nothing twice: lines read but not buffered are read again.
 @Suite(.serialized) struct ShutdownWhenFullTests {
-    @Test func sigtermWithAFullBufferAndAStuckOutputExitsAndLosesNothing() throws {
+    @Test func sigtermWithAFullBufferAndAStuckOutputExitsAndLosesNothing() async throws {
         let dir = try TempDir()
         let containers = dir.path + "/containers"
         let writer = try ContainerLogWriter(root: containers, id: String(repeating: "f", count: 64), service: "full")
@@ -37,18 +37,18 @@ import Testing
                 max_size: 1GiB
             """)
         var shipper = try ShipperProcess(arguments: ["run", "--config", config], cwd: dir.path)
-        #expect(eventually { shipper.stderr.contains("cannot write events; retrying") })
-        #expect(eventually { directorySize(dir.path + "/state/buffer") >= 900 * 1024 }, "the buffer fills to max_size")
+        #expect(await eventually { shipper.stderr.contains("cannot write events; retrying") })
+        #expect(await eventually { directorySize(dir.path + "/state/buffer") >= 900 * 1024 }, "the buffer fills to max_size")
         shipper.signal(SIGTERM)
-        #expect(shipper.wait(timeout: 30) == 0, "shipper must stop within the drain time: \(shipper.stderr.suffix(1500))")
+        #expect(await shipper.wait(timeout: 30) == 0, "shipper must stop within the drain time: \(shipper.stderr.suffix(1500))")
 
         // The output works again: every line arrives exactly once.
         try FileManager.default.removeItem(atPath: blocker)
         shipper = try ShipperProcess(arguments: ["run", "--config", config], cwd: dir.path)
         let follower = OutputFollower(path: dir.path + "/out/events.ndjson")
-        #expect(eventually(timeout: 120) { follower.update() >= total })
+        #expect(await eventually(timeout: 120) { follower.update() >= total })
         shipper.signal(SIGTERM)
-        #expect(shipper.wait() == 0, "\(shipper.stderr.suffix(1500))")
+        #expect(await shipper.wait() == 0, "\(shipper.stderr.suffix(1500))")
         follower.update()
         #expect(follower.counts.count == total, "distinct lines: \(follower.counts.count) of \(total)")
         #expect(follower.messages.count == total, "\(follower.messages.count - follower.counts.count) lines twice")

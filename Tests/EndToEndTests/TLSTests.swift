@@ -63,14 +63,14 @@ import Testing
         let shipper = try setup.start()
         let retried = await server.wait(timeout: .seconds(60)) { $0.faultCounters.tlsHandshakeFailures >= 3 }
         #expect(retried, "handshake failures: \(server.faultCounters.tlsHandshakeFailures)\n\(shipper.stderr.suffix(2000))")
-        let explained = eventually(timeout: 30) { shipper.stderr.contains("certificate could not be verified") }
+        let explained = await eventually(timeout: 30) { shipper.stderr.contains("certificate could not be verified") }
         #expect(explained, "\(shipper.stderr.suffix(2000))")
         #expect(shipper.stderr.contains("Set tls.ca_file"))
         #expect(shipper.process.isRunning, "shipper must keep retrying, not exit: \(shipper.stderr.suffix(2000))")
         #expect(server.totalDocumentCount == 0)
         #expect(!server.requests.contains { $0.path.hasSuffix("_bulk") }, "no request may get through an unverified TLS connection")
         shipper.signal(SIGTERM)
-        #expect(shipper.wait() == 0, "\(shipper.stderr.suffix(2000))")
+        #expect(await shipper.wait() == 0, "\(shipper.stderr.suffix(2000))")
         #expect(!shipper.stderr.contains("Fatal error"))
         #expect(server.totalDocumentCount == 0)
         try await server.shutdown()
@@ -84,7 +84,7 @@ import Testing
         let delivered = await server.wait(timeout: .seconds(60)) { $0.count(index: Self.index) >= Self.events }
         #expect(delivered, "\(server.count(index: Self.index)) of \(Self.events)\n\(shipper.stderr.suffix(2000))")
         shipper.signal(SIGTERM)
-        #expect(shipper.wait() == 0, "\(shipper.stderr.suffix(2000))")
+        #expect(await shipper.wait() == 0, "\(shipper.stderr.suffix(2000))")
         let docs = server.documents(index: Self.index)
         #expect(docs.count == Self.events)
         let numbers = Set(docs.compactMap { d -> Int? in
@@ -124,13 +124,13 @@ import Testing
 
     /// `es-test-server --tls-cert --tls-key` serves HTTPS: `shipper run --once` with the CA
     /// delivers everything to it, then it reports the documents on SIGTERM.
-    @Test func esTestServerExecutableServesHTTPS() throws {
+    @Test func esTestServerExecutableServesHTTPS() async throws {
         let exe = URL(fileURLWithPath: Repo.shipper).deletingLastPathComponent().appendingPathComponent("es-test-server").path
         let server = try CapturedProcess(
             executable: exe,
             arguments: ["--port", "0", "--tls-cert", TLSFixtures.serverCertificate, "--tls-key", TLSFixtures.serverKey], cwd: "/")
         var port: Int?
-        #expect(eventually(timeout: 30) {
+        #expect(await eventually(timeout: 30) {
             port = server.stdout.split(separator: "\n").first.flatMap { $0.hasPrefix("listening on 127.0.0.1:") ? Int($0.split(separator: ":").last ?? "") : nil }
             return port != nil
         }, "\(server.stdout)\(server.stderr)")
@@ -154,11 +154,11 @@ import Testing
         let r = try shipper(["run", "--config", config, "--once"], cwd: dir.path, timeout: 60)
         #expect(r.status == 0, "\(r.stderr)")
         server.signal(SIGTERM)
-        #expect(server.wait() == 0)
+        #expect(await server.wait() == 0)
         #expect(server.stdout.contains("documents: 100,"), "\(server.stdout)")
     }
 
-    @Test func anUnreadableCAFileStopsStartWithItsPath() throws {
+    @Test func anUnreadableCAFileStopsStartWithItsPath() async throws {
         let dir = try TempDir()
         let config = try dir.write("shipper.yaml", """
             data_dir: \(dir.path)/state

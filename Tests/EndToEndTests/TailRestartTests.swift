@@ -6,7 +6,7 @@ import Testing
 /// with SIGKILL and restarted. Every line arrives; only the SIGKILL may duplicate lines, and only
 /// lines that had been delivered before it.
 @Suite(.serialized) struct TailRestartTests {
-    @Test func everyLineArrivesThroughRotationsRestartsAndAKill() throws {
+    @Test func everyLineArrivesThroughRotationsRestartsAndAKill() async throws {
         let dir = try TempDir()
         let containers = dir.path + "/containers"
         let out = dir.path + "/out"
@@ -51,17 +51,17 @@ import Testing
                 // shipper): wait until this container's last line is out, as a careful operator's
                 // logrotate would not, but as this test must to check shipper and not logrotate.
                 let last = "\(writers[1].id.prefix(8)) \(writers[1].written - 1) "
-                #expect(eventually { follower.update() > 0 && follower.messages.suffix(3000).contains { $0.hasPrefix(last) } })
+                #expect(await eventually { follower.update() > 0 && follower.messages.suffix(3000).contains { $0.hasPrefix(last) } })
                 try writers[1].rotateByCopyTruncate()
             }
             if round == perContainer / 3 {
                 shipper.signal(SIGTERM)
-                #expect(shipper.wait() == 0, "\(shipper.stderr)")
+                #expect(await shipper.wait() == 0, "\(shipper.stderr)")
                 shipper = try ShipperProcess(arguments: ["run", "--config", config], cwd: dir.path)
             }
             if round == 2 * perContainer / 3 {
                 shipper.signal(SIGKILL)
-                _ = shipper.wait()
+                _ = await shipper.wait()
                 linesBeforeKill = follower.update()
                 for w in writers { writtenAtKill[String(w.id.prefix(8))] = w.written }
                 shipper = try ShipperProcess(arguments: ["run", "--config", config], cwd: dir.path)
@@ -69,9 +69,9 @@ import Testing
         }
         for w in writers { try w.close() }
         let total = perContainer * writers.count
-        #expect(eventually(timeout: 180) { follower.update() >= total && follower.counts.count >= total })
+        #expect(await eventually(timeout: 180) { follower.update() >= total && follower.counts.count >= total })
         shipper.signal(SIGTERM)
-        #expect(shipper.wait() == 0, "\(shipper.stderr)")
+        #expect(await shipper.wait() == 0, "\(shipper.stderr)")
 
         follower.update()
         var seen: [String: Int] = [:]

@@ -58,9 +58,9 @@ func httpGet(port: Int, path: String, timeout: Int = 5) -> HTTPAnswer? {
 
 /// The telemetry port shipper logged (`telemetry: serving /metrics and /health on HOST:PORT`),
 /// once it has.
-func telemetryPort(_ shipper: ShipperProcess, timeout: TimeInterval = 60) -> Int? {
+func telemetryPort(_ shipper: ShipperProcess, timeout: TimeInterval = 60) async -> Int? {
     var port: Int?
-    _ = eventually(timeout: timeout) {
+    _ = await eventually(timeout: timeout) {
         let text = shipper.stderr
         guard let r = text.range(of: "telemetry: serving /metrics and /health on ") else { return false }
         let rest = text[r.upperBound...]

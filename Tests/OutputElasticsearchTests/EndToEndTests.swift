@@ -221,7 +221,9 @@ struct EndToEndTests {
             config.healthCheck = false
             try await withOutput(config, dataDirectory: dir, logs: logs) { output in
                 let task = Task { try await output.deliver(makeDocuments(10, source: 99)) }
-                let refused = await server.wait(timeout: .seconds(10)) { $0.faultCounters.unauthorizedRequests >= 3 }
+                // Three attempts take about 3 s (backoff); the deadline only bounds a hang, on a
+                // machine loaded by the rest of the suite.
+                let refused = await server.wait(timeout: .seconds(60)) { $0.faultCounters.unauthorizedRequests >= 3 }
                 task.cancel()
                 #expect(refused)
                 await #expect(throws: CancellationError.self) { _ = try await task.value }
