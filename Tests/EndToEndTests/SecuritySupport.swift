@@ -59,11 +59,7 @@ final class CapturedProcess: @unchecked Sendable {
     /// Waits for the process to exit (with a deadline) and returns its status, after the pipes
     /// were read to their end.
     func wait(timeout: TimeInterval = 60) async -> Int32? {
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning {
-            if Date() > deadline { return nil }
-            await pause()
-        }
+        guard await eventually(timeout: timeout, { !process.isRunning }) else { return nil }
         return finish()
     }
 

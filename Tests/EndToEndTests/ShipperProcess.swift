@@ -34,11 +34,7 @@ final class ShipperProcess: @unchecked Sendable {
 
     /// Waits for the process to exit (with a deadline) and returns its status.
     func wait(timeout: TimeInterval = 60) async -> Int32? {
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning {
-            if Date() > deadline { return nil }
-            await pause()
-        }
+        guard await eventually(timeout: timeout, { !process.isRunning }) else { return nil }
         errPipe.fileHandleForReading.readabilityHandler = nil
         return process.terminationStatus
     }
