@@ -118,9 +118,12 @@ public final class FieldPath: Sendable, Hashable, CustomStringConvertible {
         let parent: FieldPath?
         let name: String
         if let dot = dotted.utf8.lastIndex(of: UInt8(ascii: ".")) {
-            let parentText = String(dotted[..<dot])
+            // Split by bytes: String's own indices step over whole characters, and a combining
+            // mark after the dot (".\u{300}x") is one character with it: the name lost the mark
+            // (found by the json_roundtrip fuzz target).
+            let parentText = String(decoding: dotted.utf8[..<dot], as: UTF8.self)
             parent = intern(parentText, table: &table)
-            name = String(dotted[dotted.index(after: dot)...])
+            name = String(decoding: dotted.utf8[dotted.utf8.index(after: dot)...], as: UTF8.self)
         } else {
             parent = nil
             name = dotted

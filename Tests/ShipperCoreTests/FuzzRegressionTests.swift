@@ -73,4 +73,24 @@ import Testing
         // Names from the config are not limited.
         #expect(FieldPath.intern(deep).depth == FieldPath.inputMaxDepth + 1)
     }
+
+    /// `json_roundtrip` found a JSON key `a.\u0300b` written as `{"a":{"b":…}}`: interning split the
+    /// dotted name with String indices, and the combining mark after the dot went with the dot
+    /// (one character). Names are split by bytes now.
+    @Test func aCombiningMarkAfterADotStaysInTheName() {
+        let path = FieldPath.intern("fuzzmark.\u{300}5e-W.3")
+        #expect(Array(path.name.utf8) == Array("3".utf8))
+        #expect(Array(path.parent!.name.utf8) == [0xCC, 0x80] + Array("5e-W".utf8))
+        #expect(Array(path.parent!.parent!.name.utf8) == Array("fuzzmark".utf8))
+        var e = LogEvent()
+        e.set(path, .int(4))
+        let expected = Array(#"{"fuzzmark":{""#.utf8) + [0xCC, 0x80] + Array(#"5e-W":{"3":4}}}"#.utf8)
+        var written: [UInt8] = []
+        JSONWriter.write(e, into: &written)
+        #expect(written == expected)
+        var encoder = EventEncoder()
+        var encoded: [UInt8] = []
+        encoder.encode(e, into: &encoded)
+        #expect(encoded == expected)
+    }
 }
