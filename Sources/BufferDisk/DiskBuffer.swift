@@ -947,10 +947,6 @@ public final class DiskBuffer: Sendable {
         let more: Bool
     }
 
-    /// Reads are done in pieces of about this many bytes (whole frames): small enough that
-    /// malloc serves them from its free lists instead of mapping fresh pages for each batch.
-    static let readPieceBytes = 128 << 10
-
     /// The arrays reads are done into, used again in turn. Records' documents are slices of
     /// them and outputs hold batches until delivered, so a piece lives on after its read; freed
     /// and allocated again for every read, pieces left holes that other allocations of other
@@ -979,8 +975,8 @@ public final class DiskBuffer: Sendable {
 
         /// Back into the slot ``take()`` emptied; a piece grown for a large record is not kept.
         /// `reused`: the read went into the slot's storage (false: it was still held).
-        mutating func put(_ piece: [UInt8], reused: Bool) {
-            pieces[next] = piece.capacity <= 2 * DiskBuffer.readPieceBytes ? piece : []
+        mutating func put(_ piece: [UInt8], reused: Bool, pieceBytes: Int) {
+            pieces[next] = piece.capacity <= 2 * pieceBytes ? piece : []
             next += 1
             if !reused && pieces.count < Self.maxSlots {
                 // One more slot right after this one: the held piece's slot comes round later.
@@ -1001,7 +997,7 @@ public final class DiskBuffer: Sendable {
         var pieceStart = plan.start
         while first < plan.ends.count {
             var last = first
-            while last + 1 < plan.ends.count && Int64(plan.ends[last + 1]) - pieceStart <= Int64(Self.readPieceBytes) { last += 1 }
+            while last + 1 < plan.ends.count && Int64(plan.ends[last + 1]) - pieceStart <= Int64(config.readPieceBytes) { last += 1 }
             let pieceEnd = Int64(plan.ends[last])
             let count = Int(pieceEnd - pieceStart)
             var bytes = readPieces.withLock { $0.take() }
@@ -1009,10 +1005,10 @@ public final class DiskBuffer: Sendable {
             // copy on write gives a new array: the ring grows). New storage is piece-sized, so
             // that any piece fits in it later.
             let previous = bytes.capacity >= count ? bytes.withUnsafeBytes { $0.baseAddress } : nil
-            if bytes.capacity < count { bytes = []; bytes.reserveCapacity(max(count, Self.readPieceBytes)) }
+            if bytes.capacity < count { bytes = []; bytes.reserveCapacity(max(count, config.readPieceBytes)) }
             try plan.file.read(into: &bytes, count: count, at: pieceStart)
             let reused = previous == nil || bytes.withUnsafeBytes { $0.baseAddress } == previous
-            defer { readPieces.withLock { $0.put(bytes, reused: reused) } }
+            defer { readPieces.withLock { $0.put(bytes, reused: reused, pieceBytes: config.readPieceBytes) } }
             guard bytes.count == count else {
                 throw BufferError.io(operation: "read (file shorter than expected)", path: plan.file.path, errno: EIO)
             }

@@ -28,6 +28,13 @@ public struct DiskBufferConfig: Decodable, Sendable, Equatable {
     /// acknowledged them. Used as at most a quarter of `max_size`, so acknowledgements free space
     /// in steps.
     public var segmentSize: ByteSize = ByteSize(bytes: 16 * 1_048_576)
+    /// Reads bring in whole frames, about this many bytes at a time (see
+    /// `DiskBuffer.PieceRing`). Not a YAML option: tests and the fuzzer make it small, so that
+    /// small buffers are read in many pieces.
+    public var readPieceBytes: Int = DiskBufferConfig.defaultReadPieceBytes
+    /// Small enough that malloc serves pieces from its free lists instead of mapping fresh pages
+    /// for each batch.
+    public static let defaultReadPieceBytes = 128 << 10
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case path, fsync

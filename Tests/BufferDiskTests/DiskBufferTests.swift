@@ -101,13 +101,17 @@ import Testing
         #expect(try await drain(b, "x") == all)
     }
 
-    @Test func oneReadLargerThanAReadPieceComesBackWhole() async throws {
-        // A batch is read from disk in pieces of whole frames (DiskBuffer.readPieceBytes): frames
-        // on both sides of a piece boundary, and one frame larger than a piece, come back exactly.
+    @Test(arguments: [DiskBufferConfig.defaultReadPieceBytes, 2500, 1])
+    func oneReadLargerThanAReadPieceComesBackWhole(pieceBytes: Int) async throws {
+        // A batch is read from disk in pieces of whole frames (`readPieceBytes`): frames on both
+        // sides of a piece boundary, and one frame larger than a piece, come back exactly. A piece
+        // of 2500 bytes holds two frames; of 1 byte, one frame each.
         let dir = try TempDir()
-        let b = try DiskBuffer(config: config(dir, maxSize: 16 << 20, segmentSize: 8 << 20), readers: ["x"], logger: log.logger)
+        var c = config(dir, maxSize: 16 << 20, segmentSize: 8 << 20)
+        c.readPieceBytes = pieceBytes
+        let b = try DiskBuffer(config: c, readers: ["x"], logger: log.logger)
         var all = records(0..<300, size: 1000)
-        all.insert(BufferRecord(source: 7, offset: 7, document: [UInt8](repeating: 0x61, count: DiskBuffer.readPieceBytes * 2 + 5)), at: 150)
+        all.insert(BufferRecord(source: 7, offset: 7, document: [UInt8](repeating: 0x61, count: pieceBytes * 2 + 5)), at: 150)
         try await b.append(all)
         let batch = try #require(try await b.read(reader: "x", maxRecords: 1000, maxBytes: 8 << 20))
         #expect(batch.records == all)
