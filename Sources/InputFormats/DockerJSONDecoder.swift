@@ -280,9 +280,11 @@ public struct DockerJSONDecoder: LineDecoder {
 
     private mutating func attrPath(_ key: UnsafeRawBufferPointer) -> FieldPath? {
         for entry in attrPaths where entry.key.elementsEqual(key) { return entry.path }
-        var name = String(decoding: key, as: UTF8.self)
-        name = String(name.map { $0 == "." ? "_" : $0 })
-        if name.isEmpty { name = "_" }
+        // Dots become underscores byte by byte: mapping Characters missed a dot that a combining
+        // mark follows (one Character), and the name was split there.
+        var bytes = Array(key)
+        for i in bytes.indices where bytes[i] == UInt8(ascii: ".") { bytes[i] = UInt8(ascii: "_") }
+        let name = bytes.isEmpty ? "_" : String(decoding: bytes, as: UTF8.self)
         guard let path = FieldPath.internIfRoom("docker.attrs." + name) else { return nil }
         if attrPaths.count < Self.attrPathCacheSize { attrPaths.append((Array(key), path)) }
         return path

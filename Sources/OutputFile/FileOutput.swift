@@ -362,9 +362,7 @@ public struct PathTemplate: Sendable {
             case .day: out += Self.two(d)
             case .hour: out += Self.two(h)
             case .field(let path):
-                var value = attribute(path).map { String(decoding: $0, as: UTF8.self) } ?? "_"
-                if value.isEmpty || value == "." || value == ".." { value = "_" }
-                out += String(value.map { $0 == "/" || $0 == "\0" ? "_" : $0 })
+                out += Self.pathComponent(attribute(path))
             }
         }
         return out
@@ -394,13 +392,20 @@ public struct PathTemplate: Sendable {
             case .day: out += Self.two(time().2)
             case .hour: out += Self.two(time().3)
             case .field(let path):
-                var value = event.text(path) ?? "_"
-                if value.isEmpty || value == "." || value == ".." { value = "_" }
-                out += String(value.map { $0 == "/" || $0 == "\0" ? "_" : $0 })
+                out += Self.pathComponent(event.text(path).map { Array($0.utf8) })
             }
         }
         return out
     }
 
     static func two(_ v: Int) -> String { v < 10 ? "0\(v)" : String(v) }
+
+    /// A field value made safe to put into a path, byte by byte: `/` and NUL become `_`, and a
+    /// missing or empty value, `.` and `..` become `_`. (Done on Characters, this missed a `/`
+    /// that a combining mark follows, one Character with it: `../\u{300}x` left the directory.)
+    public static func pathComponent(_ value: [UInt8]?) -> String {
+        guard var bytes = value, !bytes.isEmpty, bytes != [0x2E], bytes != [0x2E, 0x2E] else { return "_" }
+        for i in bytes.indices where bytes[i] == UInt8(ascii: "/") || bytes[i] == 0 { bytes[i] = UInt8(ascii: "_") }
+        return String(decoding: bytes, as: UTF8.self)
+    }
 }

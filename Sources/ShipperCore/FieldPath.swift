@@ -73,7 +73,21 @@ public final class FieldPath: Sendable, Hashable, CustomStringConvertible {
 
     // MARK: Interning
 
-    private static let table = Mutex<[String: FieldPath]>([:])
+    /// A name compared by its UTF-8 bytes. Swift's `String` compares by canonical equivalence, so
+    /// `"é"` (one scalar) and `"e\u{301}"` were one key, and the second spelling was written as the
+    /// first; JSON, and Elasticsearch, keep them apart.
+    struct Key: Hashable {
+        let text: String
+        static func == (a: Key, b: Key) -> Bool {
+            a.text.utf8.count == b.text.utf8.count && a.text.utf8.elementsEqual(b.text.utf8)
+        }
+        func hash(into hasher: inout Hasher) {
+            var t = text
+            t.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+        }
+    }
+
+    private static let table = Mutex<[Key: FieldPath]>([:])
     /// How many distinct paths ``internIfRoom(_:)`` lets input create: paths live as long as the
     /// process (fields refer to them without reference counting), so names that come from the
     /// data itself (keys of a `json` field, Docker `attrs`) must not grow memory without bound.
@@ -99,7 +113,7 @@ public final class FieldPath: Sendable, Hashable, CustomStringConvertible {
     /// more than ``inputMaxDepth`` segments (the caller keeps the data some other way).
     public static func internIfRoom(_ dotted: String) -> FieldPath? {
         table.withLock { table in
-            if let existing = table[dotted] { return existing }
+            if let existing = table[Key(text: dotted)] { return existing }
             guard table.count < inputLimit, dotted.utf8.count <= inputMaxBytes else { return nil }
             var segments = 1
             for b in dotted.utf8 where b == UInt8(ascii: ".") { segments += 1 }
@@ -113,8 +127,8 @@ public final class FieldPath: Sendable, Hashable, CustomStringConvertible {
         FieldPath.internIfRoom(dotted + "." + segment)
     }
 
-    private static func intern(_ dotted: String, table: inout [String: FieldPath]) -> FieldPath {
-        if let existing = table[dotted] { return existing }
+    private static func intern(_ dotted: String, table: inout [Key: FieldPath]) -> FieldPath {
+        if let existing = table[Key(text: dotted)] { return existing }
         let parent: FieldPath?
         let name: String
         if let dot = dotted.utf8.lastIndex(of: UInt8(ascii: ".")) {
@@ -129,7 +143,7 @@ public final class FieldPath: Sendable, Hashable, CustomStringConvertible {
             name = dotted
         }
         let path = FieldPath(dotted: dotted, name: name, parent: parent, newRootID: table.count)
-        table[dotted] = path
+        table[Key(text: dotted)] = path
         return path
     }
 }

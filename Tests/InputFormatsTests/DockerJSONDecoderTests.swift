@@ -69,6 +69,11 @@ import Testing
             [#"{"@timestamp":"2019-01-01T11:11:11.000000000Z","message":"x","stream":"stdout","docker":{"attrs":{"com_docker_compose_project":"web","com_docker_compose_project_working_dir":"/srv","tag":"t1"}}}"#]
         ),
         (
+            "attrs: a dot followed by a combining mark becomes an underscore too",
+            [#"{"log":"x\n","stream":"stdout","attrs":{"a.\#u{300}b":"v"},"time":"2019-01-01T11:11:11Z"}"#],
+            [#"{"@timestamp":"2019-01-01T11:11:11.000000000Z","message":"x","stream":"stdout","docker":{"attrs":{"a_\#u{300}b":"v"}}}"#]
+        ),
+        (
             "unknown keys with nested values are ignored",
             [#"{"extra":{"a":[1,2.5e3,{"b":null}],"s":"\"}"},"log":"x\n","n":-1,"ok":true,"stream":"stdout","time":"2019-01-01T11:11:11Z"}"#],
             [#"{"@timestamp":"2019-01-01T11:11:11.000000000Z","message":"x","stream":"stdout"}"#]

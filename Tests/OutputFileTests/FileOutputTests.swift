@@ -40,6 +40,27 @@ func sampleEvents(_ n: Int, service: String = "web", start: Int = 0) -> [LogEven
         #expect(out.eventsWritten == 3)
     }
 
+    /// Field values in a path template never leave the directory or end a path early, whatever
+    /// their bytes.
+    @Test(arguments: [
+        (nil, "_"), ("", "_"), (".", "_"), ("..", "_"), ("...", "..."), ("web", "web"),
+        ("a/b", "a_b"), ("../x", ".._x"), ("a\0b", "a_b"),
+        // A combining mark after `/` makes one Character of the two: still replaced.
+        ("../\u{300}x", ".._\u{300}x"), ("/\u{301}", "_\u{301}"), ("\0\u{300}", "_\u{300}"),
+        (".\u{300}", ".\u{300}"),
+    ] as [(String?, String)])
+    func fieldValuesBecomeOnePathComponent(value: String?, component: String) throws {
+        #expect(Array(PathTemplate.pathComponent(value.map { Array($0.utf8) }).utf8) == Array(component.utf8))
+        let template = try PathTemplate("/out/%{service.name}.ndjson")
+        var event = LogEvent(message: Array("m".utf8), timestamp: Timestamp(seconds: 0))
+        if let value { event.set(FieldPath.intern("service.name"), string: value) }
+        let rendered = template.render(event)
+        #expect(Array(rendered.utf8) == Array(("/out/" + component + ".ndjson").utf8))
+        #expect(rendered.utf8.filter { $0 == UInt8(ascii: "/") }.count == 2)
+        let fromBuffer = template.render(timestamp: 0) { _ in value.map { Array($0.utf8) } }
+        #expect(Array(fromBuffer.utf8) == Array(rendered.utf8))
+    }
+
     /// Encoded documents (from the buffer) to interleaved paths: each file gets its documents in
     /// order, one line each.
     @Test func writesDocumentsToInterleavedPaths() throws {

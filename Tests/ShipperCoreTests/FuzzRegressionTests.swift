@@ -93,4 +93,23 @@ import Testing
         encoder.encode(e, into: &encoded)
         #expect(encoded == expected)
     }
+
+    /// Found reading the fix above: the intern table compared names as Swift Strings, by canonical
+    /// equivalence, so `é` (U+00E9) and `e` + U+0301 were one path, written with the spelling seen
+    /// first. JSON and Elasticsearch keep the two keys apart; so do paths now.
+    @Test func namesThatDifferOnlyInNormalizationAreTwoPaths() {
+        let composed = FieldPath.intern("fuzznorm.caf\u{E9}")
+        let decomposed = FieldPath.intern("fuzznorm.cafe\u{301}")
+        #expect(composed !== decomposed)
+        #expect(composed.parent === decomposed.parent)
+        #expect(Array(decomposed.name.utf8) == Array("cafe".utf8) + [0xCC, 0x81])
+        #expect(FieldPath.intern("fuzznorm.cafe\u{301}") === decomposed)
+        #expect(FieldPath.internIfRoom("fuzznorm.caf\u{E9}") === composed)
+        var e = LogEvent()
+        e.set(composed, .int(1))
+        e.set(decomposed, .int(2))
+        var written: [UInt8] = []
+        JSONWriter.write(e, into: &written)
+        #expect(written == Array(#"{"fuzznorm":{"caf\#u{E9}":1,"cafe\#u{301}":2}}"#.utf8))
+    }
 }
