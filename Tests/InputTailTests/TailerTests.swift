@@ -580,8 +580,10 @@ func expectContiguous(_ lines: [SeenLine], sourceLocation: SourceLocation = #_so
         #expect(ContinuousClock.now - quiet >= .milliseconds(140))
         appendFile(path, "b\n")
         let start = ContinuousClock.now
-        await t.waitForData(timeout: .seconds(20))
-        #expect(ContinuousClock.now - start < .seconds(5))
+        // Returns at once when the append is noticed; the bound only tells that from the timeout,
+        // with room for a loaded machine (CI runs the whole suite on two cores).
+        await t.waitForData(timeout: .seconds(120))
+        #expect(ContinuousClock.now - start < .seconds(60))
         let chunks = try t.poll(maxBytes: 1 << 20)
         #expect(chunks.flatMap { c in c.lines.map { String(decoding: c.bytes[$0.range], as: UTF8.self) } } == ["b"])
     }
@@ -596,7 +598,7 @@ func expectContiguous(_ lines: [SeenLine], sourceLocation: SourceLocation = #_so
         _ = try t.poll(maxBytes: 1 << 20)
         appendFile(path, "b\n")
         let start = ContinuousClock.now
-        await t.waitForData(timeout: .seconds(20))
-        #expect(ContinuousClock.now - start < .seconds(5))
+        await t.waitForData(timeout: .seconds(120))
+        #expect(ContinuousClock.now - start < .seconds(60), "noticed by polling, long before the timeout")
     }
 }
