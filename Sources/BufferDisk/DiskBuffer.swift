@@ -361,19 +361,23 @@ public final class DiskBuffer: Sendable {
         }
 
         // Segments.
-        let ids = names.compactMap(SegmentName.id(fromFileName:)).sorted().filter { id in
-            guard FS.isRegularFile(dir + "/" + SegmentName.fileName(id)) else {
-                logger.warning("buffer: \(SegmentName.fileName(id)) is not a regular file: ignored", metadata: ["path": "\(dir)"])
-                return false
+        // Each segment's path is built once (opening a buffer of many small segments, as the
+        // fuzz target does, spent a tenth of its time building the same strings again).
+        let found = names.compactMap { name in SegmentName.id(fromFileName: name).map { (id: $0, path: dir + "/" + name) } }
+            .sorted { $0.id < $1.id }
+            .filter { segment in
+                guard FS.isRegularFile(segment.path) else {
+                    logger.warning("buffer: \(SegmentName.fileName(segment.id)) is not a regular file: ignored", metadata: ["path": "\(dir)"])
+                    return false
+                }
+                return true
             }
-            return true
-        }
+        let ids = found.map(\.id)
         report.segments = ids.count
         // The segment written last: empty files created just before a crash do not count.
-        let lastWritten = ids.lastIndex { (FS.fileSize(dir + "/" + SegmentName.fileName($0)) ?? 0) > 0 }
+        let lastWritten = found.lastIndex { (FS.fileSize($0.path) ?? 0) > 0 }
         var index: Int64 = 0
-        for (k, id) in ids.enumerated() {
-            let path = dir + "/" + SegmentName.fileName(id)
+        for (k, (id, path)) in found.enumerated() {
             var file = try FileHandle.openFile(path, O_RDWR)
             var scan = try SegmentScanner.scan(file)
             var size = scan.validEnd

@@ -219,6 +219,26 @@ import Testing
         #expect(b.recovery.readersReset.isEmpty)
     }
 
+    /// Names that look like segments but are not regular files, or are not quite segment names,
+    /// are left alone; the segments around them are read in order.
+    @Test func onlyRegularFilesWithExactSegmentNamesAreSegments() async throws {
+        let dir = try TempDir()
+        try await makeBuffer(dir)
+        let segments = dir.segments()
+        #expect(segments.count > 2)
+        let between = try #require(SegmentName.id(fromFileName: segments[1])) + 1000
+        let directory = dir.path + "/" + SegmentName.fileName(between)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
+        try dir.write(SegmentName.fileName(7) + ".bak", [1, 2, 3])
+        try dir.write("segment-7.dat", [1, 2, 3])
+        let (b, got) = try await reopenAndDrain(dir)
+        #expect(got == Array(0..<40))
+        #expect(b.recovery.segments == segments.count)
+        #expect(b.recovery.quarantined.isEmpty && b.recovery.tornTails == 0)
+        #expect(log.messages(.warning).contains { $0.contains(SegmentName.fileName(between)) && $0.contains("not a regular file") })
+        #expect(FileManager.default.fileExists(atPath: directory))
+    }
+
     @Test func leftoverTemporaryFilesAreRemoved() async throws {
         let dir = try TempDir()
         try await makeBuffer(dir, count: 3)
