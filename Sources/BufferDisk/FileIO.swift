@@ -162,10 +162,12 @@ enum FS {
         guard let dir = opendir(path) else { throw BufferError.io(operation: "list", path: path, errno: errno) }
         defer { closedir(dir) }
         var names: [String] = []
+        // The name is read up to its NUL where it lies. (Copying the `d_name` field, 256 bytes,
+        // read past the end of the directory buffer when the last entry's record is shorter:
+        // found by the `buffer` fuzz target under AddressSanitizer.)
+        let nameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
         while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
+            let name = String(cString: (UnsafeRawPointer(entry) + nameOffset).assumingMemoryBound(to: CChar.self))
             if name != "." && name != ".." { names.append(name) }
         }
         return names.sorted()

@@ -100,3 +100,26 @@ import Testing
         #expect(repaired > 100)  // the damage did reach the records
     }
 }
+
+/// Inputs found by the `buffer` fuzz target (`Fuzz/`, README "Fuzzing"). The input itself is kept
+/// in `Fuzz/corpus/buffer/`, so every fuzz run replays it under AddressSanitizer.
+@Suite struct BufferFuzzRegressionTests {
+    /// `FS.list` copied each entry's whole `d_name` field (256 bytes) out of the directory
+    /// buffer, which reads past the buffer's end when the last entry is short: a heap overflow
+    /// under ASan (plain builds read a few bytes of other memory and cut them at the NUL). Names
+    /// are now read where they lie, up to their NUL. Every name length, in full directories.
+    @Test func directoryNamesAreReadExactlyAtEveryLength() throws {
+        let dir = try TempDir()
+        var expected: [String] = []
+        for length in 1...255 {
+            let name = String(repeating: "n", count: length - 1) + String(length % 10)
+            try dir.write(name, [])
+            expected.append(name)
+        }
+        // Non-ASCII names, as bytes on disk: one two-byte character is two bytes of the 255.
+        let accented = String(repeating: "é", count: 127)
+        try dir.write(accented, [])
+        expected.append(accented)
+        #expect(try FS.list(dir.path) == expected.sorted())
+    }
+}
