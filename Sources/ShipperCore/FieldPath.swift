@@ -47,23 +47,25 @@ public final class FieldPath: Sendable, Hashable, CustomStringConvertible {
     public func hash(into hasher: inout Hasher) { hasher.combine(ObjectIdentifier(self)) }
 
     /// True when `self` is `other` or one of its ancestors (`http` is a prefix of `http.version`).
+    /// Walks up without reference counting: paths live for good (see ``parent``).
     @inlinable
     public func isPrefix(of other: FieldPath) -> Bool {
-        var node: FieldPath? = other
-        while let n = node {
-            if n.depth < self.depth { return false }
-            if n.depth == self.depth { return n == self }
-            node = n.parent
+        if other.rootID != rootID || other.depth < depth { return false }
+        var node = Unmanaged.passUnretained(other)
+        for _ in 0..<(other.depth - depth) {
+            node = node._withUnsafeGuaranteedRef { Unmanaged.passUnretained($0.parent!) }
         }
-        return false
+        return node.toOpaque() == Unmanaged.passUnretained(self).toOpaque()
     }
 
     /// The ancestor of `self` at `depth` (1 = top level); `self` when `depth == self.depth`.
     @inlinable
     public func ancestor(atDepth depth: Int) -> FieldPath {
-        var node = self
-        while node.depth > depth, let p = node.parent { node = p }
-        return node
+        var node = Unmanaged.passUnretained(self)
+        while node._withUnsafeGuaranteedRef({ $0.depth > depth && $0.parent != nil }) {
+            node = node._withUnsafeGuaranteedRef { Unmanaged.passUnretained($0.parent!) }
+        }
+        return node.takeUnretainedValue()
     }
 
     /// Appends a child segment: `FieldPath("http").appending("version")` is `http.version`.

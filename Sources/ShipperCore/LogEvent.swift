@@ -251,6 +251,26 @@ public struct LogEvent: Sendable {
     /// (its ancestors and descendants). A new path is appended at the end (insertion order).
     @inlinable
     public mutating func set(_ path: FieldPath, _ value: FieldValue) {
+        // The usual case, found in one read-only pass without reference counting: at most the
+        // field itself exists, nothing above or below it (binding each field's path to a local
+        // across the removals below cost a retain and release per field: 5 % of the jetty
+        // pipeline's CPU, most of it from one `modify` stage).
+        let (match, clashes) = fields.withUnsafeBufferPointer { existing -> (Int, Bool) in
+            let root = path.rootID
+            var match = -1
+            for i in existing.indices where existing[i].path.rootID == root {
+                if existing[i].path === path, match < 0 {
+                    match = i
+                } else if existing[i].path === path || existing[i].path.isPrefix(of: path) || path.isPrefix(of: existing[i].path) {
+                    return (match, true)
+                }
+            }
+            return (match, false)
+        }
+        if !clashes {
+            if match >= 0 { fields[match].value = value } else { fields.append(Field(path, value)) }
+            return
+        }
         var i = 0
         var replaced = false
         while i < fields.count {
