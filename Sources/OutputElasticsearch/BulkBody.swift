@@ -77,17 +77,21 @@ public enum BulkBody {
         built.excluded.removeAll(keepingCapacity: true)
         built.size = 0
         let count = indices?.count ?? items.count
-        for k in 0..<count {
-            let i = indices?[k] ?? k
-            if append(items[i], to: &built.bytes) {
-                built.included.append(i)
-            } else {
-                built.excluded.append((i, .emptyDocument))
-            }
-            if built.bytes.count >= chunkBytes {
-                built.size += built.bytes.count
-                try built.bytes.withUnsafeBytes(emit)
-                built.bytes.removeAll(keepingCapacity: true)
+        // Items are read in place (`items[i]` copied each one: a retain and release of its
+        // index name and document per item).
+        try items.withUnsafeBufferPointer { items in
+            for k in 0..<count {
+                let i = indices?[k] ?? k
+                if append(items[i], to: &built.bytes) {
+                    built.included.append(i)
+                } else {
+                    built.excluded.append((i, .emptyDocument))
+                }
+                if built.bytes.count >= chunkBytes {
+                    built.size += built.bytes.count
+                    try built.bytes.withUnsafeBytes(emit)
+                    built.bytes.removeAll(keepingCapacity: true)
+                }
             }
         }
         built.size += built.bytes.count

@@ -1,5 +1,13 @@
 import ShipperCore
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// An Elasticsearch error object (`{"type":…,"reason":…}`), with its raw JSON for the dead-letter file.
 public struct ElasticsearchError: Sendable, Equatable, CustomStringConvertible {
     public var type: String
@@ -98,6 +106,9 @@ public enum BulkResponseClassifier {
     }
 
     static func classifySuccess(status: Int, body: [UInt8], itemCount: Int) -> BulkResponseClassification {
+        if isAllCreated(body, itemCount: itemCount) {
+            return .items(Array(repeating: .delivered(status: 201), count: itemCount))
+        }
         let parsed: ParsedResponse
         do {
             parsed = try body.withUnsafeBytes { (b) throws(JSONError) -> ParsedResponse in try parse(b) }
@@ -126,6 +137,35 @@ public enum BulkResponseClassifier {
             }
         }
         return .items(outcomes)
+    }
+
+    static let allCreatedStart = Array(#"{"errors":false,"items":["#.utf8)
+    static let createdItem = Array(#"{"create":{"status":201}}"#.utf8)
+    static let allCreatedEnd = Array("]}".utf8)
+
+    /// True when `body` is exactly what Elasticsearch answers, with the default `filter_path`,
+    /// when every `create` succeeded: `{"errors":false,"items":[{"create":{"status":201}},…]}`
+    /// with `itemCount` items. Compared byte by byte; anything else is parsed.
+    static func isAllCreated(_ body: [UInt8], itemCount: Int) -> Bool {
+        let itemBytes = createdItem.count
+        guard itemCount > 0,
+            body.count == allCreatedStart.count + itemCount * (itemBytes + 1) - 1 + allCreatedEnd.count
+        else { return false }
+        return body.withUnsafeBytes { b in
+            createdItem.withUnsafeBytes { item in
+                guard b.starts(with: allCreatedStart), b.suffix(allCreatedEnd.count).elementsEqual(allCreatedEnd) else { return false }
+                var p = allCreatedStart.count
+                for k in 0..<itemCount {
+                    if k > 0 {
+                        guard b[p] == UInt8(ascii: ",") else { return false }
+                        p += 1
+                    }
+                    guard memcmp(b.baseAddress! + p, item.baseAddress!, itemBytes) == 0 else { return false }
+                    p += itemBytes
+                }
+                return true
+            }
+        }
     }
 
     struct ParsedItem {

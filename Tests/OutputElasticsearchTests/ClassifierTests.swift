@@ -64,6 +64,27 @@ struct ClassifierTests {
                 {"errors":true,"items":[{"create":{"status":403,"error":{"type":"security_exception","reason":"action [indices:data/write/bulk[s]] is unauthorized for user [u] with effective roles [r] on indices [i], this action is granted by the index privileges [create_doc,create,delete,index,write,all]"}}}]}
                 """#,
             itemCount: 1, expected: ["retry:403:security_exception"]),
+        // The exact all-created body is recognized byte by byte; near misses are parsed.
+        Case(
+            name: "all created, exact", status: 200,
+            body: #"{"errors":false,"items":[{"create":{"status":201}},{"create":{"status":201}},{"create":{"status":201}}]}"#,
+            itemCount: 3, expected: ["delivered:201", "delivered:201", "delivered:201"]),
+        Case(
+            name: "all created, one item fewer than sent", status: 200,
+            body: #"{"errors":false,"items":[{"create":{"status":201}},{"create":{"status":201}}]}"#,
+            itemCount: 3, expected: ["delivered:200", "delivered:200", "delivered:200"]),
+        Case(
+            name: "exact length, one 200 among the 201s", status: 200,
+            body: #"{"errors":false,"items":[{"create":{"status":201}},{"create":{"status":200}},{"create":{"status":201}}]}"#,
+            itemCount: 3, expected: ["delivered:201", "delivered:200", "delivered:201"]),
+        Case(
+            name: "exact length, a space instead of a comma", status: 200,
+            body: #"{"errors":false,"items":[{"create":{"status":201}} {"create":{"status":201}}]}"#,
+            itemCount: 2, expected: ["retryRequest:200"]),
+        Case(
+            name: "exact length, errors:true", status: 200,
+            body: #"{"errors":true ,"items":[{"create":{"status":201}},{"create":{"status":201}}]}"#,
+            itemCount: 2, expected: ["delivered:201", "delivered:201"]),
         Case(
             name: "all success with filter_path", status: 200,
             body: #"{"errors":false,"items":[{"create":{"status":201}},{"create":{"status":201}}]}"#, itemCount: 2,
