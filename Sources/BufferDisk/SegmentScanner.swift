@@ -15,14 +15,29 @@ enum SegmentName {
         prefix + String(id).leftPadded(to: 20) + suffix
     }
 
+    /// The id of a segment file name: exactly `segment-`, 20 ASCII digits and `.dat`, byte by byte
+    /// (opening a buffer reads every name in its directory).
     static func id(fromFileName name: String) -> UInt64? {
-        guard name.hasPrefix(prefix), name.hasSuffix(suffix) else { return nil }
-        let digits = name.dropFirst(prefix.count).dropLast(suffix.count)
-        guard digits.count == 20, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
-        // Ids near the top of the range would leave no room for the next ones: not ours.
-        guard let id = UInt64(digits), id < 1 << 62 else { return nil }
-        return id
+        var name = name
+        return name.withUTF8 { b -> UInt64? in
+            let digitsStart = prefixBytes.count
+            guard b.count == digitsStart + 20 + suffixBytes.count,
+                b.starts(with: prefixBytes), b[(digitsStart + 20)...].elementsEqual(suffixBytes)
+            else { return nil }
+            var id: UInt64 = 0
+            for c in b[digitsStart..<(digitsStart + 20)] {
+                guard c >= UInt8(ascii: "0"), c <= UInt8(ascii: "9") else { return nil }
+                let (times10, o1) = id.multipliedReportingOverflow(by: 10)
+                let (sum, o2) = times10.addingReportingOverflow(UInt64(c - UInt8(ascii: "0")))
+                guard !o1, !o2 else { return nil }
+                id = sum
+            }
+            // Ids near the top of the range would leave no room for the next ones: not ours.
+            return id < 1 << 62 ? id : nil
+        }
     }
+    static let prefixBytes = Array(prefix.utf8)
+    static let suffixBytes = Array(suffix.utf8)
 }
 
 /// The result of reading a segment file from the start and checking every frame.

@@ -248,3 +248,35 @@ import Testing
         #expect(!dir.files().contains("reader-r.ledger.tmp"))
     }
 }
+
+/// Which file names are segments.
+@Suite struct SegmentNameTests {
+    @Test(arguments: [
+        ("segment-00000000000000000001.dat", UInt64(1)),
+        ("segment-00000000000000004711.dat", 4711),
+        ("segment-04611686018427387903.dat", (1 << 62) - 1),
+    ] as [(String, UInt64)])
+    func segmentNames(name: String, id: UInt64) {
+        #expect(SegmentName.id(fromFileName: name) == id)
+        #expect(SegmentName.fileName(id) == name)
+    }
+
+    @Test(arguments: [
+        "segment-0000000000000000001.dat",  // 19 digits
+        "segment-000000000000000000001.dat",  // 21 digits
+        "segment-04611686018427387904.dat",  // 1 << 62: no room for the next ids
+        "segment-99999999999999999999.dat",  // past UInt64
+        "segment-0000000000000000000a.dat",
+        "segment-0000000000000000000\u{661}.dat",  // an Arabic-Indic digit
+        "segment-0000000000000000000\u{30}\u{301}.dat",  // a digit with a combining mark
+        "segment-00000000000000000001.DAT",
+        "segment-00000000000000000001.dat.tmp",
+        "Segment-00000000000000000001.dat",
+        "xsegment-00000000000000000001.dat",
+        "segment-00000000000000000001.da",
+        "",
+    ])
+    func notSegmentNames(name: String) {
+        #expect(SegmentName.id(fromFileName: name) == nil)
+    }
+}
