@@ -30,7 +30,7 @@ final class FileHandle: Sendable {
     /// Opens `path`; `flags` as for open(2) (O_CLOEXEC is added).
     static func openFile(_ path: String, _ flags: Int32, mode: mode_t = 0o644) throws -> FileHandle {
         while true {
-            let fd = open(path, flags | O_CLOEXEC, mode)
+            let fd = path.withCString { open($0, flags | O_CLOEXEC, mode) }
             if fd >= 0 { return FileHandle(fd: fd, path: path) }
             if errno == EINTR { continue }
             throw BufferError.io(operation: "open", path: path, errno: errno)
@@ -125,10 +125,11 @@ final class FileHandle: Sendable {
 enum FS {
     /// Creates `path` and its missing parents.
     static func makeDirectories(_ path: String) throws {
+        if isDirectory(path) { return }
         var current = path.hasPrefix("/") ? "" : "."
         for part in path.split(separator: "/", omittingEmptySubsequences: true) {
             current += "/" + part
-            if mkdir(current, 0o755) != 0 && errno != EEXIST {
+            if current.withCString({ mkdir($0, 0o755) }) != 0 && errno != EEXIST {
                 throw BufferError.io(operation: "create directory", path: current, errno: errno)
             }
         }
@@ -137,29 +138,29 @@ enum FS {
 
     static func isDirectory(_ path: String) -> Bool {
         var st = stat()
-        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+        return path.withCString { stat($0, &st) } == 0 && (st.st_mode & S_IFMT) == S_IFDIR
     }
 
     static func isRegularFile(_ path: String) -> Bool {
         var st = stat()
-        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
+        return path.withCString { stat($0, &st) } == 0 && (st.st_mode & S_IFMT) == S_IFREG
     }
 
     static func exists(_ path: String) -> Bool {
         var st = stat()
-        return lstat(path, &st) == 0
+        return path.withCString { lstat($0, &st) } == 0
     }
 
     /// Size of a regular file, nil when it does not exist.
     static func fileSize(_ path: String) -> Int64? {
         var st = stat()
-        guard stat(path, &st) == 0 else { return nil }
+        guard path.withCString({ stat($0, &st) }) == 0 else { return nil }
         return Int64(st.st_size)
     }
 
     /// Names in a directory (without `.` and `..`), sorted.
     static func list(_ path: String) throws -> [String] {
-        guard let dir = opendir(path) else { throw BufferError.io(operation: "list", path: path, errno: errno) }
+        guard let dir = path.withCString({ opendir($0) }) else { throw BufferError.io(operation: "list", path: path, errno: errno) }
         defer { closedir(dir) }
         var names: [String] = []
         // The name is read up to its NUL where it lies. (Copying the `d_name` field, 256 bytes,
@@ -180,11 +181,11 @@ enum FS {
     }
 
     static func remove(_ path: String) throws {
-        if unlink(path) != 0 && errno != ENOENT { throw BufferError.io(operation: "remove", path: path, errno: errno) }
+        if path.withCString({ unlink($0) }) != 0 && errno != ENOENT { throw BufferError.io(operation: "remove", path: path, errno: errno) }
     }
 
     static func move(_ from: String, _ to: String) throws {
-        if rename(from, to) != 0 { throw BufferError.io(operation: "rename \(from) to", path: to, errno: errno) }
+        if from.withCString({ f in to.withCString { rename(f, $0) } }) != 0 { throw BufferError.io(operation: "rename \(from) to", path: to, errno: errno) }
     }
 
     /// The whole file, nil when it does not exist or cannot be read.

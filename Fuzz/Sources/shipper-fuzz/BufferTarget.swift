@@ -229,10 +229,10 @@ enum BufferTarget {
         let files = files(for: data)
         let dir = root + "/buf"
         removeTree(root)
-        guard mkdir(root, 0o755) == 0, mkdir(dir, 0o755) == 0 else { failCheck("cannot create \(dir): \(errno)") }
+        guard root.withCString({ mkdir($0, 0o755) }) == 0, dir.withCString({ mkdir($0, 0o755) }) == 0 else { failCheck("cannot create \(dir): \(errno)") }
         defer { removeTree(root) }
         for (name, bytes) in files {
-            let fd = open(dir + "/" + name, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+            let fd = (dir + "/" + name).withCString { open($0, O_WRONLY | O_CREAT | O_TRUNC, 0o644) }
             guard fd >= 0 else { failCheck("cannot write \(name)") }
             _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
             close(fd)
@@ -287,18 +287,22 @@ enum BufferTarget {
         return try result.withLock { $0! }.get()
     }
 
+    /// (Names are read in place, up to their NUL: copying the whole `d_name` field reads past
+    /// the directory buffer, as `FS.list` did. Paths go to the system with `withCString`: passing
+    /// a `String` made a C copy per call.)
     static func removeTree(_ path: String) {
-        guard let d = opendir(path) else {
-            unlink(path)
+        guard let d = path.withCString({ opendir($0) }) else {
+            _ = path.withCString { unlink($0) }
             return
         }
+        let nameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
         while let entry = readdir(d) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let name = String(cString: (UnsafeRawPointer(entry) + nameOffset).assumingMemoryBound(to: CChar.self))
             if name == "." || name == ".." { continue }
             let child = path + "/" + name
-            if unlink(child) != 0 { removeTree(child) }
+            if child.withCString({ unlink($0) }) != 0 { removeTree(child) }
         }
         closedir(d)
-        rmdir(path)
+        _ = path.withCString { rmdir($0) }
     }
 }
