@@ -172,7 +172,7 @@ struct IndexMapping: Sendable {
         guard let members = json.objectMembers else { return }
         for m in members {
             // Dotted names in mappings are object paths too.
-            let parts = m.key.split(separator: ".").map(String.init)
+            let parts = m.key.dotSeparatedParts(omittingEmpty: true)
             var path = prefix
             for (i, part) in parts.enumerated() {
                 path = path.isEmpty ? part : path + "." + part
@@ -269,7 +269,9 @@ struct MappingChecker {
         while true {
             if let d = mapping.dynamic[p] { return d }
             if p.isEmpty { return .true }
-            if let dot = p.lastIndex(of: ".") { p = String(p[..<dot]) } else { p = "" }
+            // By bytes, as Elasticsearch splits field paths (a Character can be a dot and a
+            // combining mark after it).
+            if let dot = p.utf8.lastIndex(of: UInt8(ascii: ".")) { p = String(decoding: p.utf8[..<dot], as: UTF8.self) } else { p = "" }
         }
     }
 
@@ -306,7 +308,7 @@ struct MappingChecker {
         var parentPath = parent
         var leafName = name
         if name.utf8.contains(UInt8(ascii: ".")) {
-            let parts = name.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+            let parts = name.dotSeparatedParts(omittingEmpty: false)
             if parts.contains(where: { $0.isEmpty }) {
                 let reason = "object field starting or ending with a [.] makes object resolution ambiguous: [\(name)]"
                 throw parsingError("failed to parse: \(reason)", causedBy: .illegalArgument(reason))
@@ -610,5 +612,13 @@ enum IPAddress {
             return s.allSatisfy { allowed.contains($0) } && s.split(separator: ":", omittingEmptySubsequences: false).count <= 9
         }
         return false
+    }
+}
+
+extension String {
+    /// The parts between dots, split by bytes as Elasticsearch splits field paths: `Character`
+    /// splitting keeps a dot that a combining mark follows (one `Character`) inside a part.
+    func dotSeparatedParts(omittingEmpty: Bool) -> [String] {
+        utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: omittingEmpty).map { String(Substring($0)) }
     }
 }

@@ -536,6 +536,23 @@ struct BulkTests {
         }
     }
 
+    /// Dotted field names are object paths, split at every dot byte, also one that a combining
+    /// mark follows (a single Swift `Character` with it).
+    @Test func dottedNamesSplitAtEveryDot() async throws {
+        try await withServer { server in
+            let r = try await TestClient.bulk(port: server.port, """
+                {"index":{"_index":"cm"}}
+                {"a.\\u0300b":1}
+                {"index":{"_index":"cm"}}
+                {"a":"scalar"}
+
+                """)
+            #expect(r.itemStatuses == [201, 400])
+            #expect(server.mappingType(index: "cm", field: "a") == "object")
+            #expect(server.mappingType(index: "cm", field: "a.\u{300}b") == "long")
+        }
+    }
+
     @Test func mappingEmulationOff() async throws {
         var c = ElasticsearchTestServerConfiguration()
         c.mappingEmulation = false
