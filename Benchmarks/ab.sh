@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# A/B comparison of shipper builds end to end: the same generated input, each binary in turn for
+# ROUNDS rounds (A B A B …), tail -> parse -> disk buffer (fsync 500ms) -> es-test-server with gzip.
+# Run-to-run noise on a VM can exceed the difference between two builds (fresh page-cache pages,
+# neighbours); runs in turn under the same conditions compare builds where single runs cannot.
+#
+#   Benchmarks/ab.sh nginx|jetty LINES ROUNDS DIR_A DIR_B [DIR…]
+#
+# Each DIR holds `shipper` and `es-test-server` (release builds, e.g. static as Benchmarks/e2e.sh
+# builds them). Prints one line per run (shipper CPU-s per million lines, user and system, peak
+# RSS, gzip -1 CPU-s of the input measured right after, the ratio) and, per DIR, the mean.
+# Exits 1 when a run does not deliver one document per event.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ $# -ge 5 ] || { sed -n '2,12p' "$0" >&2; exit 2; }
+KIND=$1 LINES=$2 ROUNDS=$3
+shift 3
+DIRS=("$@")
+case $KIND in
+nginx)
+    image=nginx:1.27
+    stages='
+      - type: parse
+        parsers: [{type: nginx_access, format: main}, nginx_access]'
+    ;;
+jetty)
+    image=jetty:12.0-jdk21
+    stages='
+      - type: multiline
+        mode: java
+      - type: parse
+        parsers: [jetty_request, jetty_server]
+      - type: modify
+        set: {event.dataset: jetty}'
+    ;;
+*) echo "KIND must be nginx or jetty" >&2; exit 2 ;;
+esac
+work=$(mktemp -d)
+es_pid=
+trap 'if [ -n "$es_pid" ]; then kill $es_pid 2>/dev/null || true; fi; rm -rf "$work"' EXIT
+id=$(printf 'a%.0s' {1..64})
+mkdir -p "$work/containers/$id"
+echo '{"ID":"'$id'","Name":"/bench_'$KIND'.1.x","Config":{"Image":"'$image'","Labels":{"com.docker.swarm.service.name":"bench_'$KIND'"}}}' \
+    >"$work/containers/$id/config.v2.json"
+log="$work/containers/$id/$id-json.log"
+said=$("${DIRS[0]}/shipper" bench --kind "$KIND" --lines "$LINES" --write-sample "$log")
+events=$(echo "$said" | sed -n 's/.*events: \([0-9]*\).*/\1/p')
+events=${events:-$LINES}
+: >"$work/results"
+n=0
+for _ in $(seq "$ROUNDS"); do
+    for dir in "${DIRS[@]}"; do
+        n=$((n + 1))
+        "$dir/es-test-server" --port 0 --no-mapping-emulation >"$work/es.out" 2>"$work/es.err" &
+        es_pid=$!
+        for _ in $(seq 100); do grep -q listening "$work/es.out" 2>/dev/null && break; sleep 0.1; done
+        port=$(head -1 "$work/es.out" | sed 's/.*://')
+        cat >"$work/shipper.yaml" <<YAML
+data_dir: $work/state
+drain_timeout: 600s
+log: {level: warning}
+telemetry: {address: "127.0.0.1:0"}
+sources:
+  containers: {type: docker, paths: ["$work/containers/*/*-json.log"]}
+pipelines:
+  $KIND:
+    stages:$stages
+buffer: {path: $work/state/buffer, fsync: 500ms, max_size: 256MiB}
+outputs:
+  es:
+    type: elasticsearch
+    hosts: ["http://127.0.0.1:$port"]
+    index: bench$n
+    compression: gzip
+YAML
+        rm -rf "$work/state"
+        /usr/bin/time -f "%U %S %M" -o "$work/time" "$dir/shipper" run --config "$work/shipper.yaml" --once
+        gz=$({ /usr/bin/time -f "%U %S" gzip -1 -c "$log" >/dev/null; } 2>&1 | awk '{print $1 + $2}')
+        kill -TERM $es_pid
+        wait $es_pid || true
+        es_pid=
+        docs=$(sed -n 's/^documents: \([0-9]*\),.*/\1/p' "$work/es.out")
+        if [ "$docs" != "$events" ]; then
+            echo "FAIL: $dir delivered ${docs:-no} documents, expected $events" >&2
+            exit 1
+        fi
+        read -r u s m <"$work/time"
+        echo "$dir $u $s $m $gz" >>"$work/results"
+        awk -v d="$dir" -v u="$u" -v s="$s" -v m="$m" -v g="$gz" -v L="$LINES" 'BEGIN {
+            printf "%-24s %.2f CPU-s/M (user %.2f, sys %.2f)  peak RSS %.1f MiB  gzip -1 %.2f  ratio %.2f\n",
+                d, (u + s) * 1e6 / L, u, s, m / 1024, g, (u + s) / g }'
+    done
+done
+echo "means over $ROUNDS rounds ($KIND, $LINES lines):"
+for dir in "${DIRS[@]}"; do
+    awk -v d="$dir" -v L="$LINES" '$1 == d { c += ($2 + $3) * 1e6 / L; r += ($2 + $3) / $5; k++ }
+        END { printf "  %-22s %.2f CPU-s/M, %.2f x gzip -1\n", d, c / k, r / k }' "$work/results"
+done
