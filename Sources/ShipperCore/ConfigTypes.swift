@@ -29,21 +29,30 @@ public struct ConfigDuration: Decodable, Sendable, Hashable, CustomStringConvert
         let c = try decoder.singleValueContainer()
         if let n = try? c.decode(Double.self) {
             guard n >= 0, n.isFinite else { throw ConfigValueError("a duration must not be negative, got \(n)") }
+            guard n * 1e9 < Self.maxNanoseconds else {
+                throw ConfigValueError("a duration must be less than 1000000000 seconds (about 31 years), got \(n)")
+            }
             self = .seconds(n)
             return
         }
         let text = try c.decode(String.self)
         guard let d = ConfigDuration(parsing: text) else {
-            throw ConfigValueError("'\(text)' is not a duration; write e.g. 500ms, 1s, 5m, 1h")
+            throw ConfigValueError("'\(text)' is not a duration; write e.g. 500ms, 1s, 5m, 1h (less than about 31 years)")
         }
         self = d
     }
 
+    /// The longest duration a config may give, in nanoseconds (about 31 years): far longer than
+    /// any timeout needs, and far from Int64's limit, where converting the number trapped (found
+    /// by the `config` fuzz target: `flush_timeout: 1777…7ms`).
+    static let maxNanoseconds: Double = 1e18
+
+    /// Nil when `text` is not a number with a unit, is negative, or is not below ``maxNanoseconds``.
     public init?(parsing text: String) {
         let t = text.trimmingWhitespace()
         let units: [(String, Double)] = [("ms", 1e6), ("us", 1e3), ("ns", 1), ("s", 1e9), ("m", 60e9), ("h", 3600e9)]
         for (suffix, scale) in units where t.hasSuffix(suffix) {
-            guard let v = Double(t.dropLast(suffix.count)), v >= 0, v.isFinite else { return nil }
+            guard let v = Double(t.dropLast(suffix.count)), v >= 0, v.isFinite, v * scale < Self.maxNanoseconds else { return nil }
             self.init(nanoseconds: Int64(v * scale))
             return
         }
