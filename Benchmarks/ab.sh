@@ -12,28 +12,15 @@
 # Exits 1 when a run does not deliver one document per event.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. Benchmarks/stages.sh
 [ $# -ge 5 ] || { sed -n '2,12p' "$0" >&2; exit 2; }
 KIND=$1 LINES=$2 ROUNDS=$3
 shift 3
 DIRS=("$@")
+bench_stages "$KIND" || { echo "KIND must be nginx or jetty" >&2; exit 2; }
 case $KIND in
-nginx)
-    image=nginx:1.27
-    stages='
-      - type: parse
-        parsers: [{type: nginx_access, format: main}, nginx_access]'
-    ;;
-jetty)
-    image=jetty:12.0-jdk21
-    stages='
-      - type: multiline
-        mode: java
-      - type: parse
-        parsers: [jetty_request, jetty_server]
-      - type: modify
-        set: {event.dataset: jetty}'
-    ;;
-*) echo "KIND must be nginx or jetty" >&2; exit 2 ;;
+nginx) image=nginx:1.27 ;;
+jetty) image=jetty:12.0-jdk21 ;;
 esac
 work=$(mktemp -d)
 es_pid=

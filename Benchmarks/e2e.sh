@@ -26,6 +26,7 @@
 # as counted by the generator).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. Benchmarks/stages.sh
 LINES=${1:-1000000}
 BUILD=${BUILD:-release}
 BIN=${BIN_DIR:-.build/$BUILD}
@@ -68,25 +69,7 @@ run() {
     local kind=$1 output=$2 stages flow
     local dir="$work/run-$kind-$output"
     mkdir -p "$dir"
-    case $kind in
-    nginx)
-        flow="nginx_access"
-        stages='
-      - type: parse
-        parsers: [{type: nginx_access, format: main}, nginx_access]'
-        ;;
-    jetty)
-        # The stages of pipelines/jetty.yaml.
-        flow="multiline java -> jetty_request, jetty_server"
-        stages='
-      - type: multiline
-        mode: java
-      - type: parse
-        parsers: [jetty_request, jetty_server]
-      - type: modify
-        set: {event.dataset: jetty}'
-        ;;
-    esac
+    bench_stages "$kind"
     local port=0 out_yaml sink
     if [ "$output" = elasticsearch ]; then
         "$SERVER_BIN/es-test-server" --port 0 --no-mapping-emulation >"$dir/es.out" 2>"$dir/es.err" &
