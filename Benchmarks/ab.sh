@@ -42,24 +42,12 @@ for _ in $(seq "$ROUNDS"); do
         es_pid=$!
         for _ in $(seq 100); do grep -q listening "$work/es.out" 2>/dev/null && break; sleep 0.1; done
         port=$(head -1 "$work/es.out" | sed 's/.*://')
-        cat >"$work/shipper.yaml" <<YAML
-data_dir: $work/state
-drain_timeout: 600s
-log: {level: warning}
-telemetry: {address: "127.0.0.1:0"}
-sources:
-  containers: {type: docker, paths: ["$work/containers/*/*-json.log"]}
-pipelines:
-  $KIND:
-    stages:$stages
-buffer: {path: $work/state/buffer, fsync: 500ms, max_size: 256MiB}
-outputs:
+        bench_config "$work/state" "$work/containers" "$KIND" "
   es:
     type: elasticsearch
-    hosts: ["http://127.0.0.1:$port"]
+    hosts: [\"http://127.0.0.1:$port\"]
     index: bench$n
-    compression: gzip
-YAML
+    compression: gzip" >"$work/shipper.yaml"
         rm -rf "$work/state"
         /usr/bin/time -f "%U %S %M" -o "$work/time" "$dir/shipper" run --config "$work/shipper.yaml" --once
         gz=$({ /usr/bin/time -f "%U %S" gzip -1 -c "$log" >/dev/null; } 2>&1 | awk '{print $1 + $2}')

@@ -92,19 +92,7 @@ run() {
     max_size: 64GiB"
         sink="file"
     fi
-    cat >"$dir/shipper.yaml" <<YAML
-data_dir: $dir/state
-drain_timeout: 600s
-log: {level: warning}
-telemetry: {address: "127.0.0.1:0"}
-sources:
-  containers: {type: docker, paths: ["$work/$kind/containers/*/*-json.log"]}
-pipelines:
-  $kind:
-    stages:$stages
-buffer: {path: $dir/state/buffer, fsync: 500ms, max_size: 256MiB}
-outputs:$out_yaml
-YAML
+    bench_config "$dir/state" "$work/$kind/containers" "$kind" "$out_yaml" >"$dir/shipper.yaml"
 
     local es_before=0 es_after=0
     [ -n "$es_pid" ] && es_before=$(cpu_of $es_pid)

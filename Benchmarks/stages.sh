@@ -23,3 +23,24 @@ bench_stages() {
     *) return 1 ;;
     esac
 }
+
+# bench_config STATE_DIR CONTAINERS_DIR KIND OUTPUTS_YAML: prints the shipper config of a benchmark
+# run (tail -> the KIND pipeline of `bench_stages` -> disk buffer, fsync 500ms -> OUTPUTS_YAML, the
+# entries under `outputs:`, each line indented two spaces and starting with a newline).
+bench_config() {
+    local flow stages
+    bench_stages "$3" || return 1
+    cat <<YAML
+data_dir: $1
+drain_timeout: 600s
+log: {level: warning}
+telemetry: {address: "127.0.0.1:0"}
+sources:
+  containers: {type: docker, paths: ["$2/*/*-json.log"]}
+pipelines:
+  $3:
+    stages:$stages
+buffer: {path: $1/buffer, fsync: 500ms, max_size: 256MiB}
+outputs:$4
+YAML
+}
