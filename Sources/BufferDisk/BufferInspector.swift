@@ -28,20 +28,27 @@ public enum BufferInspector {
 
         struct Scanned {
             var id: UInt64
+            var legacy: Bool
             var scan: SegmentScan?
             var error: String?
             /// Valid records found again after the first damaged one.
             var salvage: SegmentSalvage?
+            /// Bytes after the valid ones hold frames left from the file's earlier use.
+            var leftover = false
         }
         var segments: [Scanned] = []
         for name in names {
-            guard let id = SegmentName.id(fromFileName: name), FS.isRegularFile(path + "/" + name) else { continue }
+            guard let (id, legacy) = SegmentName.parse(name), FS.isRegularFile(path + "/" + name) else { continue }
             do {
                 let f = try FileHandle.openFile(path + "/" + name, O_RDONLY)
-                let scan = try SegmentScanner.scan(f)
-                segments.append(Scanned(id: id, scan: scan, salvage: scan.problem == nil ? nil : try SegmentSalvage.plan(f, scan)))
+                let salt = SegmentName.salt(id, legacy: legacy)
+                let scan = try SegmentScanner.scan(f, salt: salt)
+                let salvage = scan.problem == nil ? nil : try SegmentSalvage.plan(f, scan, salt: salt)
+                let leftover = try scan.problem != nil && salvage == nil
+                    && SegmentSalvage.hasLeftoverFrame(f, from: scan.validEnd, size: scan.fileSize, salt: salt)
+                segments.append(Scanned(id: id, legacy: legacy, scan: scan, salvage: salvage, leftover: leftover))
             } catch {
-                segments.append(Scanned(id: id, error: "\(error)"))
+                segments.append(Scanned(id: id, legacy: legacy, error: "\(error)"))
             }
         }
         segments.sort { $0.id < $1.id }
@@ -50,7 +57,7 @@ public enum BufferInspector {
         let totalRecords = segments.reduce(0) { $0 + ($1.scan?.ends.count ?? 0) }
         out += "segments: \(segments.count), \(formatBytes(totalBytes)) on disk, \(totalRecords) events\n"
         for (k, s) in segments.enumerated() {
-            let name = SegmentName.fileName(s.id)
+            let name = SegmentName.fileName(s.id, legacy: s.legacy)
             guard let scan = s.scan else {
                 out += "  \(name)  unreadable: \(s.error ?? "?")\n"
                 continue
@@ -63,7 +70,10 @@ public enum BufferInspector {
             } else if scan.problem != nil {
                 let bad = scan.fileSize - scan.validEnd
                 let lastWritten = segments.lastIndex { ($0.scan?.fileSize ?? 0) > 0 }
-                let action = scan.looksTorn && (k == lastWritten || scan.restIsZero) ? "torn tail, cut on next start" : "corrupt, quarantined on next start"
+                let action =
+                    s.leftover
+                    ? "left from the file's earlier use, cut on next start"
+                    : scan.looksTorn && (k == lastWritten || scan.restIsZero) ? "torn tail, cut on next start" : "corrupt, quarantined on next start"
                 out += "  (\(scan.problemDescription) at offset \(scan.validEnd): \(bad) bytes, \(action))"
             }
             out += "\n"

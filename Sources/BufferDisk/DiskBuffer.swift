@@ -1,12 +1,13 @@
 //! The durable disk buffer between the stages and the outputs.
 //!
-//! # On-disk format (version 1)
+//! # On-disk format (version 1; frames salted since segment files are reused)
 //!
 //! The buffer directory (`path`) holds:
 //!
 //! ```text
-//! segment-00000000000000000007.dat   records, appended; ids increase, never reused
-//! segment-00000000000000000008.dat
+//! segment-00000000000000000007.seg   records, appended; ids increase, never reused
+//! segment-00000000000000000008.seg
+//! segment-00000000000000000006.dat   a segment of an older shipper (salt 0): read, never written
 //! reader-elasticsearch.ledger        one per reader (output): its acknowledged position
 //! reader-elasticsearch.ledger.tmp    transient while a ledger is rewritten (removed on start)
 //! lock                               flock(2)ed while a buffer has the directory open
@@ -24,9 +25,24 @@
 //! offset  size  field
 //! 0       4     payload length N (26 ... 512 MiB)
 //! 4       4     CRC-32C of the payload
-//! 8       4     CRC-32C of bytes 0..<8 (so a corrupt length is recognised as such)
+//! 8       4     CRC-32C of bytes 0..<8, XOR the segment's salt (so a corrupt length is
+//!               recognised as such, and so is a frame of another segment)
 //! 12      N     payload
 //! ```
+//!
+//! The salt of segment `id` is `UInt32(truncatingIfNeeded: id) &* 0x9E3779B1 ^ 0x5EED5A17`
+//! (different for any two ids less than 2^32 apart), 0 in `.dat` segments. Frames are encoded
+//! with salt 0 and salted for the segment they are written to.
+//!
+//! **Reusing segment files.** Of the segments every reader has acknowledged, the first one's file
+//! is kept (the *spare*, not counted in `max_size`) instead of deleted, and becomes the next
+//! segment: renamed to the new id and written over from offset 0. The kernel already has its
+//! pages and the file system its blocks, so writing it costs less than filling a new file (and
+//! deleting the old one). A segment is cut to its size when sealed (rotation, `close()`); a crash
+//! before that leaves frames of the file's earlier life after the new ones. Those have another
+//! salt, so they fail the new segment's checks, and recovery cuts them like a torn tail: a bad
+//! tail that holds a whole frame of another salt is what a reused file leaves, not damage.
+//! `close()` deletes the spare; so does a full volume.
 //!
 //! **Payload** (a ``BufferRecord``):
 //!
@@ -60,7 +76,8 @@
 //! 26+L 4  CRC-32C of bytes 0..<26+L
 //! ```
 //!
-//! A segment file is deleted once every configured reader has acknowledged all its records.
+//! A segment file is deleted (or kept as the spare) once every configured reader has
+//! acknowledged all its records.
 //!
 //! # Opening (recovery)
 //!
@@ -69,6 +86,8 @@
 //!   a checksum mismatch in the very last frame, or only zero bytes): cut off with ftruncate. The
 //!   append that wrote it never returned, so its input lines were never checkpointed and are read
 //!   again. Counted in ``BufferRecoveryReport/tornTails``.
+//! - **Frames left from a reused file's earlier life** (a bad tail holding a whole frame of
+//!   another salt), in any segment: cut the same way and counted as a torn tail.
 //! - **Damaged records followed by valid ones** (see `Salvage.swift`): the next valid frame is
 //!   found again (where the bad frame's intact header says it ends, else at the first offset where
 //!   a header, its length and its payload all check out). Each damaged region is copied to
@@ -140,6 +159,11 @@ public final class DiskBuffer: Sendable {
     struct Segment {
         let id: UInt64
         let file: FileHandle
+        /// A segment written before frames carried a salt (`.dat`): its frames have salt 0.
+        var legacy = false
+        /// Size of the file when it was taken over from an acknowledged segment (0 for a new
+        /// file): the bytes past `size` are left from that use, cut off when the segment is sealed.
+        var reusedSize: Int64 = 0
         /// Bytes of published (whole, written) records.
         var size: Int64
         /// End offset of every published record.
@@ -150,6 +174,8 @@ public final class DiskBuffer: Sendable {
         var sealed: Bool
         var firstTimestamp: Int64?
         var endIndex: Int64 { firstIndex + Int64(ends.count) }
+        var salt: UInt32 { SegmentName.salt(id, legacy: legacy) }
+        var name: String { SegmentName.fileName(id, legacy: legacy) }
     }
 
     struct Waiter {
@@ -173,6 +199,9 @@ public final class DiskBuffer: Sendable {
 
     struct State {
         var segments: [Segment] = []
+        /// An acknowledged segment's file, kept to be the next segment (renamed and written over)
+        /// instead of deleted: see "Reusing segment files" above.
+        var spare: FileHandle?
         var nextSegmentID: UInt64 = 1
         /// Index just after the last published record.
         var totalRecords: Int64 = 0
@@ -292,12 +321,17 @@ public final class DiskBuffer: Sendable {
             bytesOnDisk + need <= Int64(maxSize) || segments.isEmpty || minAckIndex >= totalRecords
         }
 
-        /// Removes the oldest sealed segments every reader acknowledged completely.
-        mutating func removeAcknowledgedSegments() -> [FileHandle] {
+        /// Removes the oldest sealed segments every reader acknowledged completely; returns the
+        /// files to delete. With `keepSpare`, the first one becomes the ``spare`` when there is none.
+        mutating func removeAcknowledgedSegments(keepSpare: Bool = true) -> [FileHandle] {
             let minAck = minAckIndex
             var removed: [FileHandle] = []
             while let first = segments.first, first.sealed, first.endIndex <= minAck {
-                removed.append(first.file)
+                if keepSpare && spare == nil && !closed {
+                    spare = first.file
+                } else {
+                    removed.append(first.file)
+                }
                 bytesOnDisk -= first.size
                 segments.removeFirst()
             }
@@ -363,29 +397,41 @@ public final class DiskBuffer: Sendable {
         // Segments.
         // Each segment's path is built once (opening a buffer of many small segments, as the
         // fuzz target does, spent a tenth of its time building the same strings again).
-        let found = names.compactMap { name in SegmentName.id(fromFileName: name).map { (id: $0, path: dir + "/" + name) } }
-            .sorted { $0.id < $1.id }
+        var found = names.compactMap { name in SegmentName.parse(name).map { (id: $0.id, legacy: $0.legacy, path: dir + "/" + name) } }
+            .sorted { ($0.id, $0.legacy ? 0 : 1) < ($1.id, $1.legacy ? 0 : 1) }
             .filter { segment in
                 guard FS.isRegularFile(segment.path) else {
-                    logger.warning("buffer: \(SegmentName.fileName(segment.id)) is not a regular file: ignored", metadata: ["path": "\(dir)"])
+                    logger.warning("buffer: \(SegmentName.fileName(segment.id, legacy: segment.legacy)) is not a regular file: ignored", metadata: ["path": "\(dir)"])
                     return false
                 }
                 return true
             }
+        // Two files of one id (`.dat` and `.seg`, which shipper never writes): positions name
+        // segments by id, so only the first is used; the other is left alone.
+        found = found.enumerated().filter { k, segment in
+            guard k > 0, found[k - 1].id == segment.id else { return true }
+            logger.warning(
+                "buffer: \(SegmentName.fileName(segment.id, legacy: segment.legacy)) has the id of \(SegmentName.fileName(segment.id, legacy: found[k - 1].legacy)): ignored",
+                metadata: ["path": "\(dir)"])
+            return false
+        }.map(\.element)
         let ids = found.map(\.id)
         report.segments = ids.count
         // The segment written last: empty files created just before a crash do not count.
         let lastWritten = found.lastIndex { (FS.fileSize($0.path) ?? 0) > 0 }
         var index: Int64 = 0
-        for (k, (id, path)) in found.enumerated() {
+        for (k, (id, legacy, path)) in found.enumerated() {
+            let salt = SegmentName.salt(id, legacy: legacy)
+            let name = SegmentName.fileName(id, legacy: legacy)
             var file = try FileHandle.openFile(path, O_RDWR)
-            var scan = try SegmentScanner.scan(file)
+            var scan = try SegmentScanner.scan(file, salt: salt)
             var size = scan.validEnd
             if scan.problem != nil {
                 // Valid records after the damage are kept when they can be found again.
-                if let plan = try SegmentSalvage.plan(file, scan) {
+                if let plan = try SegmentSalvage.plan(file, scan, salt: salt) {
                     if let saved = Self.salvage(
-                        plan, file: file, id: id, isLast: k == lastWritten, directory: dir, ledgers: &ledgers, logger: logger, report: &report)
+                        plan, file: file, id: id, name: name, isLast: k == lastWritten, directory: dir, ledgers: &ledgers, logger: logger,
+                        report: &report)
                     {
                         file = saved.file
                         size = saved.size
@@ -397,7 +443,9 @@ public final class DiskBuffer: Sendable {
                     }
                     scan.firstTimestamp = plan.firstTimestamp
                 } else {
-                    size = Self.repair(scan, file: file, id: id, isLast: k == lastWritten, directory: dir, logger: logger, report: &report)
+                    let leftover = try SegmentSalvage.hasLeftoverFrame(file, from: scan.validEnd, size: scan.fileSize, salt: salt)
+                    size = Self.repair(
+                        scan, file: file, name: name, isLast: k == lastWritten, leftover: leftover, directory: dir, logger: logger, report: &report)
                 }
             }
             guard !scan.ends.isEmpty else {
@@ -405,7 +453,8 @@ public final class DiskBuffer: Sendable {
                 report.segmentsDeleted += 1
                 continue
             }
-            s.segments.append(Segment(id: id, file: file, size: size, ends: scan.ends, firstIndex: index, sealed: true, firstTimestamp: scan.firstTimestamp))
+            s.segments.append(
+                Segment(id: id, file: file, legacy: legacy, size: size, ends: scan.ends, firstIndex: index, sealed: true, firstTimestamp: scan.firstTimestamp))
             s.bytesOnDisk += size
             report.records += Int64(scan.ends.count)
             report.bytes += size
@@ -433,7 +482,7 @@ public final class DiskBuffer: Sendable {
             report.readersDropped.append(name)
             logger.notice("buffer reader '\(name)' is no longer configured: its ledger is removed", metadata: ["path": "\(dir)"])
         }
-        let removed = s.removeAcknowledgedSegments()
+        let removed = s.removeAcknowledgedSegments(keepSpare: false)
         for f in removed { try FS.remove(f.path) }
         report.segmentsDeleted += removed.count
 
@@ -443,13 +492,13 @@ public final class DiskBuffer: Sendable {
     }
 
     /// Cuts or quarantines what follows the valid part of a segment; returns the size to use.
+    /// `leftover`: the rest holds frames of another salt (left from the file's earlier use).
     private static func repair(
-        _ scan: SegmentScan, file: FileHandle, id: UInt64, isLast: Bool, directory: String, logger: Logger,
+        _ scan: SegmentScan, file: FileHandle, name: String, isLast: Bool, leftover: Bool, directory: String, logger: Logger,
         report: inout BufferRecoveryReport
     ) -> Int64 {
-        let name = SegmentName.fileName(id)
         let bad = scan.fileSize - scan.validEnd
-        if scan.looksTorn && (isLast || scan.restIsZero) {
+        if scan.looksTorn && (isLast || scan.restIsZero) || leftover {
             do {
                 try file.truncate(to: scan.validEnd)
                 try file.syncData()
@@ -459,8 +508,9 @@ public final class DiskBuffer: Sendable {
             }
             report.tornTails += 1
             report.tornBytes += bad
+            let cause = leftover ? "left from the file's earlier use as another segment" : "left by an interrupted write"
             logger.notice(
-                "buffer: cut a torn tail of \(bad) bytes (\(scan.problemDescription)) at offset \(scan.validEnd) of \(name), left by an interrupted write",
+                "buffer: cut a torn tail of \(bad) bytes (\(scan.problemDescription)) at offset \(scan.validEnd) of \(name), \(cause)",
                 metadata: ["path": "\(directory)"])
             return scan.validEnd
         }
@@ -543,12 +593,20 @@ public final class DiskBuffer: Sendable {
     /// keep appending (backpressure still applies) while earlier appends become durable.
     public func appendWithoutWaitingForSync(_ records: [BufferRecord]) async throws -> BufferAppendTicket {
         guard !records.isEmpty else { return BufferAppendTicket(lsn: 0) }
-        return try await appendWithoutWaitingForSync(try RecordCodec.encodeFrames(records))
+        var batch = try RecordCodec.encodeFrames(records)
+        return try await append(&batch)
     }
 
-    /// Like ``appendWithoutWaitingForSync(_:)-([BufferRecord])`` for frames already encoded (see
-    /// ``RecordCodec/BatchWriter``). The buffer keeps no reference to `batch`.
-    public func appendWithoutWaitingForSync(_ batch: RecordCodec.EncodedBatch) async throws -> BufferAppendTicket {
+    /// Like ``appendWithoutWaitingForSync(_:)-([BufferRecord])`` for the frames of `writer` (see
+    /// ``RecordCodec/BatchWriter``), which it leaves as they were. The buffer keeps no reference
+    /// to them.
+    public func appendWithoutWaitingForSync(_ writer: inout RecordCodec.BatchWriter) async throws -> BufferAppendTicket {
+        try await append(&writer.batch)
+    }
+
+    /// Writes `batch` (its frames are salted for their segment while written, and given back as
+    /// they were).
+    private func append(_ batch: inout RecordCodec.EncodedBatch) async throws -> BufferAppendTicket {
         guard !batch.frameEnds.isEmpty else { return BufferAppendTicket(lsn: 0) }
         try await acquireAppendTurn(closing: false)
         defer { releaseAppendTurn() }
@@ -557,7 +615,7 @@ public final class DiskBuffer: Sendable {
         var fullSince: ContinuousClock.Instant?
         while true {
             do {
-                let lsn = try write(batch, from: &next)
+                let lsn = try write(&batch, from: &next)
                 volumeWritten(afterPausing: fullSince != nil)
                 return BufferAppendTicket(lsn: lsn)
             } catch let error as BufferError where error.isNoSpace {
@@ -697,7 +755,11 @@ public final class DiskBuffer: Sendable {
                 s.waitingForVolume = false
                 throw s.closed ? BufferError.closed : BufferError.full
             }
-            var files = s.removeAcknowledgedSegments()
+            var files = s.removeAcknowledgedSegments(keepSpare: false)
+            if let spare = s.spare {
+                files.append(spare)
+                s.spare = nil
+            }
             if !s.segments.isEmpty && s.minAckIndex >= s.totalRecords {
                 files += s.segments.map(\.file)
                 s.segments.removeAll()
@@ -745,13 +807,13 @@ public final class DiskBuffer: Sendable {
     /// the last one. `next` advances past every frame written: after a write that failed for lack
     /// of space (``BufferError/isNoSpace``; nothing of the failed chunk is kept and the segment
     /// stays open) the append goes on where it stopped.
-    private func write(_ batch: RecordCodec.EncodedBatch, from next: inout Int) throws -> Int64 {
+    private func write(_ batch: inout RecordCodec.EncodedBatch, from next: inout Int) throws -> Int64 {
         let ends = batch.frameEnds
         var lsn: Int64 = 0
         while next < ends.count {
             let chunkStart = next == 0 ? 0 : ends[next - 1]
-            let active = state.withLock { $0.activeSegment.map { ($0.file, $0.size, $0.id) } }
-            guard let (file, size, id) = active, size == 0 || size + Int64(ends[next] - chunkStart) <= segmentLimit else {
+            let active = state.withLock { $0.activeSegment.map { ($0.file, $0.size, $0.id, $0.salt) } }
+            guard let (file, size, id, salt) = active, size == 0 || size + Int64(ends[next] - chunkStart) <= segmentLimit else {
                 try rotate()
                 continue
             }
@@ -759,7 +821,9 @@ public final class DiskBuffer: Sendable {
             while last + 1 < ends.count && size + Int64(ends[last + 1] - chunkStart) <= segmentLimit { last += 1 }
             let chunkEnd = ends[last]
             do {
-                try batch.bytes.withUnsafeBytes { (b) in
+                try batch.bytes.withUnsafeMutableBytes { (b) in
+                    RecordCodec.xorSalt(salt, b, start: chunkStart, ends: ends[next...last])
+                    defer { RecordCodec.xorSalt(salt, b, start: chunkStart, ends: ends[next...last]) }
                     try file.write(UnsafeRawBufferPointer(rebasing: b[chunkStart..<chunkEnd]), at: size)
                 }
             } catch {
@@ -798,24 +862,57 @@ public final class DiskBuffer: Sendable {
         return lsn
     }
 
-    /// Seals the active segment (fsynced unless `fsync: never`) and creates the next one.
+    /// Seals the active segment (cut to its size when its file was reused, fsynced unless
+    /// `fsync: never`) and starts the next one, in the spare file when there is one.
     private func rotate() throws {
-        let (old, id) = state.withLock { s -> (FileHandle?, UInt64) in
+        let (old, id) = state.withLock { s -> ((file: FileHandle, size: Int64, reusedSize: Int64)?, UInt64) in
             let id = s.nextSegmentID
             s.nextSegmentID &+= 1
-            return (s.activeSegment?.file, id)
+            return (s.activeSegment.map { ($0.file, $0.size, $0.reusedSize) }, id)
         }
         let sync = config.fsync != .never
-        if let old, sync {
-            try old.syncData()
-            state.withLock { $0.syncs += 1 }
+        if let old {
+            if old.reusedSize > old.size { try old.file.truncate(to: old.size) }
+            if sync {
+                try old.file.syncData()
+                state.withLock { $0.syncs += 1 }
+            }
         }
         let path = directory + "/" + SegmentName.fileName(id)
-        let file = try FileHandle.openFile(path, O_RDWR | O_CREAT | O_TRUNC)
+        let spare = state.withLock { s in
+            defer { s.spare = nil }
+            return s.spare
+        }
+        let file: FileHandle
+        var reusedSize: Int64 = 0
+        if let spare, let reused = reuse(spare, as: path) {
+            (file, reusedSize) = reused
+        } else {
+            file = try FileHandle.openFile(path, O_RDWR | O_CREAT | O_TRUNC)
+        }
         if sync { try FS.syncDirectory(directory) }
         state.withLock { s in
             if let i = s.segments.indices.last, !s.segments[i].sealed { s.segments[i].sealed = true }
-            s.segments.append(Segment(id: id, file: file, size: 0, ends: [], firstIndex: s.totalRecords, sealed: false, firstTimestamp: nil))
+            s.segments.append(
+                Segment(id: id, file: file, reusedSize: reusedSize, size: 0, ends: [], firstIndex: s.totalRecords, sealed: false, firstTimestamp: nil))
+        }
+    }
+
+    /// Renames the spare file to `path` and opens it to be written over; nil (the spare deleted)
+    /// when that fails.
+    private func reuse(_ spare: FileHandle, as path: String) -> (FileHandle, Int64)? {
+        do {
+            try FS.move(spare.path, path)
+        } catch {
+            try? FS.remove(spare.path)
+            return nil
+        }
+        do {
+            let file = try FileHandle.openFile(path, O_RDWR)
+            return (file, try file.size())
+        } catch {
+            try? FS.remove(path)
+            return nil
         }
     }
 
@@ -903,7 +1000,7 @@ public final class DiskBuffer: Sendable {
                 var k = local + 1
                 while k < seg.ends.count && k - local < maxRecords && Int64(seg.ends[k]) - start <= Int64(maxBytes) { k += 1 }
                 let plan = ReadPlan(
-                    file: seg.file, segment: seg.id, start: start, ends: Array(seg.ends[local..<k]),
+                    file: seg.file, segment: seg.id, legacy: seg.legacy, start: start, ends: Array(seg.ends[local..<k]),
                     firstIndex: r.readIndex, more: Int64(k - local) + r.readIndex < s.totalRecords)
                 r.readIndex += Int64(k - local)
                 s.readers[reader] = r
@@ -945,6 +1042,7 @@ public final class DiskBuffer: Sendable {
     private struct ReadPlan {
         let file: FileHandle
         let segment: UInt64
+        let legacy: Bool
         let start: Int64
         let ends: [UInt32]
         let firstIndex: Int64
@@ -1021,13 +1119,13 @@ public final class DiskBuffer: Sendable {
             for e in plan.ends[first...last] {
                 let to = Int(Int64(e) - pieceStart)
                 defer { from = to }
-                if let record = Self.decodeFrame(bytes, from..<to) {
+                if let record = Self.decodeFrame(bytes, from..<to, salt: SegmentName.salt(plan.segment, legacy: plan.legacy)) {
                     records.append(record)
                     positions.append(BufferPosition(segment: plan.segment, offset: Int64(e)))
                 } else {
                     skipped += 1
                     logger.error(
-                        "buffer: record at offset \(Int64(from) + pieceStart) of \(SegmentName.fileName(plan.segment)) fails its checksum: skipped",
+                        "buffer: record at offset \(Int64(from) + pieceStart) of \(SegmentName.fileName(plan.segment, legacy: plan.legacy)) fails its checksum: skipped",
                         metadata: ["path": "\(directory)"])
                 }
             }
@@ -1039,11 +1137,11 @@ public final class DiskBuffer: Sendable {
     }
 
     /// The record in a whole frame, nil when its header, checksum or payload is bad.
-    static func decodeFrame(_ storage: [UInt8], _ frame: Range<Int>) -> BufferRecord? {
+    static func decodeFrame(_ storage: [UInt8], _ frame: Range<Int>, salt: UInt32) -> BufferRecord? {
         let valid = storage.withUnsafeBytes { b -> Bool in
             let f = UnsafeRawBufferPointer(rebasing: b[frame])
             guard f.count >= RecordCodec.headerSize,
-                case let .valid(length, crc) = RecordCodec.header(at: f.baseAddress!),
+                case let .valid(length, crc) = RecordCodec.header(at: f.baseAddress!, salt: salt),
                 length == f.count - RecordCodec.headerSize
             else { return false }
             return CRC32C.update(0, UnsafeRawBufferPointer(rebasing: f[RecordCodec.headerSize...])) == crc
@@ -1266,6 +1364,16 @@ public final class DiskBuffer: Sendable {
         ticker?.cancel()
         await ticker?.value
         writePendingLedgers()
+        // The spare goes; a reused active segment is cut to its size (else the next start cuts
+        // what is left from the file's earlier use).
+        let (active, spare) = state.withLock { s in
+            defer { s.spare = nil }
+            return (s.activeSegment.map { ($0.file, $0.size, $0.reusedSize) }, s.spare)
+        }
+        if let spare { try? FS.remove(spare.path) }
+        if let (file, size, reusedSize) = active, reusedSize > size {
+            do { try file.truncate(to: size) } catch { logger.warning("buffer: \(error); the next start cuts the rest of \(file.path)") }
+        }
         defer {
             let (waiters, lockFile) = state.withLock { s -> ([Waiter], FileHandle?) in
                 s.finalSyncDone = true

@@ -159,7 +159,7 @@ public enum RecordCodec {
     /// the frame (no record value, no copy). Reuse one writer: ``reset()`` keeps its capacity.
     public struct BatchWriter: Sendable {
         /// The frames written so far, for ``DiskBuffer/appendWithoutWaitingForSync(_:)-(EncodedBatch)``.
-        public private(set) var batch = EncodedBatch(bytes: [], frameEnds: [])
+        public internal(set) var batch = EncodedBatch(bytes: [], frameEnds: [])
 
         public init(capacity: Int = 0) {
             batch.bytes.reserveCapacity(capacity)
@@ -224,26 +224,69 @@ public enum RecordCodec {
         case impossibleLength(Int)
     }
 
-    /// Checks the 12 header bytes at `p`.
-    static func header(at p: UnsafeRawPointer) -> Header {
+    /// Checks the 12 header bytes at `p`, of a frame in a segment whose frames have `salt`.
+    static func header(at p: UnsafeRawPointer, salt: UInt32) -> Header {
         let length = UInt32(littleEndian: p.loadUnaligned(as: UInt32.self))
         let crc = UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
         let stored = UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 8, as: UInt32.self))
-        guard CRC32C.update(0, UnsafeRawBufferPointer(start: p, count: 8)) == stored else { return .corrupt }
+        guard CRC32C.update(0, UnsafeRawBufferPointer(start: p, count: 8)) ^ salt == stored else { return .corrupt }
         let n = Int(length)
         guard n >= minPayload, n <= maxPayload else { return .impossibleLength(n) }
         return .valid(length: n, crc: crc)
     }
 
+    /// The salt that makes a whole valid frame at `p` valid (its header and payload checksums
+    /// hold with it), nil when no salt does. Recovery tells bytes left from a segment file's
+    /// earlier use (frames of another salt) from damage with it.
+    static func salt(ofFrameAt p: UnsafeRawPointer, available: Int) -> UInt32? {
+        guard available >= headerSize else { return nil }
+        let length = Int(UInt32(littleEndian: p.loadUnaligned(as: UInt32.self)))
+        guard length >= minPayload, length <= maxPayload, length <= available - headerSize else { return nil }
+        let crc = UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
+        let stored = UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 8, as: UInt32.self))
+        guard CRC32C.update(0, UnsafeRawBufferPointer(start: p + headerSize, count: length)) == crc else { return nil }
+        return CRC32C.update(0, UnsafeRawBufferPointer(start: p, count: 8)) ^ stored
+    }
+
+    /// XORs `salt` into the header checksum of each frame of `bytes[start..<ends.last]` (frames
+    /// end at `ends`): frames are encoded with salt 0 and salted for the segment they are written
+    /// to; doing it again takes the salt out.
+    static func xorSalt(_ salt: UInt32, _ bytes: UnsafeMutableRawBufferPointer, start: Int, ends: ArraySlice<Int>) {
+        guard salt != 0, let base = bytes.baseAddress else { return }
+        var frame = start
+        for end in ends {
+            let p = base + frame + 8
+            p.storeBytes(of: (UInt32(littleEndian: p.loadUnaligned(as: UInt32.self)) ^ salt).littleEndian, as: UInt32.self)
+            frame = end
+        }
+    }
+
+    /// `frames` (whole frames, salt 0, e.g. from ``encodeFrames(_:)``) with `salt` for a
+    /// segment file: for tests and tools that write segments themselves.
+    public static func salted(_ frames: [UInt8], salt: UInt32) throws -> [UInt8] {
+        var out = frames
+        var ends: [Int] = []
+        var i = 0
+        while i < out.count {
+            guard out.count - i >= headerSize else { throw BufferError.malformed("short frame header at \(i)") }
+            let n = out.withUnsafeBytes { Int(UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: i, as: UInt32.self))) }
+            guard n <= out.count - i - headerSize else { throw BufferError.malformed("short payload at \(i)") }
+            i += headerSize + n
+            ends.append(i)
+        }
+        out.withUnsafeMutableBytes { xorSalt(salt, $0, start: 0, ends: ends[...]) }
+        return out
+    }
+
     /// Decodes the frames in `bytes` (which must hold whole frames only, e.g. a file written by
-    /// the buffer): every record, or the first error.
-    public static func decodeFrames(_ bytes: [UInt8]) throws -> [BufferRecord] {
+    /// the buffer, whose frames have `salt`): every record, or the first error.
+    public static func decodeFrames(_ bytes: [UInt8], salt: UInt32 = 0) throws -> [BufferRecord] {
         try bytes.withUnsafeBytes { (b) throws -> [BufferRecord] in
             var out: [BufferRecord] = []
             var i = 0
             while i < b.count {
                 guard b.count - i >= headerSize else { throw BufferError.malformed("short frame header at \(i)") }
-                guard case let .valid(n, crc) = header(at: b.baseAddress! + i) else { throw BufferError.malformed("bad frame header at \(i)") }
+                guard case let .valid(n, crc) = header(at: b.baseAddress! + i, salt: salt) else { throw BufferError.malformed("bad frame header at \(i)") }
                 guard n <= b.count - i - headerSize else { throw BufferError.malformed("short payload at \(i)") }
                 let payload = UnsafeRawBufferPointer(rebasing: b[(i + headerSize)..<(i + headerSize + n)])
                 guard CRC32C.update(0, payload) == crc else { throw BufferError.malformed("payload CRC mismatch at \(i)") }

@@ -40,19 +40,23 @@ struct SegmentSalvage {
     /// (the rules of ``SegmentScan/looksTorn``), or is all zero bytes.
     var tailLooksTorn = false
     var tailIsZero = false
+    /// The last bad region runs to the end of the file and holds a whole frame of another salt:
+    /// bytes left from the file's earlier use as another segment (see "Reusing segment files" in
+    /// `DiskBuffer.swift`), not damage.
+    var tailIsLeftover = false
 
     /// Looks for valid frames after the first bad one of `scan`; nil when there is none (the
     /// damage runs to the end of the file: the plain repair applies). Reads the whole segment.
-    static func plan(_ file: FileHandle, _ scan: SegmentScan) throws -> SegmentSalvage? {
+    static func plan(_ file: FileHandle, _ scan: SegmentScan, salt: UInt32) throws -> SegmentSalvage? {
         guard scan.problem != nil else { return nil }
         let bytes = try file.read(count: Int(scan.fileSize), at: 0)
         guard bytes.count == Int(scan.fileSize) else {
             throw BufferError.io(operation: "read (file shorter than expected)", path: file.path, errno: EIO)
         }
-        return bytes.withUnsafeBytes { plan($0, scan) }
+        return bytes.withUnsafeBytes { plan($0, scan, salt: salt) }
     }
 
-    static func plan(_ b: UnsafeRawBufferPointer, _ scan: SegmentScan) -> SegmentSalvage? {
+    static func plan(_ b: UnsafeRawBufferPointer, _ scan: SegmentScan, salt: UInt32) -> SegmentSalvage? {
         guard let first = scan.problem else { return nil }
         let size = b.count
         var plan = SegmentSalvage(
@@ -61,7 +65,7 @@ struct SegmentSalvage {
         var problem = first
         var found = false
         while off < size {
-            guard let next = nextFrame(b, after: off, problem: problem) else {
+            guard let next = nextFrame(b, after: off, problem: problem, salt: salt) else {
                 plan.bad.append(Bad(start: Int64(off), end: Int64(size), problem: problem))
                 break
             }
@@ -69,7 +73,7 @@ struct SegmentSalvage {
             plan.bad.append(Bad(start: Int64(off), end: Int64(next), problem: problem))
             var run = Run(start: Int64(next), ends: [])
             var p = next
-            while p < size, let length = frameLength(b, at: p) {
+            while p < size, let length = frameLength(b, at: p, salt: salt) {
                 if plan.firstTimestamp == nil {
                     plan.firstTimestamp = RecordCodec.timestamp(ofPayload: b.baseAddress! + p + RecordCodec.headerSize)
                 }
@@ -78,7 +82,7 @@ struct SegmentSalvage {
             }
             plan.runs.append(run)
             if p >= size { break }
-            problem = Self.problem(b, at: p)
+            problem = Self.problem(b, at: p, salt: salt)
             off = p
         }
         guard found else { return nil }
@@ -92,18 +96,39 @@ struct SegmentSalvage {
             case let .payloadCRC(length): plan.tailLooksTorn = rest == RecordCodec.headerSize + length
             }
             plan.tailLooksTorn = plan.tailLooksTorn || plan.tailIsZero
+            plan.tailIsLeftover = hasLeftoverFrame(UnsafeRawBufferPointer(rebasing: b[start...]), salt: salt)
         }
         return plan
     }
 
+    /// Whether `b` (bad bytes up to the end of a segment) holds a whole valid frame of a salt
+    /// other than `salt`: what is left of the file's life as an earlier segment after a crash
+    /// (the file is reused in place and cut to its new size only when sealed).
+    static func hasLeftoverFrame(_ b: UnsafeRawBufferPointer, salt: UInt32) -> Bool {
+        guard let base = b.baseAddress else { return false }
+        var p = 0
+        while p + RecordCodec.headerSize + RecordCodec.minPayload <= b.count {
+            if let other = RecordCodec.salt(ofFrameAt: base + p, available: b.count - p), other != salt { return true }
+            p += 1
+        }
+        return false
+    }
+
+    /// ``hasLeftoverFrame(_:salt:)`` for the bytes of `file` from `offset` to `size`.
+    static func hasLeftoverFrame(_ file: FileHandle, from offset: Int64, size: Int64, salt: UInt32) throws -> Bool {
+        guard size > offset else { return false }
+        let bytes = try file.read(count: Int(size - offset), at: offset)
+        return bytes.withUnsafeBytes { hasLeftoverFrame($0, salt: salt) }
+    }
+
     /// The payload length of a whole, valid frame at `p`, nil when there is none. The length
     /// field is checked first: most offsets fail there, before any checksum.
-    static func frameLength(_ b: UnsafeRawBufferPointer, at p: Int) -> Int? {
+    static func frameLength(_ b: UnsafeRawBufferPointer, at p: Int, salt: UInt32) -> Int? {
         let h = RecordCodec.headerSize
         guard p >= 0, p + h <= b.count else { return nil }
         let n = Int(UInt32(littleEndian: b.loadUnaligned(fromByteOffset: p, as: UInt32.self)))
         guard n >= RecordCodec.minPayload, n <= b.count - p - h,
-            case let .valid(length, crc) = RecordCodec.header(at: b.baseAddress! + p), length == n,
+            case let .valid(length, crc) = RecordCodec.header(at: b.baseAddress! + p, salt: salt), length == n,
             CRC32C.update(0, UnsafeRawBufferPointer(rebasing: b[(p + h)..<(p + h + n)])) == crc
         else { return nil }
         return n
@@ -111,25 +136,25 @@ struct SegmentSalvage {
 
     /// The first valid frame after the bad one at `offset`: where its header says it ends, if
     /// its header is intact, else at the first byte offset where a valid frame starts.
-    static func nextFrame(_ b: UnsafeRawBufferPointer, after offset: Int, problem: SegmentScan.Problem) -> Int? {
+    static func nextFrame(_ b: UnsafeRawBufferPointer, after offset: Int, problem: SegmentScan.Problem, salt: UInt32) -> Int? {
         if case let .payloadCRC(length) = problem {
             let end = offset + RecordCodec.headerSize + length
-            if frameLength(b, at: end) != nil { return end }
+            if frameLength(b, at: end, salt: salt) != nil { return end }
         }
         var p = offset + 1
         let last = b.count - RecordCodec.headerSize - RecordCodec.minPayload
         while p <= last {
-            if frameLength(b, at: p) != nil { return p }
+            if frameLength(b, at: p, salt: salt) != nil { return p }
             p += 1
         }
         return nil
     }
 
     /// What is wrong with the frame at `p` (which is not valid).
-    static func problem(_ b: UnsafeRawBufferPointer, at p: Int) -> SegmentScan.Problem {
+    static func problem(_ b: UnsafeRawBufferPointer, at p: Int, salt: UInt32) -> SegmentScan.Problem {
         let h = RecordCodec.headerSize
         guard b.count - p >= h else { return .shortHeader }
-        switch RecordCodec.header(at: b.baseAddress! + p) {
+        switch RecordCodec.header(at: b.baseAddress! + p, salt: salt) {
         case let .valid(length, _):
             return p + h + length > b.count ? .shortPayload(length: length) : .payloadCRC(length: length)
         case let .impossibleLength(n): return .impossibleLength(n)
@@ -177,15 +202,14 @@ extension DiskBuffer {
     /// file, its size, record ends and first timestamp, or nil when it could not be done (then
     /// the plain repair applies, keeping only what precedes the first bad frame).
     static func salvage(
-        _ plan: SegmentSalvage, file: FileHandle, id: UInt64, isLast: Bool, directory: String,
+        _ plan: SegmentSalvage, file: FileHandle, id: UInt64, name: String, isLast: Bool, directory: String,
         ledgers: inout [String: BufferPosition], logger: Logger, report: inout BufferRecoveryReport
     ) -> (file: FileHandle, size: Int64, ends: [UInt32], firstTimestamp: Int64?)? {
-        let name = SegmentName.fileName(id)
         let path = directory + "/" + name
         var plan = plan
         do {
             var tornTail: SegmentSalvage.Bad?
-            if plan.tailLooksTorn && (isLast || plan.tailIsZero) { tornTail = plan.bad.removeLast() }
+            if plan.tailLooksTorn && (isLast || plan.tailIsZero) || plan.tailIsLeftover { tornTail = plan.bad.removeLast() }
             // 1. The damaged bytes to quarantine/ (for inspection).
             let quarantineDir = directory + "/quarantine"
             try FS.makeDirectories(quarantineDir)

@@ -6,24 +6,43 @@ import Musl
 import Darwin
 #endif
 
-/// Segment file names: `segment-<id, 20 digits>.dat`.
+/// Segment file names: `segment-<id, 20 digits>.seg`, and `.dat` for segments written before
+/// frames carried their segment's salt (read as before, never written again).
 enum SegmentName {
     static let prefix = "segment-"
-    static let suffix = ".dat"
+    static let suffix = ".seg"
+    static let legacySuffix = ".dat"
 
-    static func fileName(_ id: UInt64) -> String {
-        prefix + String(id).leftPadded(to: 20) + suffix
+    static func fileName(_ id: UInt64, legacy: Bool = false) -> String {
+        prefix + String(id).leftPadded(to: 20) + (legacy ? legacySuffix : suffix)
     }
 
-    /// The id of a segment file name: exactly `segment-`, 20 ASCII digits and `.dat`, byte by byte
-    /// (opening a buffer reads every name in its directory).
-    static func id(fromFileName name: String) -> UInt64? {
+    /// The salt of the frames of segment `id` (see "Frame" in `DiskBuffer.swift`): a bijection of
+    /// the id's low 32 bits, so segments whose ids differ by less than 2^32 never share one.
+    /// Legacy (`.dat`) segments have salt 0.
+    static func salt(_ id: UInt64, legacy: Bool = false) -> UInt32 {
+        legacy ? 0 : UInt32(truncatingIfNeeded: id) &* 0x9E37_79B1 ^ 0x5EED_5A17
+    }
+
+    /// The id of a segment file name: exactly `segment-`, 20 ASCII digits and `.seg` or `.dat`,
+    /// byte by byte (opening a buffer reads every name in its directory).
+    static func id(fromFileName name: String) -> UInt64? { parse(name)?.id }
+
+    /// The id of a segment file name and whether it is a legacy (`.dat`) one.
+    static func parse(_ name: String) -> (id: UInt64, legacy: Bool)? {
         var name = name
-        return name.withUTF8 { b -> UInt64? in
+        return name.withUTF8 { b -> (id: UInt64, legacy: Bool)? in
             let digitsStart = prefixBytes.count
-            guard b.count == digitsStart + 20 + suffixBytes.count,
-                b.starts(with: prefixBytes), b[(digitsStart + 20)...].elementsEqual(suffixBytes)
-            else { return nil }
+            guard b.count == digitsStart + 20 + suffixBytes.count, b.starts(with: prefixBytes) else { return nil }
+            let tail = b[(digitsStart + 20)...]
+            let legacy: Bool
+            if tail.elementsEqual(suffixBytes) {
+                legacy = false
+            } else if tail.elementsEqual(legacySuffixBytes) {
+                legacy = true
+            } else {
+                return nil
+            }
             var id: UInt64 = 0
             for c in b[digitsStart..<(digitsStart + 20)] {
                 guard c >= UInt8(ascii: "0"), c <= UInt8(ascii: "9") else { return nil }
@@ -33,11 +52,12 @@ enum SegmentName {
                 id = sum
             }
             // Ids near the top of the range would leave no room for the next ones: not ours.
-            return id < 1 << 62 ? id : nil
+            return id < 1 << 62 ? (id, legacy) : nil
         }
     }
     static let prefixBytes = Array(prefix.utf8)
     static let suffixBytes = Array(suffix.utf8)
+    static let legacySuffixBytes = Array(legacySuffix.utf8)
 }
 
 /// The result of reading a segment file from the start and checking every frame.
@@ -98,7 +118,7 @@ struct SegmentScan: Sendable {
 enum SegmentScanner {
     static let window = 1 << 20
 
-    static func scan(_ file: FileHandle) throws -> SegmentScan {
+    static func scan(_ file: FileHandle, salt: UInt32) throws -> SegmentScan {
         let size = try file.size()
         var reader = WindowReader(file: file, size: size)
         var result = SegmentScan(fileSize: size, validEnd: 0, ends: [])
@@ -109,7 +129,7 @@ enum SegmentScanner {
                 result.problem = .shortHeader
                 break
             }
-            let header = try reader.withBytes(at: off, count: RecordCodec.headerSize) { RecordCodec.header(at: $0.baseAddress!) }
+            let header = try reader.withBytes(at: off, count: RecordCodec.headerSize) { RecordCodec.header(at: $0.baseAddress!, salt: salt) }
             guard case let .valid(length, crc)? = header else {
                 if case let .impossibleLength(n)? = header { result.problem = .impossibleLength(n) } else { result.problem = .corruptHeader }
                 break

@@ -19,7 +19,7 @@ enum BufferFiles {
 
     /// Segment files of a buffer directory, oldest first.
     static func segments(_ dir: String) -> [String] {
-        FS.list(dir).filter { $0.hasPrefix("segment-") && $0.hasSuffix(".dat") }.map { dir + "/" + $0 }
+        FS.list(dir).filter { $0.hasPrefix("segment-") && ($0.hasSuffix(".seg") || $0.hasSuffix(".dat")) }.map { dir + "/" + $0 }
     }
 
     /// The frames of every segment, up to the first that does not look whole.

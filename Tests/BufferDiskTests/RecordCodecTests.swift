@@ -39,7 +39,7 @@ import Testing
             let start = i == 0 ? 0 : batch.frameEnds[i - 1]
             let frame = Array(batch.bytes[start..<batch.frameEnds[i]])
             #expect(frame == (try RecordCodec.encodeFrame(r)))
-            let header = frame.withUnsafeBytes { RecordCodec.header(at: $0.baseAddress!) }
+            let header = frame.withUnsafeBytes { RecordCodec.header(at: $0.baseAddress!, salt: 0) }
             #expect(header == .valid(length: frame.count - 12, crc: CRC32C.checksum(frame[12...])))
         }
     }
@@ -91,7 +91,7 @@ import Testing
             if n > 0 && rng.next() % 2 == 0 { bytes[0] = 1 }
             if (try? RecordCodec.decode(bytes)) != nil { decoded += 1 }
             _ = try? RecordCodec.decodeFrames(bytes)
-            if n >= 12 { _ = bytes.withUnsafeBytes { RecordCodec.header(at: $0.baseAddress!) } }
+            if n >= 12 { _ = bytes.withUnsafeBytes { RecordCodec.header(at: $0.baseAddress!, salt: 0) } }
         }
         #expect(decoded > 0)  // some random payloads with version 1 are valid: the decoder is total
     }
@@ -102,7 +102,7 @@ import Testing
             var f = frame
             f[bit / 8] ^= UInt8(1 << (bit % 8))
             #expect(throws: BufferError.self, "bit \(bit)") { try RecordCodec.decodeFrames(f) }
-            #expect(DiskBuffer.decodeFrame(f, f.indices) == nil)
+            #expect(DiskBuffer.decodeFrame(f, f.indices, salt: 0) == nil)
         }
         #expect(throws: BufferError.self) { try RecordCodec.decodeFrames(Array(frame.dropLast())) }
     }
@@ -118,15 +118,15 @@ import Testing
             storage += frame
         }
         for ((name, record), range) in zip(Self.cases, ranges) {
-            let decoded = try #require(DiskBuffer.decodeFrame(storage, range), "\(name)")
+            let decoded = try #require(DiskBuffer.decodeFrame(storage, range, salt: 0), "\(name)")
             #expect(decoded == record, "\(name)")
             #expect(decoded.document.endIndex == range.upperBound, "\(name): the document is a slice of the storage")
             let copied = try storage.withUnsafeBytes { try RecordCodec.decode(UnsafeRawBufferPointer(rebasing: $0[(range.lowerBound + RecordCodec.headerSize)..<range.upperBound])) }
             #expect(copied == record, "\(name)")
         }
         // A frame range one byte short or long is refused.
-        #expect(DiskBuffer.decodeFrame(storage, ranges[1].lowerBound..<(ranges[1].upperBound - 1)) == nil)
-        #expect(DiskBuffer.decodeFrame(storage, ranges[1].lowerBound..<(ranges[1].upperBound + 1)) == nil)
+        #expect(DiskBuffer.decodeFrame(storage, ranges[1].lowerBound..<(ranges[1].upperBound - 1), salt: 0) == nil)
+        #expect(DiskBuffer.decodeFrame(storage, ranges[1].lowerBound..<(ranges[1].upperBound + 1), salt: 0) == nil)
     }
 
     @Test func tooLargeRecordIsRefused() {

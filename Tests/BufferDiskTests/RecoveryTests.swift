@@ -252,13 +252,27 @@ import Testing
 /// Which file names are segments.
 @Suite struct SegmentNameTests {
     @Test(arguments: [
-        ("segment-00000000000000000001.dat", UInt64(1)),
-        ("segment-00000000000000004711.dat", 4711),
-        ("segment-04611686018427387903.dat", (1 << 62) - 1),
-    ] as [(String, UInt64)])
-    func segmentNames(name: String, id: UInt64) {
+        ("segment-00000000000000000001.seg", UInt64(1), false),
+        ("segment-00000000000000004711.seg", 4711, false),
+        ("segment-04611686018427387903.seg", (1 << 62) - 1, false),
+        ("segment-00000000000000000001.dat", 1, true),
+        ("segment-04611686018427387903.dat", (1 << 62) - 1, true),
+    ] as [(String, UInt64, Bool)])
+    func segmentNames(name: String, id: UInt64, legacy: Bool) throws {
         #expect(SegmentName.id(fromFileName: name) == id)
-        #expect(SegmentName.fileName(id) == name)
+        let parsed = try #require(SegmentName.parse(name))
+        #expect(parsed.id == id && parsed.legacy == legacy)
+        #expect(SegmentName.fileName(id, legacy: legacy) == name)
+    }
+
+    /// Salts: 0 for legacy segments, different for any two ids less than 2^32 apart.
+    @Test func saltsTellSegmentsApart() {
+        #expect(SegmentName.salt(7, legacy: true) == 0)
+        var seen = Set<UInt32>()
+        for id in UInt64(1)...5000 { seen.insert(SegmentName.salt(id)) }
+        #expect(seen.count == 5000)
+        #expect(SegmentName.salt(1) != SegmentName.salt(1 + 1 << 31))
+        #expect(!seen.contains(0))
     }
 
     @Test(arguments: [
@@ -271,6 +285,9 @@ import Testing
         "segment-0000000000000000000\u{30}\u{301}.dat",  // a digit with a combining mark
         "segment-00000000000000000001.DAT",
         "segment-00000000000000000001.dat.tmp",
+        "segment-00000000000000000001.seg.tmp",
+        "segment-00000000000000000001.SEG",
+        "segment-00000000000000000001.sg",
         "Segment-00000000000000000001.dat",
         "xsegment-00000000000000000001.dat",
         "segment-00000000000000000001.da",

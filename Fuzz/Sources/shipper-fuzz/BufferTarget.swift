@@ -9,7 +9,10 @@ import Synchronization
 /// valid records, frames with a valid checksum around a malformed payload, raw bytes, zeros, bit
 /// flips, cuts, new segment files (ids may skip), ledgers (valid, garbage, of a reader no longer
 /// configured); an input whose first byte is a multiple of 8 is written as one segment file as it
-/// is. Then the buffer is opened (readers `r` and `fresh`), closed, and read to the end by both.
+/// is. Bit 4 of that byte writes `.seg` segments, whose frames carry their segment's salt, instead
+/// of legacy `.dat` ones (salt 0); a record op with bit 6 set writes a frame of another segment's
+/// salt, as a reused file holds after a crash. Then the buffer is opened (readers `r` and
+/// `fresh`), closed, and read to the end by both.
 ///
 /// Checks, against a frame scan written here from the format and recovery rules in
 /// `DiskBuffer.swift` and `Salvage.swift`: opening never throws; every valid frame (before and
@@ -45,11 +48,14 @@ enum BufferTarget {
     static func le<T: FixedWidthInteger>(_ v: T) -> [UInt8] { withUnsafeBytes(of: v.littleEndian) { Array($0) } }
 
     /// A frame around any payload, with correct checksums.
-    static func frame(_ payload: [UInt8]) -> [UInt8] {
+    static func frame(_ payload: [UInt8], salt: UInt32) -> [UInt8] {
         var header = le(UInt32(truncatingIfNeeded: payload.count)) + le(CRC32C.checksum(payload))
-        header += le(CRC32C.checksum(header))
+        header += le(CRC32C.checksum(header) ^ salt)
         return header + payload
     }
+
+    /// The salt of the frames of `.seg` segment `id` (the format in `DiskBuffer.swift`).
+    static func salt(_ id: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: id) &* 0x9E37_79B1 ^ 0x5EED_5A17 }
 
     static func ledger(reader: String, segment: UInt64, offset: Int64) -> [UInt8] {
         let name = Array(reader.utf8)
@@ -58,9 +64,9 @@ enum BufferTarget {
         return b
     }
 
-    static func segmentName(_ id: UInt64) -> String {
+    static func segmentName(_ id: UInt64, salted: Bool) -> String {
         let digits = String(id)
-        return "segment-" + String(repeating: "0", count: max(0, 20 - digits.count)) + digits + ".dat"
+        return "segment-" + String(repeating: "0", count: max(0, 20 - digits.count)) + digits + (salted ? ".seg" : ".dat")
     }
 
     /// The directory the input describes: file name → bytes.
@@ -70,6 +76,7 @@ enum BufferTarget {
         var current = UInt64(1 + input.byte() % 4)
         var files: [String: [UInt8]] = [:]
         let mode = input.byte()
+        let salted = mode & 0x10 != 0
         if mode % 8 == 0 {
             segments[current] = input.bytes(data.count)
         } else {
@@ -86,9 +93,10 @@ enum BufferTarget {
                     let record = BufferRecord(
                         source: input.u64(), offset: Int64(bitPattern: input.u64()), timestamp: Int64(bitPattern: input.u64()),
                         attributes: attributes, document: input.bytes(Int(input.byte())))
-                    segments[current]! += try! RecordCodec.encodeFrame(record)
+                    let frameSalt = op & 0x40 != 0 ? salt(current &+ 1 &+ UInt64(input.byte())) : salted ? salt(current) : 0
+                    segments[current]! += try! RecordCodec.salted(RecordCodec.encodeFrame(record), salt: frameSalt)
                 case 4:
-                    segments[current]! += frame(input.bytes(Int(input.byte())))
+                    segments[current]! += frame(input.bytes(Int(input.byte())), salt: salted ? salt(current) : 0)
                 case 5:
                     segments[current]! += input.bytes(1 + Int(input.byte() % 64))
                 case 6:
@@ -116,7 +124,7 @@ enum BufferTarget {
                 }
             }
         }
-        for (id, bytes) in segments { files[segmentName(id)] = bytes }
+        for (id, bytes) in segments { files[segmentName(id, salted: salted)] = bytes }
         return files
     }
 
@@ -140,10 +148,14 @@ enum BufferTarget {
             let b = files[name]!
             let n = b.count
             e.segments += 1
+            let id = UInt64(name.dropFirst(8).prefix(20))!
+            let segmentSalt = name.hasSuffix(".seg") ? salt(id) : 0
             func u32(_ at: Int) -> UInt32 { (0..<4).reduce(0) { v, k in v | UInt32(b[at + k]) << (8 * UInt32(k)) } }
-            /// The header at `at`: nil when its checksum fails, else the length it gives.
+            /// The header at `at`: nil when its checksum (with the segment's salt) fails, else the
+            /// length it gives. Frames of other salts are damage to this scan: recovery reports them
+            /// as one torn tail (left from a reused file) or quarantines them, once either way.
             func header(_ at: Int) -> Int? {
-                guard n - at >= 12, CRC32C.checksum(b[at..<(at + 8)]) == u32(at + 8) else { return nil }
+                guard n - at >= 12, CRC32C.checksum(b[at..<(at + 8)]) ^ segmentSalt == u32(at + 8) else { return nil }
                 return Int(u32(at))
             }
             /// The payload length of a whole valid frame at `at`.

@@ -260,7 +260,7 @@ final class PipelineWorker {
         eventPool.recycle(&events)
         let ticket: BufferAppendTicket
         do {
-            ticket = try await buffer.appendWithoutWaitingForSync(writer.batch)
+            ticket = try await buffer.appendWithoutWaitingForSync(&writer)
         } catch {
             appendFailed = true
             throw error

@@ -1,0 +1,169 @@
+import Foundation
+import Logging
+import ShipperCore
+import Testing
+
+@testable import BufferDisk
+
+/// Acknowledged segment files written over as new segments, and what a crash leaves in them.
+@Suite struct SegmentReuseTests {
+    let log = LogCapture()
+
+    /// Frames of `range` (78 bytes each) salted for segment `id`.
+    func frames(_ range: Range<Int>, segment id: UInt64) throws -> [UInt8] {
+        try RecordCodec.salted(RecordCodec.encodeFrames(records(range)).bytes, salt: SegmentName.salt(id))
+    }
+
+    func inode(_ dir: TempDir, _ name: String) throws -> Int {
+        let attributes = try FileManager.default.attributesOfItem(atPath: dir.path + "/" + name)
+        return try #require(attributes[.systemFileNumber] as? Int)
+    }
+
+    func readAndAcknowledge(_ b: DiskBuffer, count: Int) async throws -> [Int] {
+        var seen: [Int] = []
+        while seen.count < count {
+            let batch = try #require(try await b.read(reader: "r", maxRecords: 50, maxBytes: 1 << 20))
+            seen += batch.records.map(number)
+            try await b.acknowledge(reader: "r", through: batch.end)
+        }
+        return seen
+    }
+
+    @Test func aDeliveredSegmentsFileBecomesTheNextSegment() async throws {
+        let dir = try TempDir()
+        let b = try DiskBuffer(config: config(dir, segmentSize: 1024), readers: ["r"], logger: log.logger)
+        try await b.append(records(0..<40))  // 13 frames of 78 bytes per segment: 1, 2, 3 full, 4 active
+        let initial = dir.segments()
+        #expect(initial.count == 4)
+        #expect(try await readAndAcknowledge(b, count: 40) == Array(0..<40))
+        // Segments 2 and 3 are deleted; 1 is kept as it was.
+        #expect(dir.segments() == [initial[0], initial[3]])
+        let spare = try inode(dir, initial[0])
+
+        // Segment 4 fills up (12 more); the 13th goes to segment 5, which is the old file of 1.
+        try await b.append(records(40..<53))
+        let now = dir.segments()
+        #expect(now.count == 2 && now[0] == initial[3])
+        #expect(SegmentName.id(fromFileName: now[1]) == 5)
+        #expect(try inode(dir, now[1]) == spare)
+        #expect(dir.size(now[1]) == 13 * 78)  // the old frames after the new one are still there
+        #expect(try await readRecords(b, "r", count: 13).records.map(number) == Array(40..<53))
+        try await b.close()
+        #expect(dir.size(now[1]) == 78)  // sealed: cut to its one record
+
+        let c = try DiskBuffer(config: config(dir, segmentSize: 1024), readers: ["r"], logger: log.logger)
+        try await c.close()
+        #expect(try await drain(c, "r").map(number) == Array(40..<53))
+        #expect(c.recovery.tornTails == 0 && c.recovery.damagedRecords == 0 && c.recovery.quarantined.isEmpty)
+        #expect(log.messages(.error).isEmpty && log.messages(.warning).isEmpty)
+    }
+
+    @Test func aSegmentSealedByRotationIsCutToItsRecords() async throws {
+        let dir = try TempDir()
+        let b = try DiskBuffer(config: config(dir, segmentSize: 1024), readers: ["r"], logger: log.logger)
+        try await b.append(records(0..<40))
+        _ = try await readAndAcknowledge(b, count: 40)
+        // Segment 5 (the old file of 1) gets 13 records with 50-byte documents: 11 fit, 1024 / 88.
+        try await b.append(records(40..<52))
+        try await b.append(records(52..<100, size: 50))
+        let reused = try #require(dir.segments().first { SegmentName.id(fromFileName: $0) == 5 })
+        #expect(dir.size(reused) == 11 * 88)
+        #expect(try await readRecords(b, "r", count: 60).records.map(number) == Array(40..<100))
+        try await b.close()
+    }
+
+    /// kill -9 while a reused file is written: the new records, then what is left of the old.
+    @Test(arguments: [0, 1, 2, 12])
+    func aCrashLeavesOldFramesAfterTheNewOnesWhichAreCut(newRecords k: Int) async throws {
+        let dir = try TempDir()
+        let old = try frames(0..<13, segment: 1)
+        let new = try frames(40..<(40 + k), segment: 5)
+        let bytes = new + old[new.count...]
+        try dir.write(SegmentName.fileName(5), bytes)
+
+        let b = try DiskBuffer(config: config(dir, segmentSize: 1024), readers: ["r"], logger: log.logger)
+        try await b.close()
+        #expect(try await drain(b, "r").map(number) == Array(40..<(40 + k)))
+        #expect(b.recovery.quarantined.isEmpty && b.recovery.damagedRecords == 0)
+        #expect(b.recovery.tornTails == 1 && b.recovery.tornBytes == Int64(bytes.count - new.count))
+        #expect(log.messages(.error).isEmpty)
+        #expect(log.messages(.notice).contains { $0.contains("earlier use") })
+        if k == 0 {
+            #expect(b.recovery.segmentsDeleted == 1)  // renamed, not written: nothing of its own
+        } else {
+            #expect(dir.size(SegmentName.fileName(5)) == new.count)
+        }
+    }
+
+    @Test func aTornNewRecordBeforeTheOldFramesIsCutWithThem() async throws {
+        let dir = try TempDir()
+        let old = try frames(0..<13, segment: 1)
+        let new = try frames(40..<43, segment: 5)
+        let bytes = new[..<(2 * 78 + 30)] + old[(2 * 78 + 30)...]  // the third written in part
+        try dir.write(SegmentName.fileName(5), Array(bytes))
+        let b = try DiskBuffer(config: config(dir, segmentSize: 1024), readers: ["r"], logger: log.logger)
+        try await b.close()
+        #expect(try await drain(b, "r").map(number) == [40, 41])
+        #expect(b.recovery.quarantined.isEmpty && b.recovery.tornTails == 1)
+    }
+
+    /// Not only in the last segment: a reused file that was not cut (`fsync: never` and a power
+    /// loss) is cut, not quarantined, wherever it is.
+    @Test func oldFramesInAnEarlierSegmentAreCutToo() async throws {
+        let dir = try TempDir()
+        let old = try frames(0..<13, segment: 1)
+        let new = try frames(40..<45, segment: 5)
+        try dir.write(SegmentName.fileName(5), new + old[new.count...])
+        try dir.write(SegmentName.fileName(6), try frames(45..<50, segment: 6))
+        let b = try DiskBuffer(config: config(dir, segmentSize: 1024), readers: ["r"], logger: log.logger)
+        try await b.close()
+        #expect(try await drain(b, "r").map(number) == Array(40..<50))
+        #expect(b.recovery.quarantined.isEmpty && b.recovery.damagedRecords == 0)
+        #expect(dir.size(SegmentName.fileName(5)) == new.count)
+    }
+
+    /// Damage among the new records is still found, quarantined and counted; only the old
+    /// frames after them are cut without a report.
+    @Test func damageBeforeTheOldFramesIsQuarantined() async throws {
+        let dir = try TempDir()
+        let old = try frames(0..<13, segment: 1)
+        var new = try frames(40..<45, segment: 5)
+        new[2 * 78 + 40] ^= 0x04  // a payload byte of record 42
+        try dir.write(SegmentName.fileName(5), new + old[new.count...])
+        let b = try DiskBuffer(config: config(dir, segmentSize: 1024), readers: ["r"], logger: log.logger)
+        try await b.close()
+        #expect(try await drain(b, "r").map(number) == [40, 41, 43, 44])
+        #expect(b.recovery.damagedRecords == 1 && b.recovery.quarantined.count == 1)
+        #expect(b.recovery.tornTails == 1 && b.recovery.tornBytes == Int64(old.count - new.count))
+    }
+
+    /// Segments written before frames were salted (`.dat`, salt 0) are read; new ones are `.seg`.
+    @Test func legacySegmentsAreReadAndNewOnesAreSalted() async throws {
+        let dir = try TempDir()
+        try dir.write(SegmentName.fileName(3, legacy: true), try RecordCodec.encodeFrames(records(0..<5)).bytes)
+        let b = try DiskBuffer(config: config(dir, segmentSize: 1024), readers: ["r"], logger: log.logger)
+        try await b.append(records(5..<7))
+        #expect(try await readRecords(b, "r", count: 7).records.map(number) == Array(0..<7))
+        try await b.close()
+        #expect(dir.segments() == [SegmentName.fileName(3, legacy: true), SegmentName.fileName(4)])
+        let written = dir.read(SegmentName.fileName(4))
+        #expect(try RecordCodec.decodeFrames(written, salt: SegmentName.salt(4)).map(number) == [5, 6])
+        #expect(throws: BufferError.self) { try RecordCodec.decodeFrames(written) }
+    }
+
+    @Test func aFramesSaltIsFoundAndTakenOutAgain() throws {
+        let plain = try RecordCodec.encodeFrames(records(0..<3))
+        var bytes = plain.bytes
+        bytes.withUnsafeMutableBytes { RecordCodec.xorSalt(0xDEAD_BEEF, $0, start: 0, ends: plain.frameEnds[...]) }
+        #expect(bytes != plain.bytes)
+        #expect(try RecordCodec.decodeFrames(bytes, salt: 0xDEAD_BEEF).map(number) == [0, 1, 2])
+        #expect(throws: BufferError.self) { try RecordCodec.decodeFrames(bytes, salt: 0xDEAD_BEEE) }
+        for start in [0] + plain.frameEnds.dropLast() {
+            #expect(bytes.withUnsafeBytes { RecordCodec.salt(ofFrameAt: $0.baseAddress! + start, available: $0.count - start) } == 0xDEAD_BEEF)
+        }
+        // Not a frame: no salt.
+        #expect(bytes.withUnsafeBytes { RecordCodec.salt(ofFrameAt: $0.baseAddress! + 1, available: $0.count - 1) } == nil)
+        bytes.withUnsafeMutableBytes { RecordCodec.xorSalt(0xDEAD_BEEF, $0, start: 0, ends: plain.frameEnds[...]) }
+        #expect(bytes == plain.bytes)
+    }
+}
