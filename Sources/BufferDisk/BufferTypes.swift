@@ -100,8 +100,11 @@ public struct BufferReaderLag: Sendable, Equatable {
 
 /// A snapshot of the buffer for metrics and `shipper buffer inspect`.
 public struct BufferStats: Sendable, Equatable {
-    /// Bytes in segment files on disk (what `max_size` limits).
+    /// Bytes in segment files on disk (what `max_size` limits, with ``spareBytes``).
     public var bytes: Int64
+    /// Bytes in acknowledged segment files kept to be written over as new segments; deleted
+    /// first when an append needs their room.
+    public var spareBytes: Int64
     /// Records in segment files on disk (some may be acknowledged already: a segment is deleted
     /// once every reader acknowledged all of it).
     public var records: Int64

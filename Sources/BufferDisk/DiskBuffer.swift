@@ -34,15 +34,16 @@
 //! (different for any two ids less than 2^32 apart), 0 in `.dat` segments. Frames are encoded
 //! with salt 0 and salted for the segment they are written to.
 //!
-//! **Reusing segment files.** Of the segments every reader has acknowledged, the first one's file
-//! is kept (the *spare*, not counted in `max_size`) instead of deleted, and becomes the next
-//! segment: renamed to the new id and written over from offset 0. The kernel already has its
+//! **Reusing segment files.** The files of up to four segments every reader has acknowledged
+//! are kept (*spares*) instead of deleted while they fit in `max_size` with the segments, and
+//! become the next segments: renamed to the new id and written over from offset 0. An append
+//! that needs their room deletes them first. The kernel already has its
 //! pages and the file system its blocks, so writing it costs less than filling a new file (and
 //! deleting the old one). A segment is cut to its size when sealed (rotation, `close()`); a crash
 //! before that leaves frames of the file's earlier life after the new ones. Those have another
 //! salt, so they fail the new segment's checks, and recovery cuts them like a torn tail: a bad
 //! tail that holds a whole frame of another salt is what a reused file leaves, not damage.
-//! `close()` deletes the spare; so does a full volume.
+//! `close()` deletes the spares; so does a full volume.
 //!
 //! **Payload** (a ``BufferRecord``):
 //!
@@ -76,7 +77,7 @@
 //! 26+L 4  CRC-32C of bytes 0..<26+L
 //! ```
 //!
-//! A segment file is deleted (or kept as the spare) once every configured reader has
+//! A segment file is deleted (or kept as a spare) once every configured reader has
 //! acknowledged all its records.
 //!
 //! # Opening (recovery)
@@ -143,6 +144,8 @@ public final class DiskBuffer: Sendable {
     public let readers: [String]
     /// What opening the buffer found and repaired.
     public let recovery: BufferRecoveryReport
+    /// The most acknowledged segment files kept to be reused (see "Reusing segment files").
+    static let maxSpares = 4
 
     let directory: String
     let segmentLimit: Int64
@@ -201,7 +204,10 @@ public final class DiskBuffer: Sendable {
         var segments: [Segment] = []
         /// An acknowledged segment's file, kept to be the next segment (renamed and written over)
         /// instead of deleted: see "Reusing segment files" above.
-        var spare: FileHandle?
+        var spares: [(file: FileHandle, size: Int64)] = []
+        var spareBytes: Int64 = 0
+        /// `max_size` in bytes.
+        var maxSize: Int64 = .max
         var nextSegmentID: UInt64 = 1
         /// Index just after the last published record.
         var totalRecords: Int64 = 0
@@ -322,20 +328,31 @@ public final class DiskBuffer: Sendable {
         }
 
         /// Removes the oldest sealed segments every reader acknowledged completely; returns the
-        /// files to delete. With `keepSpare`, the first one becomes the ``spare`` when there is none.
+        /// files to delete. With `keepSpare`, up to ``maxSpares`` of them become ``spares`` while
+        /// the segments and the spares stay within `max_size`.
         mutating func removeAcknowledgedSegments(keepSpare: Bool = true) -> [FileHandle] {
             let minAck = minAckIndex
             var removed: [FileHandle] = []
             while let first = segments.first, first.sealed, first.endIndex <= minAck {
-                if keepSpare && spare == nil && !closed {
-                    spare = first.file
+                bytesOnDisk -= first.size
+                segments.removeFirst()
+                if keepSpare && !closed && spares.count < DiskBuffer.maxSpares && bytesOnDisk + spareBytes + first.size <= maxSize {
+                    spares.append((first.file, first.size))
+                    spareBytes += first.size
                 } else {
                     removed.append(first.file)
                 }
-                bytesOnDisk -= first.size
-                segments.removeFirst()
             }
             return removed
+        }
+
+        /// Empties ``spares``; returns their files, to delete.
+        mutating func takeSpares() -> [FileHandle] {
+            defer {
+                spares = []
+                spareBytes = 0
+            }
+            return spares.map(\.file)
         }
     }
 
@@ -375,6 +392,7 @@ public final class DiskBuffer: Sendable {
         }
         var report = BufferRecoveryReport()
         var s = State()
+        s.maxSize = Int64(config.maxSize.bytes)
         s.lockFile = lockFile
         let names = try FS.list(dir)
 
@@ -694,7 +712,9 @@ public final class DiskBuffer: Sendable {
         while true {
             let (ready, deleted) = try state.withLock { s throws -> (Bool, [FileHandle]) in
                 if s.closed { throw BufferError.closed }
-                if s.bytesOnDisk + need <= Int64(config.maxSize.bytes) || s.segments.isEmpty { return (true, []) }
+                // Spare files make room first: they count in max_size.
+                if s.bytesOnDisk + s.spareBytes + need > s.maxSize && !s.spares.isEmpty { return (false, s.takeSpares()) }
+                if s.bytesOnDisk + need <= s.maxSize || s.segments.isEmpty { return (true, []) }
                 guard s.minAckIndex >= s.totalRecords else {
                     if s.noWaiting { throw BufferError.full }
                     return (false, [])
@@ -709,6 +729,7 @@ public final class DiskBuffer: Sendable {
                 do { try FS.remove(f.path) } catch { logger.error("buffer: \(error)") }
             }
             if ready { return }
+            if !deleted.isEmpty { continue }  // spares deleted: check again
             // Said at the first wait, then at most once a minute while appends keep waiting (the
             // gauges and /health show it all along): an outage fills the buffer by design.
             let bytes = state.withLock { s -> Int64? in
@@ -756,10 +777,7 @@ public final class DiskBuffer: Sendable {
                 throw s.closed ? BufferError.closed : BufferError.full
             }
             var files = s.removeAcknowledgedSegments(keepSpare: false)
-            if let spare = s.spare {
-                files.append(spare)
-                s.spare = nil
-            }
+            files += s.takeSpares()
             if !s.segments.isEmpty && s.minAckIndex >= s.totalRecords {
                 files += s.segments.map(\.file)
                 s.segments.removeAll()
@@ -863,7 +881,7 @@ public final class DiskBuffer: Sendable {
     }
 
     /// Seals the active segment (cut to its size when its file was reused, fsynced unless
-    /// `fsync: never`) and starts the next one, in the spare file when there is one.
+    /// `fsync: never`) and starts the next one, in a spare file when there is one.
     private func rotate() throws {
         let (old, id) = state.withLock { s -> ((file: FileHandle, size: Int64, reusedSize: Int64)?, UInt64) in
             let id = s.nextSegmentID
@@ -879,9 +897,11 @@ public final class DiskBuffer: Sendable {
             }
         }
         let path = directory + "/" + SegmentName.fileName(id)
-        let spare = state.withLock { s in
-            defer { s.spare = nil }
-            return s.spare
+        // The most recently acknowledged: its pages are likelier to be in the page cache.
+        let spare = state.withLock { s -> FileHandle? in
+            guard let last = s.spares.popLast() else { return nil }
+            s.spareBytes -= last.size
+            return last.file
         }
         let file: FileHandle
         var reusedSize: Int64 = 0
@@ -898,7 +918,7 @@ public final class DiskBuffer: Sendable {
         }
     }
 
-    /// Renames the spare file to `path` and opens it to be written over; nil (the spare deleted)
+    /// Renames a spare file to `path` and opens it to be written over; nil (the spare deleted)
     /// when that fails.
     private func reuse(_ spare: FileHandle, as path: String) -> (FileHandle, Int64)? {
         do {
@@ -1321,6 +1341,7 @@ public final class DiskBuffer: Sendable {
             }
             return BufferStats(
                 bytes: s.bytesOnDisk,
+                spareBytes: s.spareBytes,
                 records: s.totalRecords - (s.segments.first?.firstIndex ?? s.totalRecords),
                 segments: s.segments.count,
                 oldestTimestamp: s.segments.first?.firstTimestamp,
@@ -1364,13 +1385,12 @@ public final class DiskBuffer: Sendable {
         ticker?.cancel()
         await ticker?.value
         writePendingLedgers()
-        // The spare goes; a reused active segment is cut to its size (else the next start cuts
+        // The spares go; a reused active segment is cut to its size (else the next start cuts
         // what is left from the file's earlier use).
-        let (active, spare) = state.withLock { s in
-            defer { s.spare = nil }
-            return (s.activeSegment.map { ($0.file, $0.size, $0.reusedSize) }, s.spare)
+        let (active, spares) = state.withLock { s in
+            (s.activeSegment.map { ($0.file, $0.size, $0.reusedSize) }, s.takeSpares())
         }
-        if let spare { try? FS.remove(spare.path) }
+        for spare in spares { try? FS.remove(spare.path) }
         if let (file, size, reusedSize) = active, reusedSize > size {
             do { try file.truncate(to: size) } catch { logger.warning("buffer: \(error); the next start cuts the rest of \(file.path)") }
         }

@@ -36,20 +36,23 @@ import Testing
         let initial = dir.segments()
         #expect(initial.count == 4)
         #expect(try await readAndAcknowledge(b, count: 40) == Array(0..<40))
-        // Segments 2 and 3 are deleted; 1 is kept as it was.
-        #expect(dir.segments() == [initial[0], initial[3]])
-        let spare = try inode(dir, initial[0])
+        // Segments 1 to 3 are acknowledged: their files are kept as they were.
+        #expect(dir.segments() == initial)
+        #expect(b.stats().segments == 1 && b.stats().spareBytes == 3 * 13 * 78)
+        let spare = try inode(dir, initial[2])
 
-        // Segment 4 fills up (12 more); the 13th goes to segment 5, which is the old file of 1.
+        // Segment 4 fills up (12 more); the 13th goes to segment 5, which is the old file of 3
+        // (the most recently acknowledged).
         try await b.append(records(40..<53))
         let now = dir.segments()
-        #expect(now.count == 2 && now[0] == initial[3])
-        #expect(SegmentName.id(fromFileName: now[1]) == 5)
-        #expect(try inode(dir, now[1]) == spare)
-        #expect(dir.size(now[1]) == 13 * 78)  // the old frames after the new one are still there
+        #expect(now.count == 4 && Array(now[0..<3]) == [initial[0], initial[1], initial[3]])
+        #expect(SegmentName.id(fromFileName: now[3]) == 5)
+        #expect(try inode(dir, now[3]) == spare)
+        #expect(dir.size(now[3]) == 13 * 78)  // the old frames after the new one are still there
         #expect(try await readRecords(b, "r", count: 13).records.map(number) == Array(40..<53))
         try await b.close()
-        #expect(dir.size(now[1]) == 78)  // sealed: cut to its one record
+        #expect(dir.segments() == [initial[3], now[3]])  // close deletes the spares
+        #expect(dir.size(now[3]) == 78)  // and cuts the reused segment to its one record
 
         let c = try DiskBuffer(config: config(dir, segmentSize: 1024), readers: ["r"], logger: log.logger)
         try await c.close()
@@ -63,12 +66,27 @@ import Testing
         let b = try DiskBuffer(config: config(dir, segmentSize: 1024), readers: ["r"], logger: log.logger)
         try await b.append(records(0..<40))
         _ = try await readAndAcknowledge(b, count: 40)
-        // Segment 5 (the old file of 1) gets 13 records with 50-byte documents: 11 fit, 1024 / 88.
+        // Segment 5 (the old file of 3) gets 11 of the records with 50-byte documents (1024 / 88).
         try await b.append(records(40..<52))
         try await b.append(records(52..<100, size: 50))
         let reused = try #require(dir.segments().first { SegmentName.id(fromFileName: $0) == 5 })
         #expect(dir.size(reused) == 11 * 88)
         #expect(try await readRecords(b, "r", count: 60).records.map(number) == Array(40..<100))
+        try await b.close()
+    }
+
+    /// Spares count in `max_size`: an append that needs their room deletes them, and the files
+    /// on disk stay within it.
+    @Test func sparesMakeRoomForAnAppendThatNeedsIt() async throws {
+        let dir = try TempDir()
+        let b = try DiskBuffer(config: config(dir, maxSize: 4096, segmentSize: 1024), readers: ["r"], logger: log.logger)
+        try await b.append(records(0..<40))
+        _ = try await readAndAcknowledge(b, count: 40)
+        #expect(b.stats().spareBytes == 3 * 13 * 78 && dir.segments().count == 4)
+        try await b.append(records(40..<70))  // 2,340 bytes: 78 + 3,042 of spares + 2,340 > 4,096
+        #expect(b.stats().spareBytes == 0)
+        #expect(dir.segments().reduce(0) { $0 + dir.size($1) } <= 4096)
+        #expect(try await readRecords(b, "r", count: 30).records.map(number) == Array(40..<70))
         try await b.close()
     }
 
