@@ -43,9 +43,9 @@ public enum BufferInspector {
                 let f = try FileHandle.openFile(path + "/" + name, O_RDONLY)
                 let salt = SegmentName.salt(id, legacy: legacy)
                 let scan = try SegmentScanner.scan(f, salt: salt)
-                let salvage = scan.problem == nil ? nil : try SegmentSalvage.plan(f, scan, salt: salt)
+                let salvage = scan.problem == nil ? nil : try SegmentSalvage.plan(f, scan, id: id, legacy: legacy)
                 let leftover = try scan.problem != nil && salvage == nil
-                    && SegmentSalvage.hasLeftoverFrame(f, from: scan.validEnd, size: scan.fileSize, salt: salt)
+                    && SegmentSalvage.hasLeftoverFrame(f, from: scan.validEnd, size: scan.fileSize, id: id, legacy: legacy)
                 segments.append(Scanned(id: id, legacy: legacy, scan: scan, salvage: salvage, leftover: leftover))
             } catch {
                 segments.append(Scanned(id: id, legacy: legacy, error: "\(error)"))

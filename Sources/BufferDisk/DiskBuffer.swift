@@ -37,12 +37,12 @@
 //! **Reusing segment files.** The files of up to four segments every reader has acknowledged
 //! are kept (*spares*) instead of deleted while they fit in `max_size` with the segments, and
 //! become the next segments: renamed to the new id and written over from offset 0. An append
-//! that needs their room deletes them first. The kernel already has its
-//! pages and the file system its blocks, so writing it costs less than filling a new file (and
-//! deleting the old one). A segment is cut to its size when sealed (rotation, `close()`); a crash
+//! that needs their room deletes them first. The kernel already has a spare's pages and the file
+//! system its blocks, so writing it costs less than filling a new file (and deleting the old one). A segment is cut to its size when sealed (rotation, `close()`); a crash
 //! before that leaves frames of the file's earlier life after the new ones. Those have another
 //! salt, so they fail the new segment's checks, and recovery cuts them like a torn tail: a bad
-//! tail that holds a whole frame of another salt is what a reused file leaves, not damage.
+//! tail that holds a whole frame salted for an earlier segment is what a reused file leaves, not
+//! damage.
 //! `close()` deletes the spares; so does a full volume.
 //!
 //! **Payload** (a ``BufferRecord``):
@@ -87,8 +87,8 @@
 //!   a checksum mismatch in the very last frame, or only zero bytes): cut off with ftruncate. The
 //!   append that wrote it never returned, so its input lines were never checkpointed and are read
 //!   again. Counted in ``BufferRecoveryReport/tornTails``.
-//! - **Frames left from a reused file's earlier life** (a bad tail holding a whole frame of
-//!   another salt), in any segment: cut the same way and counted as a torn tail.
+//! - **Frames left from a reused file's earlier life** (a bad tail holding a whole frame salted
+//!   for an earlier segment), in any `.seg` segment: cut the same way and counted as a torn tail.
 //! - **Damaged records followed by valid ones** (see `Salvage.swift`): the next valid frame is
 //!   found again (where the bad frame's intact header says it ends, else at the first offset where
 //!   a header, its length and its payload all check out). Each damaged region is copied to
@@ -178,7 +178,6 @@ public final class DiskBuffer: Sendable {
         var firstTimestamp: Int64?
         var endIndex: Int64 { firstIndex + Int64(ends.count) }
         var salt: UInt32 { SegmentName.salt(id, legacy: legacy) }
-        var name: String { SegmentName.fileName(id, legacy: legacy) }
     }
 
     struct Waiter {
@@ -202,9 +201,10 @@ public final class DiskBuffer: Sendable {
 
     struct State {
         var segments: [Segment] = []
-        /// An acknowledged segment's file, kept to be the next segment (renamed and written over)
-        /// instead of deleted: see "Reusing segment files" above.
+        /// Acknowledged segments' files (and sizes), kept to be the next segments (renamed and
+        /// written over) instead of deleted: see "Reusing segment files" above.
         var spares: [(file: FileHandle, size: Int64)] = []
+        /// The sizes of `spares`, added up: they count in `max_size` with ``bytesOnDisk``.
         var spareBytes: Int64 = 0
         /// `max_size` in bytes.
         var maxSize: Int64 = .max
@@ -446,7 +446,7 @@ public final class DiskBuffer: Sendable {
             var size = scan.validEnd
             if scan.problem != nil {
                 // Valid records after the damage are kept when they can be found again.
-                if let plan = try SegmentSalvage.plan(file, scan, salt: salt) {
+                if let plan = try SegmentSalvage.plan(file, scan, id: id, legacy: legacy) {
                     if let saved = Self.salvage(
                         plan, file: file, id: id, name: name, isLast: k == lastWritten, directory: dir, ledgers: &ledgers, logger: logger,
                         report: &report)
@@ -461,7 +461,7 @@ public final class DiskBuffer: Sendable {
                     }
                     scan.firstTimestamp = plan.firstTimestamp
                 } else {
-                    let leftover = try SegmentSalvage.hasLeftoverFrame(file, from: scan.validEnd, size: scan.fileSize, salt: salt)
+                    let leftover = try SegmentSalvage.hasLeftoverFrame(file, from: scan.validEnd, size: scan.fileSize, id: id, legacy: legacy)
                     size = Self.repair(
                         scan, file: file, name: name, isLast: k == lastWritten, leftover: leftover, directory: dir, logger: logger, report: &report)
                 }

@@ -47,17 +47,18 @@ struct SegmentSalvage {
 
     /// Looks for valid frames after the first bad one of `scan`; nil when there is none (the
     /// damage runs to the end of the file: the plain repair applies). Reads the whole segment.
-    static func plan(_ file: FileHandle, _ scan: SegmentScan, salt: UInt32) throws -> SegmentSalvage? {
+    static func plan(_ file: FileHandle, _ scan: SegmentScan, id: UInt64, legacy: Bool) throws -> SegmentSalvage? {
         guard scan.problem != nil else { return nil }
         let bytes = try file.read(count: Int(scan.fileSize), at: 0)
         guard bytes.count == Int(scan.fileSize) else {
             throw BufferError.io(operation: "read (file shorter than expected)", path: file.path, errno: EIO)
         }
-        return bytes.withUnsafeBytes { plan($0, scan, salt: salt) }
+        return bytes.withUnsafeBytes { plan($0, scan, id: id, legacy: legacy) }
     }
 
-    static func plan(_ b: UnsafeRawBufferPointer, _ scan: SegmentScan, salt: UInt32) -> SegmentSalvage? {
+    static func plan(_ b: UnsafeRawBufferPointer, _ scan: SegmentScan, id: UInt64, legacy: Bool) -> SegmentSalvage? {
         guard let first = scan.problem else { return nil }
+        let salt = SegmentName.salt(id, legacy: legacy)
         let size = b.count
         var plan = SegmentSalvage(
             fileSize: Int64(size), runs: [Run(start: 0, ends: scan.ends.map { Int64($0) })], bad: [], firstTimestamp: scan.firstTimestamp)
@@ -96,29 +97,38 @@ struct SegmentSalvage {
             case let .payloadCRC(length): plan.tailLooksTorn = rest == RecordCodec.headerSize + length
             }
             plan.tailLooksTorn = plan.tailLooksTorn || plan.tailIsZero
-            plan.tailIsLeftover = hasLeftoverFrame(UnsafeRawBufferPointer(rebasing: b[start...]), salt: salt)
+            plan.tailIsLeftover = hasLeftoverFrame(UnsafeRawBufferPointer(rebasing: b[start...]), id: id, legacy: legacy)
         }
         return plan
     }
 
-    /// Whether `b` (bad bytes up to the end of a segment) holds a whole valid frame of a salt
-    /// other than `salt`: what is left of the file's life as an earlier segment after a crash
-    /// (the file is reused in place and cut to its new size only when sealed).
-    static func hasLeftoverFrame(_ b: UnsafeRawBufferPointer, salt: UInt32) -> Bool {
-        guard let base = b.baseAddress else { return false }
+    /// Whether `b` (bad bytes up to the end of segment `id`) holds a whole valid frame of an
+    /// earlier segment (its salt names a lower id): what is left of the file's life as that
+    /// segment after a crash (a file is reused in place and cut to its new size only when
+    /// sealed). Never for legacy segments, whose files are never reused. The header is checked
+    /// first: only a frame whose header names an earlier segment has its payload checksummed.
+    static func hasLeftoverFrame(_ b: UnsafeRawBufferPointer, id: UInt64, legacy: Bool) -> Bool {
+        guard !legacy, let base = b.baseAddress else { return false }
+        let current = UInt32(truncatingIfNeeded: id)
+        let h = RecordCodec.headerSize
         var p = 0
-        while p + RecordCodec.headerSize + RecordCodec.minPayload <= b.count {
-            if let other = RecordCodec.salt(ofFrameAt: base + p, available: b.count - p), other != salt { return true }
+        while p + h + RecordCodec.minPayload <= b.count {
+            let length = Int(UInt32(littleEndian: b.loadUnaligned(fromByteOffset: p, as: UInt32.self)))
+            if length >= RecordCodec.minPayload, length <= b.count - p - h {
+                let stored = UInt32(littleEndian: b.loadUnaligned(fromByteOffset: p + 8, as: UInt32.self))
+                let earlier = SegmentName.id(ofSalt: CRC32C.update(0, UnsafeRawBufferPointer(start: base + p, count: 8)) ^ stored)
+                if earlier != 0, earlier < current, RecordCodec.salt(ofFrameAt: base + p, available: b.count - p) != nil { return true }
+            }
             p += 1
         }
         return false
     }
 
-    /// ``hasLeftoverFrame(_:salt:)`` for the bytes of `file` from `offset` to `size`.
-    static func hasLeftoverFrame(_ file: FileHandle, from offset: Int64, size: Int64, salt: UInt32) throws -> Bool {
-        guard size > offset else { return false }
+    /// ``hasLeftoverFrame(_:id:legacy:)`` for the bytes of `file` from `offset` to `size`.
+    static func hasLeftoverFrame(_ file: FileHandle, from offset: Int64, size: Int64, id: UInt64, legacy: Bool) throws -> Bool {
+        guard !legacy, size > offset else { return false }
         let bytes = try file.read(count: Int(size - offset), at: offset)
-        return bytes.withUnsafeBytes { hasLeftoverFrame($0, salt: salt) }
+        return bytes.withUnsafeBytes { hasLeftoverFrame($0, id: id, legacy: legacy) }
     }
 
     /// The payload length of a whole, valid frame at `p`, nil when there is none. The length

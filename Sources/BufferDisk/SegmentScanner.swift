@@ -24,6 +24,12 @@ enum SegmentName {
         legacy ? 0 : UInt32(truncatingIfNeeded: id) &* 0x9E37_79B1 ^ 0x5EED_5A17
     }
 
+    /// The low 32 bits of the id whose salt is `salt` (0x0E8B2F51 is 0x9E3779B1's inverse
+    /// modulo 2^32).
+    static func id(ofSalt salt: UInt32) -> UInt32 {
+        (salt ^ 0x5EED_5A17) &* 0x0E8B_2F51
+    }
+
     /// The id of a segment file name: exactly `segment-`, 20 ASCII digits and `.seg` or `.dat`,
     /// byte by byte (opening a buffer reads every name in its directory).
     static func id(fromFileName name: String) -> UInt64? { parse(name)?.id }

@@ -273,6 +273,10 @@ import Testing
         #expect(seen.count == 5000)
         #expect(SegmentName.salt(1) != SegmentName.salt(1 + 1 << 31))
         #expect(!seen.contains(0))
+        // A salt names its id (the low 32 bits): recovery tells an earlier segment's frames.
+        for id: UInt64 in [1, 2, 4711, 1 << 31, (1 << 32) - 1, (1 << 32) + 5] {
+            #expect(SegmentName.id(ofSalt: SegmentName.salt(id)) == UInt32(truncatingIfNeeded: id))
+        }
     }
 
     @Test(arguments: [

@@ -155,6 +155,18 @@ import Testing
         #expect(b.recovery.tornTails == 1 && b.recovery.tornBytes == Int64(old.count - new.count))
     }
 
+    /// Frames of a later segment cannot be left from a file's earlier use: damage, quarantined.
+    @Test func framesOfALaterSegmentAreDamageNotLeftovers() async throws {
+        let dir = try TempDir()
+        let new = try frames(40..<43, segment: 5)
+        try dir.write(SegmentName.fileName(5), new + (try frames(0..<3, segment: 9)))
+        try dir.write(SegmentName.fileName(6), try frames(43..<45, segment: 6))
+        let b = try DiskBuffer(config: config(dir, segmentSize: 1024), readers: ["r"], logger: log.logger)
+        try await b.close()
+        #expect(try await drain(b, "r").map(number) == Array(40..<45))
+        #expect(b.recovery.tornTails == 0 && b.recovery.damagedRecords == 1 && b.recovery.quarantined.count == 1)
+    }
+
     /// Segments written before frames were salted (`.dat`, salt 0) are read; new ones are `.seg`.
     @Test func legacySegmentsAreReadAndNewOnesAreSalted() async throws {
         let dir = try TempDir()

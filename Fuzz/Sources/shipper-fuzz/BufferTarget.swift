@@ -11,7 +11,7 @@ import Synchronization
 /// configured); an input whose first byte is a multiple of 8 is written as one segment file as it
 /// is. Bit 4 of that byte writes `.seg` segments, whose frames carry their segment's salt, instead
 /// of legacy `.dat` ones (salt 0); a record op with bit 6 set writes a frame of another segment's
-/// salt, as a reused file holds after a crash. Then the buffer is opened (readers `r` and
+/// salt, mostly an earlier one, as a reused file holds after a crash. Then the buffer is opened (readers `r` and
 /// `fresh`), closed, and read to the end by both.
 ///
 /// Checks, against a frame scan written here from the format and recovery rules in
@@ -93,7 +93,13 @@ enum BufferTarget {
                     let record = BufferRecord(
                         source: input.u64(), offset: Int64(bitPattern: input.u64()), timestamp: Int64(bitPattern: input.u64()),
                         attributes: attributes, document: input.bytes(Int(input.byte())))
-                    let frameSalt = op & 0x40 != 0 ? salt(current &+ 1 &+ UInt64(input.byte())) : salted ? salt(current) : 0
+                    // Bit 6: a frame of another segment, mostly an earlier one (what a reused file
+                    // holds), else a later one (damage to recovery).
+                    var frameSalt: UInt32 = salted ? salt(current) : 0
+                    if op & 0x40 != 0 {
+                        let other = input.byte()
+                        frameSalt = salt(current > 1 && other % 4 != 0 ? 1 + UInt64(other) % (current - 1) : current &+ 1 &+ UInt64(other))
+                    }
                     segments[current]! += try! RecordCodec.salted(RecordCodec.encodeFrame(record), salt: frameSalt)
                 case 4:
                     segments[current]! += frame(input.bytes(Int(input.byte())), salt: salted ? salt(current) : 0)
