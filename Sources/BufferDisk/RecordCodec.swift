@@ -235,17 +235,10 @@ public enum RecordCodec {
         return .valid(length: n, crc: crc)
     }
 
-    /// The salt that makes a whole valid frame at `p` valid (its header and payload checksums
-    /// hold with it), nil when no salt does. Recovery tells bytes left from a segment file's
-    /// earlier use (frames of another salt) from damage with it.
-    static func salt(ofFrameAt p: UnsafeRawPointer, available: Int) -> UInt32? {
-        guard available >= headerSize else { return nil }
-        let length = Int(UInt32(littleEndian: p.loadUnaligned(as: UInt32.self)))
-        guard length >= minPayload, length <= maxPayload, length <= available - headerSize else { return nil }
-        let crc = UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
-        let stored = UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 8, as: UInt32.self))
-        guard CRC32C.update(0, UnsafeRawBufferPointer(start: p + headerSize, count: length)) == crc else { return nil }
-        return CRC32C.update(0, UnsafeRawBufferPointer(start: p, count: 8)) ^ stored
+    /// The salt the 12 header bytes at `p` were sealed with, if they are a header: recovery tells
+    /// frames left from a segment file's earlier use (salted for an earlier segment) from damage.
+    static func salt(ofHeaderAt p: UnsafeRawPointer) -> UInt32 {
+        CRC32C.update(0, UnsafeRawBufferPointer(start: p, count: 8)) ^ UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 8, as: UInt32.self))
     }
 
     /// XORs `salt` into the header checksum of each frame of `bytes[start..<ends.last]` (frames

@@ -115,9 +115,13 @@ struct SegmentSalvage {
         while p + h + RecordCodec.minPayload <= b.count {
             let length = Int(UInt32(littleEndian: b.loadUnaligned(fromByteOffset: p, as: UInt32.self)))
             if length >= RecordCodec.minPayload, length <= b.count - p - h {
-                let stored = UInt32(littleEndian: b.loadUnaligned(fromByteOffset: p + 8, as: UInt32.self))
-                let earlier = SegmentName.id(ofSalt: CRC32C.update(0, UnsafeRawBufferPointer(start: base + p, count: 8)) ^ stored)
-                if earlier != 0, earlier < current, RecordCodec.salt(ofFrameAt: base + p, available: b.count - p) != nil { return true }
+                let earlier = SegmentName.id(ofSalt: RecordCodec.salt(ofHeaderAt: base + p))
+                if earlier != 0, earlier < current,
+                    CRC32C.update(0, UnsafeRawBufferPointer(start: base + p + h, count: length))
+                        == UInt32(littleEndian: b.loadUnaligned(fromByteOffset: p + 4, as: UInt32.self))
+                {
+                    return true
+                }
             }
             p += 1
         }
