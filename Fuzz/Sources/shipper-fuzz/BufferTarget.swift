@@ -11,15 +11,17 @@ import Synchronization
 /// configured); an input whose first byte is a multiple of 8 is written as one segment file as it
 /// is. Bit 4 of that byte writes `.seg` segments, whose frames carry their segment's salt, instead
 /// of legacy `.dat` ones (salt 0); a record op with bit 6 set writes a frame of another segment's
-/// salt, mostly an earlier one, as a reused file holds after a crash. Then the buffer is opened (readers `r` and
-/// `fresh`), closed, and read to the end by both.
+/// salt, mostly an earlier one, as a reused file holds after a crash. Then the buffer is opened
+/// (readers `r` and `fresh`), closed, and read to the end by both.
 ///
 /// Checks, against a frame scan written here from the format and recovery rules in
 /// `DiskBuffer.swift` and `Salvage.swift`: opening never throws; every valid frame (before and
 /// after damage) is kept; each damaged region is reported exactly once (a torn tail cut or a
 /// quarantined file); `fresh` reads exactly the decodable records, in order, and
-/// each record that does not decode is counted as skipped; `r` reads a suffix of them; after
-/// repairs, opening again finds nothing to repair and the same records.
+/// each record that does not decode is counted as skipped; `r` reads a suffix of them; a bad tail
+/// of a `.seg` segment that holds a whole frame of an earlier segment is never quarantined (it is
+/// what a reused file leaves); after repairs, opening again finds nothing to repair and the same
+/// records.
 enum BufferTarget {
     static let root: String = {
         let base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : NSTemporaryDirectory()
@@ -139,6 +141,8 @@ enum BufferTarget {
         var frames = 0
         /// Damaged regions: each must be reported as a torn tail or a quarantined file.
         var damagedRegions = 0
+        /// Of them, bad tails left from a reused file: cut, never quarantined.
+        var leftoverTails = 0
         var records: [BufferRecord] = []
         var undecodable = 0
     }
@@ -171,6 +175,24 @@ enum BufferTarget {
                 else { return nil }
                 return length
             }
+            /// Whether the bytes from `start` to the end hold a whole frame whose header checksum names
+            /// (by its salt) an earlier segment: a frame left from the file's life as that segment.
+            func holdsEarlierFrame(from start: Int) -> Bool {
+                var p = start
+                while p + 12 + RecordCodec.minPayload <= n {
+                    let length = Int(u32(p))
+                    if length >= RecordCodec.minPayload, length <= n - p - 12 {
+                        let earlier = (CRC32C.checksum(b[p..<(p + 8)]) ^ u32(p + 8) ^ 0x5EED_5A17) &* 0x0E8B_2F51
+                        if earlier != 0, earlier < UInt32(truncatingIfNeeded: id),
+                            CRC32C.checksum(b[(p + 12)..<(p + 12 + length)]) == u32(p + 4)
+                        {
+                            return true
+                        }
+                    }
+                    p += 1
+                }
+                return false
+            }
             var payloads: [Range<Int>] = []
             /// Valid frames from `at` on; returns where they stop.
             func run(from at: Int) -> Int {
@@ -202,7 +224,10 @@ enum BufferTarget {
                         }
                     }
                     regions += 1
-                    guard let next else { break }
+                    guard let next else {
+                        if name.hasSuffix(".seg") && holdsEarlierFrame(from: off) { e.leftoverTails += 1 }
+                        break
+                    }
                     off = run(from: next)
                     if off >= n { break }
                 }
@@ -271,6 +296,8 @@ enum BufferTarget {
         check(rec.records == Int64(want.frames), "recovery found \(rec.records) records, the frames scan \(want.frames)")
         check(rec.tornTails + rec.quarantined.count == want.damagedRegions,
               "\(want.damagedRegions) damaged regions, reported \(rec.tornTails) torn tails and \(rec.quarantined.count) quarantined: \(rec)")
+        check(rec.quarantined.count <= want.damagedRegions - want.leftoverTails,
+              "\(want.leftoverTails) bad tails left from a reused file, yet \(rec.quarantined.count) of \(want.damagedRegions) regions quarantined: \(rec)")
         check(rec.readersDropped == (files["reader-gone.ledger"] != nil ? ["gone"] : []), "readers dropped: \(rec.readersDropped)")
         check(first.fresh == want.records, "reader fresh got \(first.fresh.count) records, \(want.records.count) decodable were written")
         check(first.skippedByFresh == want.undecodable, "skipped \(first.skippedByFresh) records, \(want.undecodable) do not decode")
