@@ -41,6 +41,20 @@ import Testing
         #expect(after.contains("  \(segments[1])  936 bytes  12 events\n"), "only the damaged record is gone")
     }
 
+    /// A reused segment file after a crash: the new records, then frames of the file's earlier
+    /// life, which the next start cuts (not quarantines); and a legacy `.dat` segment.
+    @Test func saysWhatIsLeftFromAReusedFile() throws {
+        let dir = try TempDir()
+        let old = try RecordCodec.salted(RecordCodec.encodeFrames(records(0..<13)).bytes, salt: SegmentName.salt(1))
+        let new = try RecordCodec.salted(RecordCodec.encodeFrames(records(40..<42)).bytes, salt: SegmentName.salt(5))
+        try dir.write(SegmentName.fileName(5), new + old[new.count...])
+        try dir.write(SegmentName.fileName(4, legacy: true), try RecordCodec.encodeFrames(records(30..<33)).bytes)
+        let text = try BufferInspector.inspect(path: dir.path)
+        #expect(text.contains("segments: 2, "))
+        #expect(text.contains("  \(SegmentName.fileName(4, legacy: true))  234 bytes  3 events\n"))
+        #expect(text.contains("  \(SegmentName.fileName(5))  1014 bytes  2 events  (record header checksum mismatch at offset 156: 858 bytes, left from the file's earlier use, cut on next start)\n"))
+    }
+
     @Test func emptyAndMissingDirectories() throws {
         let dir = try TempDir()
         let text = try BufferInspector.inspect(path: dir.path)
