@@ -85,6 +85,10 @@ final class DirectoryWatcher {
 
     /// Whether events are pending, waiting at most `milliseconds`.
     func isReadable(waitingMilliseconds milliseconds: Int32) -> Bool {
+        Self.isReadable(fd: fd, waitingMilliseconds: milliseconds)
+    }
+
+    static func isReadable(fd: Int32, waitingMilliseconds milliseconds: Int32) -> Bool {
         var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         return poll(&p, 1, milliseconds) > 0 && (p.revents & Int16(POLLIN)) != 0
     }
