@@ -78,6 +78,10 @@ public final class Tailer {
     /// Times ``waitForData(timeout:)`` went round its loop (each after a sleep or a wait on
     /// inotify): what an idle shipper costs, for tests.
     private(set) var waitRounds = 0
+    /// Where ``waitForData(timeout:)`` blocks on inotify: a serial queue of this tailer's own,
+    /// which targets Dispatch's overcommitting pool (it adds a thread rather than let a blocked
+    /// one hold back work queued behind it), not a global concurrent queue.
+    private let waitQueue = DispatchQueue(label: "shipper.tailer.wait")
     private var lastDiscovery: Int64 = .min
     private var discoveryRequested = false
     private var cursor = 0
@@ -239,20 +243,20 @@ public final class Tailer {
             }
             let wait = min(deadline - now, lastCheck + checkEvery - now, .nanoseconds(discoveryIn))
             if let watcher {
-                if await Self.readable(fd: watcher.fd, within: wait) { return }
+                if await Self.readable(fd: watcher.fd, within: wait, on: waitQueue) { return }
             } else {
                 try? await Task.sleep(for: wait)
             }
         }
     }
 
-    /// Whether `fd` becomes readable within `wait`: poll(2) on a Dispatch thread, so that no
+    /// Whether `fd` becomes readable within `wait`: poll(2) on a thread of `queue`, so that no
     /// thread of the cooperative pool blocks.
-    private static func readable(fd: Int32, within wait: Duration) async -> Bool {
+    private static func readable(fd: Int32, within wait: Duration, on queue: DispatchQueue) async -> Bool {
         let (seconds, attoseconds) = wait.components
         let milliseconds = Int32(clamping: max(1, seconds * 1000 + attoseconds / 1_000_000_000_000_000))
         return await withCheckedContinuation { (done: CheckedContinuation<Bool, Never>) in
-            DispatchQueue.global().async { done.resume(returning: DirectoryWatcher.isReadable(fd: fd, waitingMilliseconds: milliseconds)) }
+            queue.async { done.resume(returning: DirectoryWatcher.isReadable(fd: fd, waitingMilliseconds: milliseconds)) }
         }
     }
 
