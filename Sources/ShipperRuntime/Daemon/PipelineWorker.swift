@@ -265,7 +265,8 @@ final class PipelineWorker {
             appendFailed = true
             throw error
         }
-        writer.reset()  // the buffer keeps no reference: the memory is reused for the next batch
+        // The buffer kept the written bytes for the outputs and left the writer empty, with
+        // storage of an earlier batch to encode the next one into.
         return ticket
     }
 
