@@ -156,10 +156,6 @@ public final class DiskBuffer: Sendable {
     private let ledgerFiles = Mutex<[String: BufferPosition]>([:])
     /// Arrays that reads fill again (see ``PieceRing``).
     private let readPieces = Mutex(PieceRing())
-    /// The latest appends' frames, which reads take from memory (see ``KeptWrites``).
-    private let keptWrites: Mutex<KeptWrites>
-    /// Frames reads took from ``keptWrites`` and from the files, for tests.
-    private let framesRead = Mutex((kept: 0, file: 0))
 
     // MARK: State
 
@@ -381,7 +377,6 @@ public final class DiskBuffer: Sendable {
         self.directory = dir
         self.segmentLimit = Int64(config.effectiveSegmentSize)
         self.logger = logger
-        self.keptWrites = Mutex(KeptWrites(limit: config.keptWriteBytes))
         var unique: [String] = []
         for r in readers where !unique.contains(r) {
             guard !r.isEmpty, Ledger.fileName(for: r).utf8.count <= 250 else {
@@ -621,17 +616,14 @@ public final class DiskBuffer: Sendable {
     }
 
     /// Like ``appendWithoutWaitingForSync(_:)-([BufferRecord])`` for the frames of `writer` (see
-    /// ``RecordCodec/BatchWriter``). Once they are written, the buffer keeps the writer's bytes
-    /// for readers (see ``KeptWrites``) and gives it other storage: the writer is then empty,
-    /// ready for the next batch. When the append throws, the writer is left as it was.
+    /// ``RecordCodec/BatchWriter``), which it leaves as they were. The buffer keeps no reference
+    /// to them.
     public func appendWithoutWaitingForSync(_ writer: inout RecordCodec.BatchWriter) async throws -> BufferAppendTicket {
-        let ticket = try await append(&writer.batch)
-        writer.reset()
-        return ticket
+        try await append(&writer.batch)
     }
 
     /// Writes `batch` (its frames are salted for their segment while written, and given back as
-    /// they were). Once written, `batch.bytes` is kept for readers and replaced by an empty array.
+    /// they were).
     private func append(_ batch: inout RecordCodec.EncodedBatch) async throws -> BufferAppendTicket {
         guard !batch.frameEnds.isEmpty else { return BufferAppendTicket(lsn: 0) }
         try await acquireAppendTurn(closing: false)
@@ -836,10 +828,6 @@ public final class DiskBuffer: Sendable {
     private func write(_ batch: inout RecordCodec.EncodedBatch, from next: inout Int) throws -> Int64 {
         let ends = batch.frameEnds
         var lsn: Int64 = 0
-        // Readers are woken once the written frames are kept in memory (or the write failed).
-        var waiters: [Waiter] = []
-        defer { for w in waiters { w.wake() } }
-        var written: [(segment: UInt64, at: Int64, range: Range<Int>)] = []
         while next < ends.count {
             let chunkStart = next == 0 ? 0 : ends[next - 1]
             let active = state.withLock { $0.activeSegment.map { ($0.file, $0.size, $0.id, $0.salt) } }
@@ -874,7 +862,7 @@ public final class DiskBuffer: Sendable {
             let timestamp: Int64? = size == 0 ? batch.bytes.withUnsafeBytes { RecordCodec.timestamp(ofPayload: $0.baseAddress! + chunkStart + RecordCodec.headerSize) } : nil
             let count = Int64(chunkEnd - chunkStart)
             let neverSync = config.fsync == .never
-            waiters += state.withLock { s -> [Waiter] in
+            let waiters = state.withLock { s -> [Waiter] in
                 guard let i = s.segments.lastIndex(where: { $0.id == id }) else { return [] }
                 s.segments[i].size += count
                 s.segments[i].ends += segmentEnds
@@ -886,17 +874,9 @@ public final class DiskBuffer: Sendable {
                 lsn = s.writtenLSN
                 return s.takeDataWaiters()
             }
-            written.append((id, size, chunkStart..<chunkEnd))
+            for w in waiters { w.wake() }
             next = last + 1
         }
-        // The bytes are kept as they are now, unsalted (frames of salt 0); the caller gives the
-        // appender other storage, so they are never written again.
-        let bytes = batch.bytes
-        let emptied = keptWrites.withLock { k in
-            k.keep(bytes, written)
-            return k.takeArray()
-        }
-        batch.bytes = emptied
         return lsn
     }
 
@@ -1073,9 +1053,6 @@ public final class DiskBuffer: Sendable {
         }
     }
 
-    /// How many frames reads took from memory (``KeptWrites``) and from the segment files.
-    var framesReadSoFar: (kept: Int, file: Int) { framesRead.withLock { $0 } }
-
     private enum ReadStep {
         case read(ReadPlan)
         case wait
@@ -1140,39 +1117,9 @@ public final class DiskBuffer: Sendable {
         var skipped = 0
         var first = 0  // index in plan.ends of the first frame of the next piece
         var pieceStart = plan.start
-        var fromMemory = 0
         while first < plan.ends.count {
-            let (kept, keptLater) = keptWrites.withLock { k in
-                (k.entry(segment: plan.segment, at: pieceStart), k.nextStart(segment: plan.segment, after: pieceStart))
-            }
-            if let kept {
-                // Frames still in memory, as the appender encoded them: no read, no checksum.
-                var last = first
-                while last + 1 < plan.ends.count && Int64(plan.ends[last + 1]) <= kept.end { last += 1 }
-                var from = pieceStart
-                for e in plan.ends[first...last] {
-                    let end = Int64(e)
-                    defer { from = end }
-                    let payload = (kept.index(of: from) + RecordCodec.headerSize)..<kept.index(of: end)
-                    if end <= kept.end, let record = try? RecordCodec.decode(kept.bytes, payload: payload) {
-                        records.append(record)
-                        positions.append(BufferPosition(segment: plan.segment, offset: end))
-                    } else {
-                        skipped += 1  // unreachable: entries hold whole frames as written
-                        logger.error(
-                            "buffer: record at offset \(from) of \(SegmentName.fileName(plan.segment, legacy: plan.legacy)) kept in memory does not decode: skipped",
-                            metadata: ["path": "\(directory)"])
-                    }
-                }
-                fromMemory += last - first + 1
-                first = last + 1
-                pieceStart = Int64(plan.ends[last])
-                continue
-            }
             var last = first
-            while last + 1 < plan.ends.count && Int64(plan.ends[last + 1]) - pieceStart <= Int64(config.readPieceBytes)
-                && Int64(plan.ends[last]) < keptLater ?? .max
-            { last += 1 }
+            while last + 1 < plan.ends.count && Int64(plan.ends[last + 1]) - pieceStart <= Int64(config.readPieceBytes) { last += 1 }
             let pieceEnd = Int64(plan.ends[last])
             let count = Int(pieceEnd - pieceStart)
             var bytes = readPieces.withLock { $0.take() }
@@ -1206,7 +1153,6 @@ public final class DiskBuffer: Sendable {
             pieceStart = pieceEnd
         }
         if skipped > 0 { state.withLock { $0.corruptSkipped += skipped } }
-        framesRead.withLock { $0.kept += fromMemory; $0.file += plan.ends.count - fromMemory }
         return BufferBatch(records: records, positions: positions, end: BufferPosition(segment: plan.segment, offset: end))
     }
 

@@ -35,12 +35,6 @@ public struct DiskBufferConfig: Decodable, Sendable, Equatable {
     /// Small enough that malloc serves pieces from its free lists instead of mapping fresh pages
     /// for each batch.
     public static let defaultReadPieceBytes = 128 << 10
-    /// Bytes of the latest appends' frames kept in memory for readers close behind the appender
-    /// (see `KeptWrites`); 0 reads everything back from the files. Not a YAML option: tests
-    /// set 0 to exercise reads from the files.
-    public var keptWriteBytes: Int = DiskBufferConfig.defaultKeptWriteBytes
-    /// About two worker steps' frames: an output that keeps up reads them before they go.
-    public static let defaultKeptWriteBytes = 2 << 20
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case path, fsync

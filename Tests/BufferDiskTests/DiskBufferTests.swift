@@ -317,8 +317,7 @@ import Testing
 
     @Test func aRecordCorruptedAfterOpeningIsSkippedAndLogged() async throws {
         let dir = try TempDir()
-        // Read from the file: frames kept in memory after their append are read from there.
-        let b = try DiskBuffer(config: config(dir, keptWriteBytes: 0), readers: ["r"], logger: log.logger)
+        let b = try DiskBuffer(config: config(dir), readers: ["r"], logger: log.logger)
         try await b.append(records(0..<5))
         // Damage record 2 and the last record (4) on disk behind the buffer's back.
         let segment = try #require(dir.segments().first)

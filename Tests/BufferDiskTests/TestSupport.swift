@@ -62,13 +62,8 @@ func records(_ range: Range<Int>, size: Int = 40) -> [BufferRecord] { range.map 
 /// The `i` a test record was made from.
 func number(_ r: BufferRecord) -> Int { Int(r.offset / 100) }
 
-func config(
-    _ dir: TempDir, maxSize: Int = 1 << 20, segmentSize: Int = 4096, fsync: DiskBufferFsync = .never,
-    keptWriteBytes: Int = DiskBufferConfig.defaultKeptWriteBytes
-) -> DiskBufferConfig {
-    var c = DiskBufferConfig(path: dir.path, maxSize: .init(bytes: maxSize), fsync: fsync, segmentSize: .init(bytes: segmentSize))
-    c.keptWriteBytes = keptWriteBytes
-    return c
+func config(_ dir: TempDir, maxSize: Int = 1 << 20, segmentSize: Int = 4096, fsync: DiskBufferFsync = .never) -> DiskBufferConfig {
+    DiskBufferConfig(path: dir.path, maxSize: .init(bytes: maxSize), fsync: fsync, segmentSize: .init(bytes: segmentSize))
 }
 
 /// Reads until `count` records arrived (acknowledging nothing).

@@ -265,8 +265,7 @@ final class PipelineWorker {
             appendFailed = true
             throw error
         }
-        // The buffer kept the written bytes for the outputs and left the writer empty, with
-        // storage of an earlier batch to encode the next one into.
+        writer.reset()  // the buffer keeps no reference: the memory is reused for the next batch
         return ticket
     }
 
