@@ -341,7 +341,7 @@ struct JSONParser {
             depth -= 1
             return .object(members)
         }
-        var seen: Set<String>? = nil
+        var seen: Set<ExactName>? = nil
         while true {
             skipWhitespace()
             guard pos < end else {
@@ -355,14 +355,15 @@ struct JSONParser {
             }
             let keyStart = pos
             let key = try parseString()
-            // Duplicate detection (ES enables Jackson's STRICT_DUPLICATE_DETECTION).
+            // Duplicate detection (ES enables Jackson's STRICT_DUPLICATE_DETECTION), by code
+            // units: canonically equivalent names are different fields.
             if members.count < 8 {
-                for m in members where m.key == key {
+                for m in members where m.key.utf8.elementsEqual(key.utf8) {
                     throw error("Duplicate field '\(key)'", at: keyStart)
                 }
             } else {
-                if seen == nil { seen = Set(members.map(\.key)) }
-                if !seen!.insert(key).inserted { throw error("Duplicate field '\(key)'", at: keyStart) }
+                if seen == nil { seen = Set(members.map { ExactName($0.key) }) }
+                if !seen!.insert(ExactName(key)).inserted { throw error("Duplicate field '\(key)'", at: keyStart) }
             }
             skipWhitespace()
             guard pos < end else {

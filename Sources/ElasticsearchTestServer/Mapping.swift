@@ -104,11 +104,46 @@ enum FieldType: Equatable, Sendable {
     }
 }
 
+/// A field name or path compared code unit for code unit, as Elasticsearch (Java strings)
+/// compares them. Swift's `String` equality and hashing follow canonical equivalence, so "é"
+/// written precomposed (U+00E9) and as "e" + U+0301 would be one key in a `[String: …]`, where
+/// Elasticsearch maps two fields.
+struct ExactName: Hashable, Sendable {
+    let string: String
+
+    init(_ string: String) { self.string = string }
+
+    static func == (a: ExactName, b: ExactName) -> Bool { a.string.utf8.elementsEqual(b.string.utf8) }
+
+    func hash(into hasher: inout Hasher) {
+        for byte in string.utf8 { hasher.combine(byte) }
+    }
+
+    /// Whether `a` sorts before `b` as Java's `String.compareTo` orders them (UTF-16 code units).
+    static func precedes(_ a: String, _ b: String) -> Bool { a.utf16.lexicographicallyPrecedes(b.utf16) }
+}
+
+/// A dictionary keyed by field path with ``ExactName`` semantics, read and written with `String`s.
+struct ExactNameMap<Value: Sendable>: Sendable, ExpressibleByDictionaryLiteral {
+    private var storage: [ExactName: Value] = [:]
+
+    init(dictionaryLiteral elements: (String, Value)...) {
+        for (k, v) in elements { storage[ExactName(k)] = v }
+    }
+
+    subscript(_ key: String) -> Value? {
+        get { storage[ExactName(key)] }
+        set { storage[ExactName(key)] = newValue }
+    }
+
+    var isEmpty: Bool { storage.isEmpty }
+}
+
 /// The mapping of one index: a flat map from dotted field path to type (`object`, `nested`, `long`, ...).
 struct IndexMapping: Sendable {
-    var fields: [String: FieldType] = [:]
+    var fields: ExactNameMap<FieldType> = [:]
     /// `dynamic` settings by object path ("" = root).
-    var dynamic: [String: DynamicMode] = [:]
+    var dynamic: ExactNameMap<DynamicMode> = [:]
     var dateDetection = true
     var numericDetection = false
     var dynamicTemplates: [DynamicTemplate] = []
@@ -207,13 +242,14 @@ struct IndexMapping: Sendable {
         if let d = dynamic[""] { root.append(JSONMember("dynamic", .string(d.rawValue))) }
         func props(_ prefix: String) -> [JSONMember] {
             var out: [JSONMember] = []
+            // By bytes: a Character can be a dot and a combining mark after it.
             let children = order.filter { path in
-                guard path.hasPrefix(prefix) else { return false }
-                let rest = path.dropFirst(prefix.count)
-                return !rest.isEmpty && !rest.contains(".")
+                guard path.utf8.starts(with: prefix.utf8) else { return false }
+                let rest = path.utf8.dropFirst(prefix.utf8.count)
+                return !rest.isEmpty && !rest.contains(UInt8(ascii: "."))
             }
-            for child in children.sorted() {
-                let name = String(child.dropFirst(prefix.count))
+            for child in children.sorted(by: ExactName.precedes) {
+                let name = String(decoding: child.utf8.dropFirst(prefix.utf8.count), as: UTF8.self)
                 let type = fields[child] ?? .object
                 var def: [JSONMember] = []
                 if type == .object {
@@ -246,7 +282,7 @@ struct MappingChecker {
     let totalFieldsLimit: Int
     let requestedTemplates: [String: String]
     var added: [(String, FieldType)] = []
-    var addedLookup: [String: FieldType] = [:]
+    var addedLookup: ExactNameMap<FieldType> = [:]
     var addedCount = 0
 
     init(mapping: IndexMapping, id: String, sourceLength: Int, totalFieldsLimit: Int, requestedTemplates: [String: String]) {

@@ -553,6 +553,36 @@ struct BulkTests {
         }
     }
 
+    /// Field names are compared code unit for code unit, as Elasticsearch (Java) compares them:
+    /// "é" precomposed and "e" + U+0301 (equal as Swift `String`s) are two fields, not a duplicate.
+    @Test func canonicallyEquivalentNamesAreDifferentFields() async throws {
+        try await withServer { server in
+            let r = try await TestClient.bulk(port: server.port, """
+                {"index":{"_index":"nf"}}
+                {"\\u00e9":1,"e\\u0301":"x"}
+                {"index":{"_index":"nf"}}
+                {"\\u00e9":2,"\\u00e9":3}
+                {"index":{"_index":"nf"}}
+                {"o":{"\\u00e9":true},"o.e\\u0301":4}
+
+                """)
+            #expect(r.itemStatuses == [201, 400, 201])
+            #expect((r.value("items.1.index.error.reason") as? String ?? "").contains("Duplicate field '\u{e9}'"))
+            #expect(server.mappingType(index: "nf", field: "\u{e9}") == "long")
+            #expect(server.mappingType(index: "nf", field: "e\u{301}") == "text")
+            #expect(server.mappingType(index: "nf", field: "o.\u{e9}") == "boolean")
+            #expect(server.mappingType(index: "nf", field: "o.e\u{301}") == "long")
+            // GET _mapping lists both, in Java's order (U+0065 "e" before U+00E9).
+            // (Searched as bytes: String and Foundation searches follow canonical equivalence.)
+            let m = try await TestClient.send(port: server.port, "GET", "/nf/_mapping")
+            func at(_ s: String) -> Int? { Array(m.body).firstRange(of: Array(s.utf8))?.lowerBound }
+            let decomposed = try #require(at(#""e\#u{301}":{"type":"text""#))
+            let precomposed = try #require(at(#""\#u{e9}":{"type":"long"}"#))
+            #expect(decomposed < precomposed)
+            #expect(at(#""o":{"properties":{"e\#u{301}":{"type":"long"},"\#u{e9}":{"type":"boolean"}}}"#) != nil)
+        }
+    }
+
     @Test func mappingEmulationOff() async throws {
         var c = ElasticsearchTestServerConfiguration()
         c.mappingEmulation = false
