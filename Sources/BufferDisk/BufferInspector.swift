@@ -95,18 +95,27 @@ public enum BufferInspector {
             }
             var records = 0
             var bytesBehind: Int64 = 0
+            // The timestamp of the first event the reader has not acknowledged.
+            var oldestWaiting: Int64?
             for s in segments {
                 guard let scan = s.scan else { continue }
                 if s.id > ledger.position.segment {
                     records += scan.ends.count
                     bytesBehind += scan.validEnd
+                    if oldestWaiting == nil { oldestWaiting = scan.firstTimestamp }
                 } else if s.id == ledger.position.segment {
                     let acked = upperBound(scan.ends, ledger.position.offset)
+                    let start = acked == 0 ? 0 : Int64(scan.ends[acked - 1])
                     records += scan.ends.count - acked
-                    bytesBehind += scan.validEnd - (acked == 0 ? 0 : Int64(scan.ends[acked - 1]))
+                    bytesBehind += scan.validEnd - start
+                    if acked < scan.ends.count {
+                        oldestWaiting = timestamp(ofFrameAt: start, in: path + "/" + SegmentName.fileName(s.id, legacy: s.legacy))
+                    }
                 }
             }
-            readerLines.append("  \(reader): acknowledged through \(ledger.position); lag \(records) events, \(formatBytes(bytesBehind))")
+            var line = "  \(reader): acknowledged through \(ledger.position); lag \(records) events, \(formatBytes(bytesBehind))"
+            if let oldestWaiting { line += ", the oldest from \(formatTimestamp(oldestWaiting)) (\(formatAge(now - oldestWaiting)) ago)" }
+            readerLines.append(line)
         }
         out += "readers:" + (readerLines.isEmpty ? " none\n" : "\n" + readerLines.joined(separator: "\n") + "\n")
 
@@ -120,6 +129,14 @@ public enum BufferInspector {
             for q in quarantined { out += "  quarantine/\(q)  \(FS.fileSize(qdir + "/" + q) ?? 0) bytes\n" }
         }
         return out
+    }
+
+    /// The `@timestamp` of the record whose (valid) frame starts at `offset` of the file.
+    static func timestamp(ofFrameAt offset: Int64, in file: String) -> Int64? {
+        guard let f = try? FileHandle.openFile(file, O_RDONLY),
+            let bytes = try? f.read(count: RecordCodec.headerSize + 25, at: offset), bytes.count == RecordCodec.headerSize + 25
+        else { return nil }
+        return bytes.withUnsafeBytes { RecordCodec.timestamp(ofPayload: $0.baseAddress! + RecordCodec.headerSize) }
     }
 
     static func formatBytes(_ n: Int64) -> String {

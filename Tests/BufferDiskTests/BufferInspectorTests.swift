@@ -55,6 +55,36 @@ import Testing
         #expect(text.contains("  \(SegmentName.fileName(5))  1014 bytes  2 events  (record header checksum mismatch at offset 156: 858 bytes, left from the file's earlier use, cut on next start)\n"))
     }
 
+    /// Each reader's line says how old the first event it has not acknowledged is. The
+    /// buffer's oldest event can be older: a running shipper keeps acknowledged segment files to
+    /// write the next segments into, and a reader that never acknowledged keeps everything.
+    @Test func eachReaderSaysHowOldItsOldestWaitingEventIs() async throws {
+        let dir = try TempDir()
+        let b = try DiskBuffer(config: config(dir, segmentSize: 1024), readers: ["es"], logger: log.logger)
+        try await b.append(records(0..<30))  // segments of 13, 13 and 4 events
+        let (_, end) = try await readRecords(b, "es", count: 20, maxRecords: 20)
+        try await b.acknowledge(reader: "es", through: try #require(end))
+        let now = record(0).timestamp + 60_000_000_000
+        let text = try BufferInspector.inspect(path: dir.path, now: now)
+        // Record 20 is the 8th of segment 2.
+        #expect(text.contains("  es: acknowledged through 2:546; lag 10 events, 780 bytes, the oldest from \(BufferInspector.formatTimestamp(record(20).timestamp)) (59s ago)\n"))
+        #expect(text.contains("oldest event: \(BufferInspector.formatTimestamp(record(0).timestamp)) (1m 0s ago)\n"))
+
+        // Segments 1 and 2 acknowledged: kept as spares; the wait starts at segment 3.
+        let (_, more) = try await readRecords(b, "es", count: 6)
+        try await b.acknowledge(reader: "es", through: try #require(more))
+        #expect(dir.segments().count == 3 && b.stats().spareBytes == 2 * 1014)
+        let spares = try BufferInspector.inspect(path: dir.path, now: now)
+        #expect(spares.contains("lag 4 events, 312 bytes, the oldest from \(BufferInspector.formatTimestamp(record(26).timestamp))"))
+
+        // Everything acknowledged: no oldest waiting event.
+        let (_, last) = try await readRecords(b, "es", count: 4)
+        try await b.acknowledge(reader: "es", through: try #require(last))
+        let all = try BufferInspector.inspect(path: dir.path, now: now)
+        #expect(all.contains("  es: acknowledged through 3:312; lag 0 events, 0 bytes\n"))
+        try await b.close()
+    }
+
     @Test func emptyAndMissingDirectories() throws {
         let dir = try TempDir()
         let text = try BufferInspector.inspect(path: dir.path)
