@@ -133,8 +133,9 @@ public enum BufferInspector {
 
     /// The `@timestamp` of the record whose (valid) frame starts at `offset` of the file.
     static func timestamp(ofFrameAt offset: Int64, in file: String) -> Int64? {
-        guard let f = try? FileHandle.openFile(file, O_RDONLY),
-            let bytes = try? f.read(count: RecordCodec.headerSize + 25, at: offset), bytes.count == RecordCodec.headerSize + 25
+        // The header and the payload through its timestamp (payload bytes 17..<25).
+        let count = RecordCodec.headerSize + 25
+        guard let f = try? FileHandle.openFile(file, O_RDONLY), let bytes = try? f.read(count: count, at: offset), bytes.count == count
         else { return nil }
         return bytes.withUnsafeBytes { RecordCodec.timestamp(ofPayload: $0.baseAddress! + RecordCodec.headerSize) }
     }
