@@ -264,6 +264,7 @@ public enum ConfigLoader {
     /// Parses YAML text into a configuration; every problem is a ``ConfigError`` with its position.
     public static func parse(yaml text: String, file: String) throws -> ShipperConfiguration {
         let text = try substituteEnvironment(text, file: file)
+        try YAMLShapeCheck.check(text, file: file)
         let node: Node?
         do {
             node = try Yams.compose(yaml: text)

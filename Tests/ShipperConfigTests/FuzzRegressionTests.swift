@@ -40,4 +40,83 @@ import Testing
             #expect(c.drainTimeout.nanoseconds == nanoseconds, "\(value)")
         }
     }
+
+    /// `config` target, session 9: 2 KB of nested `?` keys ran for minutes. Yams sorts duplicate
+    /// keys with a comparison that calls itself twice per level, so equal keys nested n deep cost
+    /// 2ⁿ. Keys that are mappings or lists are now refused before Yams builds nodes.
+    @Test func nestedDuplicateCollectionKeysAreRefusedQuickly() throws {
+        let key = String(repeating: "[", count: 40) + "a" + String(repeating: "]", count: 40)
+        let yaml = "{\(key): 1, \(key): 2}\n"
+        let clock = ContinuousClock()
+        let start = clock.now
+        let error = try #require(throws: ConfigError.self) { try ConfigLoader.parse(yaml: yaml, file: "k.yaml") }
+        let elapsed = clock.now - start
+        #expect(error.description.hasPrefix("k.yaml:1:2: this key is a list"), "\(error)")
+        #expect(elapsed < .seconds(10))
+    }
+
+    @Test(arguments: [
+        ("? [a]\n: b\n", "t.yaml:1:3: this key is a list"),
+        ("? {a: b}\n: c\n", "t.yaml:1:3: this key is a mapping"),
+        ("{a: b}: c\n", "t.yaml:1:1: this key is a mapping"),
+        ("pipelines:\n  [p]: {}\n", "t.yaml:2:3: this key is a list"),
+        ("x: &m {a: b}\n*m : c\n", "t.yaml:2:1: this key is an alias of a mapping or a list (*m)"),
+        ("? - a\n  - b\n: c\n", "t.yaml:1:3: this key is a list"),
+    ])
+    func keysThatAreCollectionsAreRefusedWithTheirPosition(yaml: String, expected: String) throws {
+        let error = try #require(throws: ConfigError.self) { try ConfigLoader.parse(yaml: yaml, file: "t.yaml") }
+        #expect(error.description.hasPrefix(expected), "\(error)")
+        #expect(error.description.contains("keys in a config are names"), "\(error)")
+    }
+
+    /// An alias of a scalar is a fine key, and aliases of values keep working.
+    @Test func aliasesOfScalarsAsKeysAndOfValuesAreKept() throws {
+        let yaml = """
+            pipelines:
+              &name web:
+                stages: []
+            tests:
+              - name: t
+                pipeline: *name
+                input: x
+                fields: &f {a: [1, 2]}
+              - name: u
+                pipeline: *name
+                input: y
+                fields: *f
+            """
+        let config = try ConfigLoader.parse(yaml: yaml, file: "a.yaml")
+        #expect(config.pipelines.items.map(\.name) == ["web"])
+        #expect(config.tests.count == 2)
+        #expect(config.tests.map(\.pipeline) == ["web", "web"])
+        #expect(config.tests[0].fields == config.tests[1].fields)
+        #expect(config.tests[1].fields != nil)
+    }
+
+    /// Nesting is refused past 64 levels (a config needs about 8), with the position; a run of
+    /// 100,000 `[` is refused too (libyaml stops at 1000 levels), never a crash.
+    @Test func deepNestingIsRefusedNotACrash() throws {
+        let deep = "data_dir: " + String(repeating: "[", count: 70) + String(repeating: "]", count: 70) + "\n"
+        let error = try #require(throws: ConfigError.self) { try ConfigLoader.parse(yaml: deep, file: "d.yaml") }
+        #expect(error.description.hasPrefix("d.yaml:1:74: the YAML nests more than 64 levels deep"), "\(error)")
+        // 64 levels (the top mapping and 63 lists) pass the check, and then fail as a wrong type.
+        let shallow = "data_dir: " + String(repeating: "[", count: 63) + String(repeating: "]", count: 63) + "\n"
+        let other = try #require(throws: ConfigError.self) { try ConfigLoader.parse(yaml: shallow, file: "d.yaml") }
+        #expect(!other.description.contains("levels deep"), "\(other)")
+        let runaway = "data_dir: " + String(repeating: "[", count: 100_000) + "\n"
+        let refused = try #require(throws: ConfigError.self) { try ConfigLoader.parse(yaml: runaway, file: "d.yaml") }
+        #expect(refused.description.hasPrefix("d.yaml:1:"), "\(refused)")
+    }
+
+    /// "Billion laughs": nine levels of ten aliases each stand for 10⁹ values; a test case's
+    /// `fields:` takes any value and would have been built out in full.
+    @Test func aliasesThatExpandBeyondAMillionValuesAreRefused() throws {
+        var yaml = "tests:\n  - name: t\n    input: x\n    fields:\n      x0: &a0 [v, v, v, v, v, v, v, v, v, v]\n"
+        for level in 1...9 {
+            yaml += "      x\(level): &a\(level) [" + Array(repeating: "*a\(level - 1)", count: 10).joined(separator: ", ") + "]\n"
+        }
+        let error = try #require(throws: ConfigError.self) { try ConfigLoader.parse(yaml: yaml, file: "b.yaml") }
+        #expect(error.description.hasPrefix("b.yaml:10:"), "\(error)")
+        #expect(error.description.contains("more than 1000000 values"), "\(error)")
+    }
 }
