@@ -12,7 +12,8 @@ final class IndexState {
     let creationDate: Int64
     var docs = DocStore()
     /// Versions of deleted documents (ES keeps tombstones for a while; we keep them forever).
-    var tombstones: [String: Int64] = [:]
+    /// Keyed by the id's bytes (see ``ExactName``).
+    var tombstones: ExactNameMap<Int64> = [:]
     var nextSeqNo: Int64 = 0
     var replicas = 1
     var mapping = IndexMapping()

@@ -13,7 +13,9 @@ struct DocStore: Sequence {
             self.id = id
         }
 
-        static func == (a: Key, b: Key) -> Bool { a.hash == b.hash && a.id == b.id }
+        /// Byte for byte, as Elasticsearch compares ids (`String ==` follows canonical
+        /// equivalence: "é" precomposed and "e" + U+0301 would be one document on a hash collision).
+        static func == (a: Key, b: Key) -> Bool { a.hash == b.hash && a.id.utf8.elementsEqual(b.id.utf8) }
         func hash(into hasher: inout Hasher) { hasher.combine(hash) }
 
         /// The precomputed hash mixed with the table's seed, without running SipHash again on
