@@ -776,8 +776,9 @@ public final class Tailer {
     /// `path` and the rotated names `base.1` … `base.9` (`base`: `path` without a `.N` suffix).
     private static func rotatedCandidates(_ path: String) -> (base: String, list: [(Int, String)]) {
         var base = path
-        if let dot = path.lastIndex(of: "."), path.index(after: dot) < path.endIndex,
-            path[path.index(after: dot)...].allSatisfy(\.isASCII), Int(path[path.index(after: dot)...]) != nil
+        // By bytes: a `.` followed by a combining mark is one `Character` with it.
+        if let dot = path.utf8.lastIndex(of: UInt8(ascii: ".")), path.utf8.index(after: dot) < path.endIndex,
+            path.utf8[path.utf8.index(after: dot)...].allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") })
         {
             base = String(path[..<dot])
         }

@@ -223,9 +223,10 @@ public final class FileOutput {
 
     /// `out/a.ndjson` → `out/a.1.ndjson`; `out/a.ndjson.gz` → `out/a.1.ndjson.gz`; `out/a` → `out/a.1`.
     public static func rotatedName(_ path: String, _ n: Int) -> String {
-        let slash = path.lastIndex(of: "/").map { path.index(after: $0) } ?? path.startIndex
+        // By bytes: a `/` or `.` followed by a combining mark is one `Character` with it.
+        let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")).map { path.utf8.index(after: $0) } ?? path.startIndex
         let name = path[slash...]
-        if let dot = name.firstIndex(of: "."), dot != name.startIndex {
+        if let dot = name.utf8.firstIndex(of: UInt8(ascii: ".")), dot != name.startIndex {
             return String(path[..<dot]) + ".\(n)" + String(path[dot...])
         }
         return path + ".\(n)"

@@ -143,6 +143,8 @@ func sampleEvents(_ n: Int, service: String = "web", start: Int = 0) -> [LogEven
 
     @Test(arguments: [
         ("a/b.ndjson", 1, "a/b.1.ndjson"), ("a/b.ndjson.gz", 2, "a/b.2.ndjson.gz"), ("a/b", 3, "a/b.3"), ("a.d/.hidden", 1, "a.d/.hidden.1"),
+        // A `/` or `.` followed by a combining mark still counts (names are split by bytes).
+        ("my.dir/\u{301}a", 1, "my.dir/\u{301}a.1"), ("a/b.\u{301}x", 1, "a/b.1.\u{301}x"),
     ])
     func rotatedNames(path: String, n: Int, expected: String) {
         #expect(FileOutput.rotatedName(path, n) == expected)
