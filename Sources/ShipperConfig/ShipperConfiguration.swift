@@ -218,6 +218,17 @@ public enum ConfigLoader {
         _ text: String, file: String, environment: [String: String] = ProcessInfoShim.environment
     ) throws -> String {
         guard text.contains("${") else { return text }
+        func isNameCharacter(_ c: Character) -> Bool { (c >= "A" && c <= "Z") || (c >= "0" && c <= "9") || c == "_" }
+        // The first `}` at or after a position searched before (nil: none after it).
+        var knownClose: String.Index?
+        var noClose = false
+        func firstClose(from start: String.Index) -> String.Index? {
+            if noClose { return nil }
+            if let k = knownClose, k >= start { return k }
+            knownClose = text[start...].firstIndex(of: "}")
+            noClose = knownClose == nil
+            return knownClose
+        }
         var out = ""
         var line = 1
         var column = 1
@@ -230,15 +241,31 @@ public enum ConfigLoader {
                 column += 3
                 continue
             }
-            if c == "$", text[i...].hasPrefix("${"), let close = text[i...].firstIndex(of: "}") {
-                let inner = text[text.index(i, offsetBy: 2)..<close]
-                let parts = inner.split(separator: ":-", maxSplits: 1, omittingEmptySubsequences: false)
-                let name = String(parts[0])
-                if !name.isEmpty, name.allSatisfy({ ($0 >= "A" && $0 <= "Z") || ($0 >= "0" && $0 <= "9") || $0 == "_" }) {
+            if c == "$", text[i...].hasPrefix("${") {
+                // The name is scanned from here and a closing brace looked up once, so that a run
+                // of `${` that close nowhere stays linear (each searched to the end was quadratic).
+                let nameStart = text.index(i, offsetBy: 2)
+                var j = nameStart
+                while j < text.endIndex, isNameCharacter(text[j]) { j = text.index(after: j) }
+                var close: String.Index?
+                var fallback: Substring?
+                if j > nameStart, j < text.endIndex {
+                    if text[j] == "}" {
+                        close = j
+                    } else if text[j...].hasPrefix(":-") {
+                        let defaultStart = text.index(j, offsetBy: 2)
+                        if let k = firstClose(from: defaultStart) {
+                            close = k
+                            fallback = text[defaultStart..<k]
+                        }
+                    }
+                }
+                if let close {
+                    let name = String(text[nameStart..<j])
                     if let value = environment[name], !value.isEmpty {
                         out += value
-                    } else if parts.count == 2 {
-                        out += parts[1]
+                    } else if let fallback {
+                        out += fallback
                     } else {
                         throw ConfigError(
                             file: file, line: line, column: column,

@@ -121,10 +121,27 @@ import Testing
         ("format: '${remote_addr} $status'", "format: '${remote_addr} $status'"),
         ("text: $${HOST}", "text: ${HOST}"),
         ("a: ${HOST}-${HOST}", "a: node-7-node-7"),
+        ("a: ${MISSING:-b:-c}", "a: b:-c"),
+        ("a: ${MISSING:-}", "a: "),
+        ("a: ${HOST-} ${ HOST} ${} ${HOST", "a: ${HOST-} ${ HOST} ${} ${HOST"),
+        ("a: ${MISSING:-x ${HOST}}", "a: x ${HOST}"),
+        ("a: ${MISSING:-no close", "a: ${MISSING:-no close"),
     ])
     func substitutes(input: String, expected: String) throws {
         let env = ["HOST": "node-7", "EMPTY": ""]
         #expect(try ConfigLoader.substituteEnvironment(input, file: "t.yaml", environment: env) == expected)
+    }
+
+    /// Each `${` looked for its `}` to the end of the text: 100,000 of them that close nowhere
+    /// (200 KB) took minutes. Linear now, the text unchanged.
+    @Test(arguments: ["${", "${A:-", "${A ", "$${"])
+    func runsOfOpeningsThatNeverCloseAreLinear(opening: String) throws {
+        let text = "a: " + String(repeating: opening, count: 100_000) + (opening == "${A " ? "}" : "")
+        let clock = ContinuousClock()
+        let start = clock.now
+        let out = try ConfigLoader.substituteEnvironment(text, file: "t.yaml", environment: ["A": "x"])
+        #expect(clock.now - start < .seconds(20))
+        #expect(out == (opening == "$${" ? "a: " + String(repeating: "${", count: 100_000) : text))
     }
 
     @Test func aMissingVariableIsAnErrorWithItsPosition() {
