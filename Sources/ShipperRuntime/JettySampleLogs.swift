@@ -39,7 +39,7 @@ extension SampleLogs {
 /// Builds ``SampleLogs/JettySample`` (tooling, not the hot path: Strings are fine here).
 private struct JettyLogGenerator {
     let count: Int
-    var state: UInt64
+    var random: SplitMix64
     var out: [UInt8] = []
     var lines = 0
     var requestLines = 0
@@ -49,19 +49,12 @@ private struct JettyLogGenerator {
     var millis: Int64 = 1_764_058_500_000
 
     init(seed: UInt64, count: Int) {
-        self.state = seed
+        self.random = SplitMix64(seed: seed)
         self.count = max(0, count)
         out.reserveCapacity(self.count * 200)
     }
 
-    /// SplitMix64.
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    mutating func next() -> UInt64 { random.next() }
 
     mutating func pick<T>(_ values: [T]) -> T { values[Int(next() % UInt64(values.count))] }
     mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }

@@ -14,14 +14,8 @@ import Darwin
 /// queries, statuses, sizes, referrers, user agents, X-Forwarded-For lists, escapes).
 public enum SampleLogs {
     public static func nginxDockerLines(count: Int, seed: UInt64 = 1) -> [UInt8] {
-        var rng = seed
-        func next() -> UInt64 {
-            rng &+= 0x9E37_79B9_7F4A_7C15
-            var z = rng
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
+        var rng = SplitMix64(seed: seed)
+        func next() -> UInt64 { rng.next() }
         let methods = ["GET", "GET", "GET", "GET", "POST", "HEAD", "PUT"]
         let paths = [
             "/", "/index.html", "/css/site.css", "/js/app.min.js", "/news/2026/11/launch.html", "/api/stories",

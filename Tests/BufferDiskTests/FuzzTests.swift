@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ShipperCore
 import Testing
 
 @testable import BufferDisk

@@ -1,3 +1,4 @@
+import ShipperCore
 import Testing
 
 @testable import BufferDisk

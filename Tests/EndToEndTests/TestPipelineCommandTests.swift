@@ -1,4 +1,5 @@
 import Foundation
+import ShipperCore
 import Testing
 
 /// `shipper test-pipeline` and `shipper validate` run as a user runs them, on the shipped
@@ -136,7 +137,7 @@ import Testing
     @Test(arguments: ["auto", "docker", "cri", "raw"])
     func garbageInputNeverStopsThePipeline(format: String) throws {
         let dir = try TempDir()
-        var rng = SplitMix(seed: 42)
+        var rng = SplitMix64(seed: 42)
         var bytes: [UInt8] = []
         var lines = 0
         for i in 0..<300 {
@@ -157,17 +158,5 @@ import Testing
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stderr.contains("lines in: \(lines),"), "\(r.stderr)")
         for line in r.lines { #expect((try? json(line)) != nil) }
-    }
-}
-
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

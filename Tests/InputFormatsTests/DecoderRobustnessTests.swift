@@ -11,7 +11,7 @@ import Testing
 
     static func hostileLines() -> [[UInt8]] {
         var lines: [[UInt8]] = []
-        var rng = SeededGenerator(seed: 0x5EED)
+        var rng = SplitMix64(seed: 0x5EED)
         for _ in 0..<400 {
             let count = Int.random(in: 0...120, using: &rng)
             lines.append((0..<count).map { _ in UInt8.random(in: 0...255, using: &rng) })

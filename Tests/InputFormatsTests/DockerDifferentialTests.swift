@@ -26,7 +26,7 @@ import Testing
 
     @Test(arguments: [1, 2, 3, 4])
     func agreesWithJSONScanner(seed: UInt64) {
-        var rng = SeededGenerator(seed: seed)
+        var rng = SplitMix64(seed: seed)
         for _ in 0..<500 {
             var body: [UInt8] = []
             for _ in 0..<Int.random(in: 0...12, using: &rng) {

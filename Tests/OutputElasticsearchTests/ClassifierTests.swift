@@ -257,7 +257,7 @@ struct ClassifierTests {
 
     /// Random bytes never crash the classifier, and never count as delivered unless they parse.
     @Test func malformedInputsNeverTrap() {
-        var rng = SplitMix(seed: 42)
+        var rng = SplitMix64(seed: 42)
         let alphabet = Array(#"{}[]:,"\ 0123456789abcdefnulltruefalseitemsstatuserrors"#.utf8)
         for _ in 0..<3000 {
             let n = Int(rng.next() % 120)
@@ -270,14 +270,3 @@ struct ClassifierTests {
     }
 }
 
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

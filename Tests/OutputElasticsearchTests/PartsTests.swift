@@ -15,7 +15,7 @@ struct PartsTests {
 
     @Test func backoffHasFullJitter() {
         let b = Backoff(initial: .milliseconds(100), maximum: .seconds(10))
-        var rng = SplitMix(seed: 7)
+        var rng = SplitMix64(seed: 7)
         let delays = (0..<2000).map { _ in b.delay(attempt: 3, using: &rng) }
         #expect(delays.allSatisfy { $0 >= .zero && $0 <= .milliseconds(800) })
         #expect(delays.contains { $0 < .milliseconds(100) }, "full jitter reaches near zero")
@@ -72,7 +72,7 @@ struct PartsTests {
     @Test(arguments: [1, 3, 6, 9])
     func gzipFedInPiecesRoundTrips(_ level: Int32) throws {
         let compressor = try GzipCompressor(level: level)
-        var rng = SplitMix(seed: UInt64(level))
+        var rng = SplitMix64(seed: UInt64(level))
         // Compressible text with incompressible stretches (stored blocks), 300 KB.
         var input = Array(String(repeating: #"{"create":{"_index":"logs","_id":"x"}}\n{"message":"hello"}\n"#, count: 3000).utf8)
         for i in stride(from: 0, to: input.count, by: 977) { input[i] = UInt8(truncatingIfNeeded: rng.next()) }

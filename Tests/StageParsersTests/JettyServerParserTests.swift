@@ -363,7 +363,7 @@ let jetty12StackTraceEvent = """
 
     @Test func randomBytesNeverCrash() throws {
         let parser = try JettyServerParser(config: JettyServerConfig())
-        var rng = JettySplitMix(state: 0xBEEF)
+        var rng = SplitMix64(seed: 0xBEEF)
         let prefix = Array("2018-06-01 12:00:00.000:WARN :".utf8)
         var matched = 0
         for round in 0..<3000 {
@@ -401,13 +401,3 @@ let jetty12StackTraceEvent = """
     }
 }
 
-private struct JettySplitMix {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

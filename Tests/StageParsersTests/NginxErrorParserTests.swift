@@ -378,7 +378,7 @@ private func nginxEntries(_ text: String) -> [(offset: Int, text: String)] {
 
     @Test func randomBytesNeverCrash() throws {
         let parser = try NginxErrorParser(config: NginxErrorConfig())
-        var rng = SplitMix(seed: 0x5EED)
+        var rng = SplitMix64(seed: 0x5EED)
         let prefix = Array("2016/10/25 14:49:34 [error] 1#1: *2 ".utf8)
         var matched = 0
         for round in 0..<3000 {
@@ -429,15 +429,3 @@ private func nginxEntries(_ text: String) -> [(offset: Int, text: String)] {
     }
 }
 
-/// A small deterministic random generator for fuzz-style tests.
-private struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
