@@ -4,7 +4,7 @@ delimiters, deep keys, long partial-chunk runs, wide objects …) and prints the
 their ratio. Linear code takes about 4 times as long for 4 times the input; a ratio above 10 is
 flagged as quadratic. libFuzzer's own runs stay short (max_len 1–2 KB), where such costs hide.
 
-    Fuzz/scale.py [SCALE]       # after Fuzz/run.sh --build-only; SCALE multiplies n (default 1)
+    Fuzz/scale.py [SCALE [TARGET]]   # after Fuzz/run.sh --build-only; SCALE multiplies n (default 1)
 """
 import json, os, subprocess, sys, tempfile, re
 
@@ -42,6 +42,13 @@ CASES = [
     ("json_scanner", "long string", lambda n: '"' + "\\u00e9" * n + '"'),
     ("json_roundtrip", "wide object", lambda n: "{" + ",".join(f'"k{i}":"v"' for i in range(n)) + "}"),
     ("config", "many pipelines", lambda n: "pipelines:\n" + "".join(f"  p{i}:\n    stages: []\n" for i in range(n))),
+    ("config", "${ that never close", lambda n: "data_dir: " + "${" * n + "\n"),
+    ("config", "${A:- that never close", lambda n: "data_dir: " + "${A:-" * n + "\n"),
+    ("config", "nested ? keys", lambda n: ("? " * n + "a\n") * 2),
+    ("config", "flow nesting", lambda n: "data_dir: " + "[" * n + "]" * n + "\n"),
+    ("config", "aliases", lambda n: "tests:\n  - name: t\n    input: x\n    fields:\n      a: &a [1, 2, 3]\n" + "".join(f"      k{i}: *a\n" for i in range(n))),
+    ("config", "long unknown key", lambda n: "pipelinez" * n + ": 1\n"),
+    ("config", "many stages", lambda n: "pipelines:\n  p:\n    stages:\n" + "      - {type: modify, set: {a: b}}\n" * n),
 ]
 
 def run(target, data):
@@ -57,7 +64,10 @@ def run(target, data):
         os.unlink(path)
 
 flagged = 0
+only = sys.argv[2] if len(sys.argv) > 2 else None
 for target, name, make in CASES:
+    if only and target != only:
+        continue
     n = max(1, int(2500 * scale))
     small, large = run(target, make(n)), run(target, make(4 * n))
     ratio = (large / max(small, 1)) if small is not None and large is not None else None

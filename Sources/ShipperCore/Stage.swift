@@ -56,6 +56,53 @@ extension LogEvent {
         }
     }
 
+    /// Sets each member as ``set(_:json:)`` does (`FieldPath.intern(key)`), one after the other:
+    /// the same fields, values and order, in time linear in the number of leaves. One by one,
+    /// each `set` scans the event's fields, so a test case's `fields:` of 40,000 keys took 19 s.
+    ///
+    /// An object member at `p` removes what is at and below `p` before its own members are set.
+    /// Done first, against the event as it is, that removal gives the same result once the sets
+    /// made before it in the sequence, at or below `p`, are left out.
+    public mutating func set(jsonMembers members: [JSONMember]) {
+        enum Step {
+            case set(FieldPath, JSONValue)
+            case remove(FieldPath)
+        }
+        var steps: [Step] = []
+        func flatten(_ path: FieldPath, _ json: JSONValue) {
+            if case .object(let inner) = json, !inner.isEmpty {
+                steps.append(.remove(path))
+                for m in inner { flatten(path.appending(m.key), m.value) }
+            } else {
+                steps.append(.set(path, json))
+            }
+        }
+        for m in members { flatten(FieldPath.intern(m.key), m.value) }
+        // From the end: a set is left out when a later step removes its path or an ancestor.
+        var removedLater = Set<ObjectIdentifier>()
+        var removals: [FieldPath] = []
+        var kept: [(FieldPath, JSONValue)] = []
+        for step in steps.reversed() {
+            switch step {
+            case .remove(let path):
+                if removedLater.insert(ObjectIdentifier(path)).inserted { removals.append(path) }
+            case .set(let path, let json):
+                var covered = false
+                var p: FieldPath? = path
+                while let q = p, !covered {
+                    covered = removedLater.contains(ObjectIdentifier(q))
+                    p = q.parent
+                }
+                if !covered { kept.append((path, json)) }
+            }
+        }
+        for path in removals { remove(path) }
+        var fields: [Field] = []
+        fields.reserveCapacity(kept.count)
+        for (path, json) in kept.reversed() { fields.append(Field(path, fieldValue(json))) }
+        set(contentsOf: fields)
+    }
+
     /// Converts a JSON tree into a field value stored in this event's arena.
     public mutating func fieldValue(_ json: JSONValue) -> FieldValue {
         switch json {

@@ -94,7 +94,7 @@ public struct PipelineFileRunner {
         if let presetFields {
             for i in batch.indices {
                 if case .object(let members) = presetFields {
-                    for m in members { batch[i].set(FieldPath.intern(m.key), json: m.value) }
+                    batch[i].set(jsonMembers: members)
                 }
             }
         }

@@ -62,6 +62,58 @@ import Testing
         #expect(broken.fields.count == 2)
     }
 
+    /// Fuzzing at scale (`config` target, `Fuzz/scale.py`): a test case's `fields:` of 40,000 keys
+    /// took 19 s under the sanitizers, one `set(_:json:)` per key. `set(jsonMembers:)` gives what setting them one by
+    /// one gives (objects remove what is under them first), checked on random trees over a few
+    /// overlapping names.
+    @Test func settingJSONMembersAtOnceEqualsSettingThemOneByOne() {
+        var rng = SplitMix64(seed: 7)
+        let names = ["a", "b", "a.b", "c", "a.b.c", "b.a"]
+        func value(depth: Int) -> JSONValue {
+            switch Int.random(in: 0..<(depth < 2 ? 5 : 3), using: &rng) {
+            case 0: return .int(Int64.random(in: 0...99, using: &rng))
+            case 1: return .string("s\(Int.random(in: 0...9, using: &rng))")
+            case 2: return .object([])
+            default:
+                return .object((0..<Int.random(in: 1...3, using: &rng)).map { _ in
+                    JSONMember(names.randomElement(using: &rng)!, value(depth: depth + 1))
+                })
+            }
+        }
+        for round in 0..<3000 {
+            var base = LogEvent()
+            for _ in 0..<Int.random(in: 0...4, using: &rng) {
+                base.set(FieldPath.intern("fj." + names.randomElement(using: &rng)!), .int(Int64.random(in: 0...9, using: &rng)))
+            }
+            // Keys under `fj` so that the interned names stay apart from other tests'; a member
+            // `fj` itself (an object) removes everything.
+            var members = (0..<Int.random(in: 0...6, using: &rng)).map { _ in
+                JSONMember("fj." + names.randomElement(using: &rng)!, value(depth: 0))
+            }
+            if round % 10 == 0 { members.append(JSONMember("fj", value(depth: 1))) }
+            var oneByOne = base
+            for m in members { oneByOne.set(FieldPath.intern(m.key), json: m.value) }
+            var atOnce = base
+            atOnce.set(jsonMembers: members)
+            var expected: [UInt8] = []
+            var got: [UInt8] = []
+            JSONWriter.write(oneByOne, into: &expected)
+            JSONWriter.write(atOnce, into: &got)
+            #expect(got == expected, "round \(round): \(String(decoding: got, as: UTF8.self)) vs \(String(decoding: expected, as: UTF8.self))")
+            #expect(atOnce.fields.map(\.path.dotted) == oneByOne.fields.map(\.path.dotted))
+        }
+        // Wide (the hashed path of `set(contentsOf:)`). Its time is measured by `Fuzz/scale.py`
+        // (`config`, "aliases"): 40,000 keys here would crowd the process-wide table of names
+        // that other tests' input fills (`FieldPath.inputLimit`).
+        let wide = (0..<2_000).map { JSONMember("fjwide.k\($0)", .int(Int64($0))) }
+        var e = LogEvent()
+        e.set(FieldPath.intern("fjwide.k5"), .int(-1))
+        e.set(jsonMembers: wide)
+        #expect(e.fields.count == 2_000)
+        #expect(e.fields.first?.value == .int(5))
+        #expect(e.fields.last?.path.dotted == "fjwide.k1999")
+    }
+
     /// Fuzzing at scale (`json` target, long inputs): a JSON key `a.a.a…` of 20,000 segments
     /// interned 20,000 paths whose texts took 430 MB; names from input are bounded now.
     @Test func namesFromInputAreBoundedInLengthAndDepth() {
