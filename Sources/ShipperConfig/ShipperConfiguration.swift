@@ -301,7 +301,8 @@ public enum ConfigLoader {
         guard let node else {
             throw ConfigError(file: file, line: 1, column: 1, message: "the file is empty; a config needs at least `pipelines:`")
         }
-        var config = try YAMLNodeDecoder(node: node, file: file).decode(ShipperConfiguration.self)
+        let merged = try YAMLMerge.resolve(node, text: text, file: file)
+        var config = try YAMLNodeDecoder(node: merged, file: file).decode(ShipperConfiguration.self)
         config.file = file
         return config
     }

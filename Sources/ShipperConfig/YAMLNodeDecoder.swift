@@ -73,7 +73,7 @@ public struct YAMLNodeDecoder: ConfigDecoding {
                 let key = keyNode.string ?? ""
                 if !allowed.contains(key) && !ignoredKeys.contains(key) {
                     var message = "unknown key '\(key)'\(whereText)"
-                    if let near = Self.closest(to: key, in: allowed) { message += "; did you mean '\(near)'?" }
+                    if let near = Self.closest(to: key, in: allowed) { message += "; did you mean '\(near)'?" } else { message += "." }
                     message += " Accepted keys: \(allowed.sorted().joined(separator: ", "))."
                     throw error(message, at: keyNode.mark)
                 }

@@ -153,3 +153,80 @@ import Testing
         }
     }
 }
+
+@Suite struct YAMLMergeKeyTests {
+    struct Options: Decodable, Equatable {
+        var hosts: [String]?
+        var index: String?
+        var path: String?
+    }
+
+    func options(_ c: ShipperConfiguration) throws -> [String: Options] {
+        var out: [String: Options] = [:]
+        for o in c.outputs.items { out[o.name] = try o.value.decode(Options.self) }
+        return out
+    }
+
+    @Test func aMergedMappingIsSharedAndItsKeysOverridden() throws {
+        let c = try ConfigLoader.parse(yaml: """
+            outputs:
+              es_web: &es {type: elasticsearch, hosts: ["https://es:9200"], index: web}
+              es_api:
+                index: api
+                <<: *es
+              es_ops: {<<: *es}
+            """, file: "m.yaml")
+        let o = try options(c)
+        #expect(c.outputs.items.map(\.value.type) == ["elasticsearch", "elasticsearch", "elasticsearch"])
+        #expect(o["es_web"] == Options(hosts: ["https://es:9200"], index: "web"))
+        // An explicit key wins wherever it stands, before or after `<<`.
+        #expect(o["es_api"] == Options(hosts: ["https://es:9200"], index: "api"))
+        #expect(o["es_ops"] == Options(hosts: ["https://es:9200"], index: "web"))
+    }
+
+    /// A list of mappings: the first that gives a key wins. Merged pairs stand where `<<` stands
+    /// (pipelines keep that order), and merges inside merged mappings are resolved too.
+    @Test func aListOfMappingsMergesInOrderAndInPlace() throws {
+        let c = try ConfigLoader.parse(yaml: """
+            tests:
+              - name: t
+                input: x
+                fields: &base {a: 1, b: 1}
+              - name: u
+                input: y
+                fields: &more {<<: *base, b: 2, c: 2}
+              - name: v
+                input: z
+                fields:
+                  first: 0
+                  <<: [*more, {a: 9, d: 3}]
+                  last: 4
+            """, file: "m.yaml")
+        #expect(c.tests[1].fields == .object([JSONMember("a", .int(1)), JSONMember("b", .int(2)), JSONMember("c", .int(2))]))
+        #expect(c.tests[2].fields == .object([
+            JSONMember("first", .int(0)), JSONMember("a", .int(1)), JSONMember("b", .int(2)), JSONMember("c", .int(2)),
+            JSONMember("d", .int(3)), JSONMember("last", .int(4)),
+        ]))
+    }
+
+    @Test func pipelinesMergedKeepTheirPlaceInTheOrder() throws {
+        let c = try ConfigLoader.parse(yaml: """
+            pipelines:
+              web: &p {stages: []}
+              <<: {api: *p, jobs: *p}
+              rest: *p
+            """, file: "m.yaml")
+        #expect(c.pipelines.items.map(\.name) == ["web", "api", "jobs", "rest"])
+    }
+
+    @Test(arguments: [
+        ("outputs:\n  o: {<<: 5}\n", "m.yaml:2:11: a merge key `<<` takes a mapping or a list of mappings (`<<: *defaults`), not '5'"),
+        ("outputs:\n  o: {<<: [{a: 1}, x]}\n", "m.yaml:2:11: a merge key `<<` takes a mapping or a list of mappings"),
+        // Quoted, `<<` is an ordinary key.
+        ("pipelines:\n  a: {stages: [], \"<<\": {match: {}}}\n", "m.yaml:2:19: unknown key '<<' for 'pipelines.a'. Accepted keys: match, stages."),
+    ])
+    func badMergesAreRefusedWithTheirPosition(yaml: String, expected: String) throws {
+        let error = try #require(throws: ConfigError.self) { try ConfigLoader.parse(yaml: yaml, file: "m.yaml") }
+        #expect(error.description.hasPrefix(expected), "\(error)")
+    }
+}
