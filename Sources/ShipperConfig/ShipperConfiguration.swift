@@ -359,3 +359,49 @@ public enum ConfigLoader {
         }
     }
 }
+
+extension ShipperConfiguration {
+    /// The top-level keys whose values differ from `running`'s, among those a reload does not
+    /// apply (everything but `pipelines`, `include` and `tests`), so that a SIGHUP can say what
+    /// waits for a restart. Values are compared as YAML after `${…}` substitution, not as text:
+    /// moving, reformatting or reordering keys is no change.
+    public func changesNeedingRestart(comparedTo running: ShipperConfiguration) -> [String] {
+        func same(_ a: OrderedMapping<ComponentSpec>, _ b: OrderedMapping<ComponentSpec>) -> Bool {
+            guard a.items.count == b.items.count else { return false }
+            var others: [String: Node] = [:]
+            for item in b.items { others[item.name] = item.value.decoder.node }
+            return a.items.allSatisfy { item in others[item.name].map { Self.equivalent(item.value.decoder.node, $0) } ?? false }
+        }
+        func same(_ a: ConfigSection?, _ b: ConfigSection?) -> Bool {
+            switch (a, b) {
+            case (nil, nil): return true
+            case (let a?, let b?): return Self.equivalent(a.decoder.node, b.decoder.node)
+            default: return false
+            }
+        }
+        var changed: [String] = []
+        if !same(sources, running.sources) { changed.append("sources") }
+        if !same(outputs, running.outputs) { changed.append("outputs") }
+        if !same(buffer, running.buffer) { changed.append("buffer") }
+        if !same(telemetry, running.telemetry) { changed.append("telemetry") }
+        if dataDir != running.dataDir { changed.append("data_dir") }
+        if drainTimeout != running.drainTimeout { changed.append("drain_timeout") }
+        if log.level != running.log.level || log.format != running.log.format { changed.append("log") }
+        return changed
+    }
+
+    /// Equal as configuration: mappings whatever the order of their keys, lists in order.
+    static func equivalent(_ a: Node, _ b: Node) -> Bool {
+        switch (a, b) {
+        case (.mapping(let x), .mapping(let y)):
+            guard x.count == y.count else { return false }
+            var values: [String: Node] = [:]
+            for (k, v) in y { values[k.string ?? ""] = v }
+            return x.allSatisfy { k, v in values[k.string ?? ""].map { equivalent(v, $0) } ?? false }
+        case (.sequence(let x), .sequence(let y)):
+            return x.count == y.count && zip(x, y).allSatisfy { equivalent($0, $1) }
+        default:
+            return a == b
+        }
+    }
+}

@@ -165,6 +165,7 @@ import Testing
         shipper.signal(SIGHUP)
         for _ in 300..<400 { try writer.write(padding: 40) }
         #expect(await eventually { shipper.stderr.contains("configuration reloaded") }, "\(shipper.stderr.suffix(2000))")
+        #expect(!shipper.stderr.contains("applies at the next restart"), "only the pipelines changed: \(shipper.stderr.suffix(2000))")
         // 400..<600 written after the reload: route b.
         for _ in 400..<600 { try writer.write(padding: 40) }
         #expect(await server.wait(timeout: .seconds(60)) { $0.totalDocumentCount >= 600 })
@@ -181,6 +182,12 @@ import Testing
         let refusal = shipper.stderr.split(separator: "\n").first { $0.contains("configuration reload refused") }.map(String.init) ?? ""
         #expect(refusal.contains(position), "expected \(position) in: \(refusal)")
         #expect(refusal.contains("sett"), "the error names the unknown key: \(refusal)")
+        // An output's settings changed: the pipelines reload, and the log says the rest waits.
+        try node.write(esPort: server.port, route: "b", batch: "{max_events: 400, timeout: 100ms}")
+        shipper.signal(SIGHUP)
+        #expect(await eventually { shipper.stderr.contains("applies at the next restart") }, "\(shipper.stderr.suffix(2000))")
+        let waiting = shipper.stderr.split(separator: "\n").first { $0.contains("applies at the next restart") }.map(String.init) ?? ""
+        #expect(waiting.contains("outputs") && !waiting.contains("sources"), "\(waiting)")
         for _ in 600..<800 { try writer.write(padding: 40) }
         try writer.close()
         #expect(await server.wait(timeout: .seconds(60)) { $0.totalDocumentCount >= 800 })

@@ -230,3 +230,46 @@ import Testing
         #expect(error.description.hasPrefix(expected), "\(error)")
     }
 }
+
+@Suite struct ChangesNeedingRestartTests {
+    static let base = """
+        data_dir: /tmp/s
+        sources:
+          c: {type: docker, read_from: end}
+        pipelines:
+          web: {stages: []}
+        buffer: {max_size: 1GiB}
+        outputs:
+          o: {type: file, path: out/x.ndjson}
+        """
+
+    @Test(arguments: [
+        // Pipelines, tests and layout are not restart changes.
+        ("pipelines:\n  web: {stages: []}\n  api: {stages: []}\n", [String]()),
+        ("tests:\n  - {name: t, input: x}\n", []),
+        ("sources:\n  c:\n    read_from: end\n    type: docker\n", []),
+        ("sources:\n  c: {type: docker, read_from: beginning}\n", ["sources"]),
+        ("sources:\n  c: {type: docker, read_from: end, exclude: []}\n", ["sources"]),
+        ("sources:\n  d: {type: docker, read_from: end}\n", ["sources"]),
+        ("outputs:\n  o: {type: file, path: out/y.ndjson}\n", ["outputs"]),
+        ("buffer: {max_size: 2GiB}\n", ["buffer"]),
+        ("telemetry: {address: \"127.0.0.1:0\"}\n", ["telemetry"]),
+        ("data_dir: /tmp/t\n", ["data_dir"]),
+        ("drain_timeout: 5s\n", ["drain_timeout"]),
+        ("log: {level: debug}\n", ["log"]),
+    ])
+    func namesTheKeysThatWaitForARestart(change: String, expected: [String]) throws {
+        let running = try ConfigLoader.parse(yaml: Self.base, file: "a.yaml")
+        // The change replaces the key it names (a later duplicate would be refused as YAML).
+        let key = String(change.prefix { $0 != ":" })
+        var kept: [Substring] = []
+        var skipping = false
+        for line in Self.base.split(separator: "\n") {
+            if !line.hasPrefix(" ") { skipping = line.hasPrefix(key + ":") }
+            if !skipping { kept.append(line) }
+        }
+        let changed = try ConfigLoader.parse(yaml: kept.joined(separator: "\n") + "\n" + change, file: "b.yaml")
+        #expect(changed.changesNeedingRestart(comparedTo: running) == expected)
+        #expect(running.changesNeedingRestart(comparedTo: running) == [])
+    }
+}

@@ -102,7 +102,7 @@ public enum Daemon {
         let telemetry = try config.telemetry.map { try $0.decode(TelemetryConfig.self) } ?? TelemetryConfig.defaults
         return Parts(
             telemetry: telemetry, outputs: outputs, buffer: buffer,
-            pipeline: PipelineService(worker: worker, configPath: configPath, logger: logger, health: health, once: once))
+            pipeline: PipelineService(worker: worker, configPath: configPath, started: config, logger: logger, health: health, once: once))
     }
 
     static func makeOutput(name: String, spec: ComponentSpec, config: ShipperConfiguration, logger: Logger, health: HealthState) throws -> any OutputRunner {

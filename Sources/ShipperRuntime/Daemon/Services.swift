@@ -9,7 +9,8 @@ import Synchronization
 import UnixSignals
 
 /// Reads, processes and buffers until asked to stop; then flushes what stages hold and writes
-/// checkpoints. SIGHUP reloads the pipelines from the config file.
+/// checkpoints. SIGHUP reloads the pipelines from the config file (and names the other keys that
+/// changed, which wait for a restart).
 final class PipelineService: Service, @unchecked Sendable {
     let worker: PipelineWorker
     let configPath: String
@@ -17,12 +18,16 @@ final class PipelineService: Service, @unchecked Sendable {
     let health: HealthState
     /// Stop once every source is read to its end (`shipper run --once`).
     let once: Bool
+    /// The config shipper started with: what a reload compares the file with, for the parts it
+    /// does not apply.
+    let started: ShipperConfiguration
     private let reloadRequested = Atomic<Bool>(false)
 
-    init(worker: PipelineWorker, configPath: String, logger: Logger, health: HealthState, once: Bool = false) {
+    init(worker: PipelineWorker, configPath: String, started: ShipperConfiguration, logger: Logger, health: HealthState, once: Bool = false) {
         self.worker = worker
         self.once = once
         self.configPath = configPath
+        self.started = started
         self.logger = logger
         self.health = health
     }
@@ -71,6 +76,12 @@ final class PipelineService: Service, @unchecked Sendable {
             let router = try Router(config: config)
             try await worker.replaceRouter(router)
             logger.notice("configuration reloaded", metadata: ["file": "\(configPath)", "pipelines": "\(router.pipelines.map(\.name))"])
+            let waiting = config.changesNeedingRestart(comparedTo: started)
+            if !waiting.isEmpty {
+                logger.warning(
+                    "a reload applies the pipelines only: what changed in these keys applies at the next restart",
+                    metadata: ["file": "\(configPath)", "changed": "\(waiting.joined(separator: ", "))"])
+            }
         } catch {
             logger.error("configuration reload refused; the running configuration stays", metadata: ["error": "\(error)"])
         }
