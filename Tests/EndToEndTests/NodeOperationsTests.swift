@@ -374,8 +374,12 @@ import Testing
         let shipper = try node.start()
         let port = try #require(await telemetryPort(shipper), "no telemetry line in \(shipper.stderr)")
         var answer: HTTPAnswer?
-        #expect(await eventually { answer = httpGet(port: port, path: "/health"); return answer?.status == 503 }, "\(answer?.body ?? "no answer")")
-        #expect(answer?.body.contains("the buffer is") == true, "\(answer?.body ?? "")")
+        // (The output's own failing can be the first reason for a 503 on a slow machine: wait for
+        // the buffer's.)
+        #expect(await eventually {
+            answer = httpGet(port: port, path: "/health")
+            return answer?.status == 503 && answer?.body.contains("the buffer is") == true
+        }, "\(answer?.body ?? "no answer")")
         #expect(answer?.body.contains("(high water 50%)") == true, "\(answer?.body ?? "")")
         let page = try #require(scrapeMetrics(port: port))
         #expect((page.value("shipper_buffer_bytes") ?? 0) >= 128 * 1024)
@@ -384,8 +388,10 @@ import Testing
         try await server.comeUp()
         #expect(await server.wait(timeout: .seconds(60)) { $0.totalDocumentCount >= 3000 })
         // The backlog spans about 60 segments of 32 KiB; it goes out in full batches of 500, not
-        // a batch per segment (each short batch waits for the batch timeout).
-        #expect(server.bulkTotals.requests <= 12, "\(server.bulkTotals.requests) bulk requests for 3000 events in batches of 500")
+        // a batch per segment (each short batch waits for the batch timeout). Six full batches,
+        // plus the short ones cut by the timeout while the buffer filled (before Elasticsearch
+        // came back) and the last: 9 to 13 requests measured, 13 with two fuzzers beside.
+        #expect(server.bulkTotals.requests <= 20, "\(server.bulkTotals.requests) bulk requests for 3000 events in batches of 500")
         #expect(await eventually { answer = httpGet(port: port, path: "/health"); return answer?.status == 200 }, "\(answer?.body ?? "no answer")")
         shipper.signal(SIGTERM)
         #expect(await shipper.wait() == 0, "\(shipper.stderr.suffix(2000))")
