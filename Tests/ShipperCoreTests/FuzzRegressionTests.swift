@@ -87,12 +87,23 @@ import Testing
             }
             // Keys under `fj` so that the interned names stay apart from other tests'; a member
             // `fj` itself (an object) removes everything.
-            var members = (0..<Int.random(in: 0...6, using: &rng)).map { _ in
+            // Up to 6 members (one by one inside), or up to 40 (more than 16 leaves: the tables).
+            var members = (0..<Int.random(in: 0...(round % 2 == 0 ? 6 : 40), using: &rng)).map { _ in
                 JSONMember("fj." + names.randomElement(using: &rng)!, value(depth: 0))
             }
             if round % 10 == 0 { members.append(JSONMember("fj", value(depth: 1))) }
+            // One by one, as `set(_:json:)` was written before: an object removes its path, then
+            // sets its members.
+            func setOneByOne(_ e: inout LogEvent, _ path: FieldPath, _ json: JSONValue) {
+                if case .object(let inner) = json, !inner.isEmpty {
+                    e.remove(path)
+                    for m in inner { setOneByOne(&e, path.appending(m.key), m.value) }
+                } else {
+                    e.set(path, e.fieldValue(json))
+                }
+            }
             var oneByOne = base
-            for m in members { oneByOne.set(FieldPath.intern(m.key), json: m.value) }
+            for m in members { setOneByOne(&oneByOne, FieldPath.intern(m.key), m.value) }
             var atOnce = base
             atOnce.set(jsonMembers: members)
             var expected: [UInt8] = []
@@ -101,6 +112,18 @@ import Testing
             JSONWriter.write(atOnce, into: &got)
             #expect(got == expected, "round \(round): \(String(decoding: got, as: UTF8.self)) vs \(String(decoding: expected, as: UTF8.self))")
             #expect(atOnce.fields.map(\.path.dotted) == oneByOne.fields.map(\.path.dotted))
+            // `set(_:json:)` of an object goes the same way.
+            if let first = members.first {
+                var one = base
+                setOneByOne(&one, FieldPath.intern(first.key), first.value)
+                var viaSet = base
+                viaSet.set(FieldPath.intern(first.key), json: first.value)
+                var a: [UInt8] = []
+                var b: [UInt8] = []
+                JSONWriter.write(one, into: &a)
+                JSONWriter.write(viaSet, into: &b)
+                #expect(a == b, "round \(round)")
+            }
         }
         // Wide (the hashed path of `set(contentsOf:)`). Its time is measured by `Fuzz/scale.py`
         // (`config`, "aliases"): 40,000 keys here would crowd the process-wide table of names
