@@ -23,20 +23,15 @@ enum YAMLMerge {
     private static func resolve(_ node: Node, file: String) throws -> Node {
         switch node {
         case .mapping(let mapping):
-            var explicit = Set<String>()
-            var merges = false
-            for (key, _) in mapping {
-                if isMergeKey(key) {
-                    merges = true
-                } else if let name = key.string {
-                    explicit.insert(name)
-                }
+            // The mapping's own keys first: they win wherever they stand.
+            var taken = Set<String>()
+            for (key, _) in mapping where !isMergeKey(key) {
+                if let name = key.string { taken.insert(name) }
             }
             var pairs: [(Node, Node)] = []
             pairs.reserveCapacity(mapping.count)
-            var taken = explicit
             for (key, value) in mapping {
-                guard merges, isMergeKey(key) else {
+                guard isMergeKey(key) else {
                     pairs.append((key, try resolve(value, file: file)))
                     continue
                 }
