@@ -30,6 +30,8 @@ public final class ElasticsearchTestServer: Sendable {
         var listenerClosed = false
         var downGeneration = 0
         var scheduled: [Task<Void, Never>] = []
+        /// Answers to bulk requests wait here while set (see `holdBulkAnswers()`).
+        var heldAnswers: [@Sendable () -> Void]? = nil
     }
 
     private init(
@@ -129,6 +131,7 @@ public final class ElasticsearchTestServer: Sendable {
         let (listener, tasks) = state.withLock { s -> ((any Channel)?, [Task<Void, Never>]) in
             s.isShutDown = true
             s.downGeneration += 1
+            s.heldAnswers = nil  // their connections close below
             let l = s.listener
             s.listener = nil
             let t = s.scheduled
@@ -153,6 +156,34 @@ public final class ElasticsearchTestServer: Sendable {
     }
 
     public var faultCounters: FaultCounters { core.faultCounters }
+
+    /// From now on, bulk requests are applied as they arrive but their answers wait until
+    /// `releaseBulkAnswers()`: the client has requests in flight for as long as a test needs,
+    /// however fast or loaded the machine is (a fixed latency gives no such guarantee).
+    public func holdBulkAnswers() {
+        state.withLock { s in if s.heldAnswers == nil { s.heldAnswers = [] } }
+    }
+
+    /// Sends the held answers (in the order their requests arrived) and stops holding.
+    public func releaseBulkAnswers() {
+        let held = state.withLock { s -> [@Sendable () -> Void] in
+            defer { s.heldAnswers = nil }
+            return s.heldAnswers ?? []
+        }
+        for answer in held { answer() }
+    }
+
+    /// Answers to bulk requests held by `holdBulkAnswers()` so far.
+    public var heldBulkAnswerCount: Int { state.withLock { $0.heldAnswers?.count ?? 0 } }
+
+    /// Keeps `answer` for `releaseBulkAnswers()` if answers are held; false if it should go now.
+    func hold(_ answer: @escaping @Sendable () -> Void) -> Bool {
+        state.withLock { s in
+            guard s.heldAnswers != nil, !s.isShutDown else { return false }
+            s.heldAnswers!.append(answer)
+            return true
+        }
+    }
 
     /// True while the server is down (listener closed or answering 503).
     public var isDown: Bool {
@@ -462,17 +493,17 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                 method: h.method.rawValue, uri: h.uri, headers: h.headers.map { ($0.name, $0.value) }, body: decoded,
                 compressedSize: compressedSize, contentEncoding: encoding)
             decoded = []
+            let isBulk = request.uri.split(separator: "?", maxSplits: 1).first?.hasSuffix("/_bulk") ?? false
             let outcome = core.handle(request)
             switch outcome {
             case .respond(let result, let delay, let downs):
-                if delay > .zero {
-                    let loop = context.eventLoop.assumeIsolated()
-                    loop.scheduleTask(in: TimeAmount(delay)) {
-                        self.write(context, head: h, result, forceClose: false, downs: downs)
-                    }
-                } else {
-                    write(context, head: h, result, forceClose: false, downs: downs)
+                if isBulk, let server = box.get() {
+                    let loop = context.eventLoop
+                    let bound = NIOLoopBound((self, context), eventLoop: loop)
+                    let held = server.hold { loop.execute { bound.value.0.answer(bound.value.1, head: h, result, delay: delay, downs: downs) } }
+                    if held { return }
                 }
+                answer(context, head: h, result, delay: delay, downs: downs)
             case .drop(let delay, let downs):
                 let close = {
                     context.close(promise: nil)
@@ -484,6 +515,17 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                     close()
                 }
             }
+        }
+    }
+
+    /// Writes the answer, after `delay`.
+    private func answer(_ context: ChannelHandlerContext, head h: HTTPRequestHead, _ result: HTTPResult, delay: Duration, downs: [DownPeriod]) {
+        if delay > .zero {
+            context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(delay)) {
+                self.write(context, head: h, result, forceClose: false, downs: downs)
+            }
+        } else {
+            write(context, head: h, result, forceClose: false, downs: downs)
         }
     }
 

@@ -151,6 +151,28 @@ struct FaultInjectionTests {
         }
     }
 
+    /// Held bulk answers: the request is applied at once, its answer waits for the release;
+    /// other endpoints answer meanwhile.
+    @Test func heldBulkAnswersWaitForTheRelease() async throws {
+        try await withServer(ElasticsearchTestServerConfiguration()) { server in
+            server.holdBulkAnswers()
+            let first = Task { try await TestClient.bulk(port: server.port, Self.batch(3)) }
+            let second = Task { try await TestClient.bulk(port: server.port, "/other/_bulk?refresh=false", Self.batch(2, index: "other", offset: 3)) }
+            #expect(await server.wait { $0.heldBulkAnswerCount == 2 })
+            #expect(server.count(index: "f") == 3 && server.count(index: "other") == 2, "applied before the answer")
+            let root = try await TestClient.send(port: server.port, "GET", "/")
+            #expect(root.status == 200, "only bulk answers are held")
+            #expect(server.heldBulkAnswerCount == 2)
+            server.releaseBulkAnswers()
+            let (a, b) = (try await first.value, try await second.value)
+            #expect(a.itemStatuses == [201, 201, 201] && b.itemStatuses == [201, 201])
+            #expect(server.heldBulkAnswerCount == 0)
+            // Released: answers go at once again.
+            let later = try await TestClient.bulk(port: server.port, Self.batch(1, offset: 10))
+            #expect(later.itemStatuses == [201])
+        }
+    }
+
     @Test func connectionDropBeforeApplying() async throws {
         var c = ElasticsearchTestServerConfiguration()
         c.faultPlan = FaultPlan(connectionDropShare: 1.0)

@@ -118,11 +118,10 @@ import Testing
     // MARK: a. SIGTERM with batches in flight
 
     @Test func sigtermWhileBatchesAreInFlightDeliversEverythingReadAndExitsZero() async throws {
-        var configuration = ElasticsearchTestServerConfiguration()
-        configuration.faultPlan.latency = .milliseconds(300)
-        let server = try await ElasticsearchTestServer.start(configuration: configuration)
-        // 4000 lines in batches of 100, two requests in flight of 300 ms each: about 6 s to deliver,
-        // while reading them takes a fraction of that.
+        let server = try await ElasticsearchTestServer.start()
+        // Bulk requests are applied but not answered until the test releases them: batches are in
+        // flight at the signal however fast or loaded the machine is.
+        server.holdBulkAnswers()
         let node = try Node(esPort: server.port, drainTimeout: "30s", batch: "{max_events: 100, timeout: 50ms}")
         let writer = try ContainerLogWriter(root: node.containers, id: String(repeating: "a", count: 64), service: "api")
         let total = 4000
@@ -130,14 +129,18 @@ import Testing
         try writer.close()
         let shipper = try node.start()
         let port = try #require(await telemetryPort(shipper), "no telemetry line in \(shipper.stderr)")
-        // Every line has been read (the source's counter), but Elasticsearch does not have them all yet.
+        // Every line has been read (the source's counter) and requests wait for their answers.
         #expect(await eventually(timeout: 60) {
             scrapeMetrics(port: port)?.value("shipper_component_received_events_total", component: "docker") == Double(total)
+                && server.heldBulkAnswerCount > 0
         })
         let atSignal = server.totalDocumentCount
         #expect(atSignal < total, "the test needs batches in flight at the signal")
         let signalled = Date()
         shipper.signal(SIGTERM)
+        // The drain has begun (the input stops first) with the requests still unanswered.
+        #expect(await eventually(timeout: 30) { shipper.stderr.contains("input stopped") }, "\(shipper.stderr.suffix(2000))")
+        server.releaseBulkAnswers()
         let status = await shipper.wait(timeout: 60)
         let took = Date().timeIntervalSince(signalled)
         #expect(status == 0, "\(shipper.stderr.suffix(2000))")
