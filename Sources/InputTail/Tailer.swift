@@ -159,6 +159,16 @@ public final class Tailer {
     /// The open files whose identity is known (their first line is complete).
     public var trackedFiles: [TailedFile] { files.compactMap { tailedFile($0) } }
 
+    /// Per open file, its path and the bytes not passed on yet as lines: its size at the last
+    /// stat minus the offset of its first line not read (a partial last line counts). Files open
+    /// under one path (a rotated file not renamed, still draining, and the new one) are added up.
+    /// For `shipper_file_read_lag_bytes`.
+    public var readLag: [String: Int64] {
+        var lag: [String: Int64] = [:]
+        for f in files { lag[f.path, default: 0] += max(0, f.size - f.lineStart) }
+        return lag
+    }
+
     /// The offset last given to ``commit(file:offset:)`` (or where reading started), nil for an
     /// unknown file.
     public func committedOffset(of file: FileID) -> Int64? {

@@ -262,6 +262,9 @@ import Testing
         #expect(m.value("shipper_component_received_bytes_total", component: "docker") == Double(writer.currentSize))
         #expect(m.value("shipper_component_sent_events_total", component: "docker") == Double(total))
         #expect(m.value("shipper_files_tailed", component: "docker") == 1)
+        // Read to its end: no lag, under the file's path.
+        let lag = m.samples.filter { $0.name == "shipper_file_read_lag_bytes" }
+        #expect(lag.map { $0.labels["path"] } == [writer.logPath] && lag.map(\.value) == [0], "\(lag)")
         // Pipeline: in, out, dropped by the filter, parse failures.
         #expect(m.value("shipper_component_received_events_total", component: "app", ["component_kind": "transform"]) == Double(total))
         #expect(m.value("shipper_component_sent_events_total", component: "app") == Double(kept))
@@ -352,6 +355,11 @@ import Testing
         #expect(Date().timeIntervalSince(down) >= 1, "503 only after output_failing_after")
         #expect(answer?.body.contains(#""status":"unhealthy""#) == true)
         #expect(answer?.body.contains("output 'es' has been failing") == true, "\(answer?.body ?? "")")
+        // `shipper health` fails now; `--live` (liveness: a restart would not help) succeeds.
+        let probe = try CapturedProcess(executable: Repo.shipper, arguments: ["health", "--address", "127.0.0.1:\(port)"], cwd: node.dir.path)
+        #expect(await probe.wait() == 1 && probe.stdout.contains("unhealthy"), "\(probe.stdout)\(probe.stderr)")
+        let live = try CapturedProcess(executable: Repo.shipper, arguments: ["health", "--live", "--address", "127.0.0.1:\(port)"], cwd: node.dir.path)
+        #expect(await live.wait() == 0 && live.stdout.contains("unhealthy"), "\(live.stdout)\(live.stderr)")
 
         // Back up: delivered, healthy again.
         try await server.comeUp()
@@ -360,6 +368,9 @@ import Testing
         try writer.close()
         shipper.signal(SIGTERM)
         #expect(await shipper.wait() == 0, "\(shipper.stderr.suffix(2000))")
+        // Nothing answers: even `--live` fails.
+        let gone = try CapturedProcess(executable: Repo.shipper, arguments: ["health", "--live", "--address", "127.0.0.1:\(port)"], cwd: node.dir.path)
+        #expect(await gone.wait() == 1, "\(gone.stdout)\(gone.stderr)")
         Self.expectExactlyOnce(Self.documents(server), writers: [writer])
         try await server.shutdown()
     }

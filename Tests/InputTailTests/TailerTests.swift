@@ -50,6 +50,34 @@ func expectContiguous(_ lines: [SeenLine], sourceLocation: SourceLocation = #_so
         expectContiguous(c.lines)
     }
 
+    /// `readLag` (for `shipper_file_read_lag_bytes`): the bytes of each open file not passed on
+    /// as lines yet, a partial last line included; gone once the file is no longer open.
+    @Test func readLagIsWhatIsNotPassedOnYet() throws {
+        let dir = TempDir()
+        let clock = ManualClock()
+        let path = dir.sub("lag.log")
+        let line = String(repeating: "x", count: 99) + "\n"
+        try writeFile(path, String(repeating: line, count: 10) + "part")
+        let t = try Tailer(config: fileConfig([path]), checkpointPath: dir.sub("cp.json"), logger: LogCapture().logger, clock: clock.tailClock)
+        #expect(t.readLag.isEmpty, "nothing open before the first poll")
+        let c = Collector()
+        try c.poll(t, maxBytes: 300)
+        let read = try #require(c.lines.last).endOffset
+        #expect(read > 0 && read < 1000, "a poll of 300 bytes reads part of the file: \(read)")
+        #expect(t.readLag == [path: 1004 - read])
+        #expect(try c.poll(t, maxBytes: 300, until: { c.lines.count == 10 }))
+        #expect(t.readLag == [path: 4], "the partial line is not passed on")
+        appendFile(path, "\n")
+        clock.advance(seconds: 1)
+        try c.poll(t)
+        #expect(c.texts.last == "part")
+        #expect(t.readLag == [path: 0])
+        unlink(path)
+        clock.advance(seconds: 2)
+        #expect(try c.poll(t, clock: clock, advance: 1, until: { t.openFileCount == 0 }))
+        #expect(t.readLag.isEmpty)
+    }
+
     @Test func linesLongerThanMaxLineBytesArePassedOnInPieces() throws {
         let dir = TempDir()
         let path = dir.sub("long.log")

@@ -35,6 +35,8 @@ final class PipelineWorker {
         let sentEvents: Counter
         /// ``MetricNames/filesTailed``.
         let filesTailed: Gauge
+        /// Makes the ``MetricNames/fileReadLagBytes`` gauge of each file.
+        let component: ComponentMetrics
 
         init(name: String, type: String, factory: any MetricsFactory = MetricsSystem.factory) {
             let m = ComponentMetrics(id: name, kind: .source, type: type, factory: factory)
@@ -42,6 +44,7 @@ final class PipelineWorker {
             receivedBytes = m.receivedBytes
             sentEvents = m.sentEvents
             filesTailed = m.filesTailed()
+            component = m
         }
     }
 
@@ -75,6 +78,8 @@ final class PipelineWorker {
     /// those lines any more (they are read again at the next start).
     private(set) var appendFailed = false
     private let maxBytesPerStep: Int
+    /// Per source, the ``MetricNames/fileReadLagBytes`` gauge of each path it has open.
+    private var lagGauges: [[String: Gauge]]
 
     /// Bytes of lines read per step (all sources together). Below the 256 KiB from which malloc
     /// maps blocks (CMalloc): a step's read buffer then comes from the heap's free lists; at
@@ -105,6 +110,30 @@ final class PipelineWorker {
         self.buffer = buffer
         self.logger = logger
         self.maxBytesPerStep = maxBytesPerStep
+        self.lagGauges = sources.map { _ in [:] }
+    }
+
+    /// Sets the read lag of each file the source has open; the series of a file no longer open
+    /// goes away.
+    private func recordReadLag(of index: Int) {
+        let source = sources[index]
+        let lag = source.tailer.readLag
+        for (path, bytes) in lag {
+            if let gauge = lagGauges[index][path] {
+                gauge.record(bytes)
+            } else {
+                let gauge = source.metrics.component.fileReadLagBytes(path: path)
+                gauge.record(bytes)
+                lagGauges[index][path] = gauge
+            }
+        }
+        // Every open path has its gauge now: any more gauges are of files no longer open.
+        if lagGauges[index].count > lag.count {
+            for (path, gauge) in lagGauges[index] where lag[path] == nil {
+                gauge.destroy()
+                lagGauges[index][path] = nil
+            }
+        }
     }
 
     /// Replaces the pipelines (SIGHUP). Events held by the old stages are flushed through them first.
@@ -129,6 +158,7 @@ final class PipelineWorker {
                 decode(chunk, sourceIndex: index, into: &batch)
             }
             source.metrics.filesTailed.record(source.tailer.openFileCount)
+            recordReadLag(of: index)
         }
         let now = Timestamp.now()
         var out: [ShipperCore.LogEvent] = []
