@@ -1,3 +1,4 @@
+import Foundation
 import Metrics
 import Prometheus
 import Testing
@@ -10,6 +11,18 @@ struct MetricsTests {
     private func isolated() -> (PrometheusCollectorRegistry, PrometheusMetricsFactory) {
         let registry = PrometheusCollectorRegistry()
         return (registry, PrometheusMetricsFactory(registry: registry))
+    }
+
+    /// README.md's "Metrics and health" table lists every metric (the Elasticsearch output's own
+    /// are in `OutputMetrics`' documentation, and in the table too).
+    @Test func theReadmeListsEveryMetric() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let readme = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
+        let section = try #require(readme.range(of: "### Metrics and health").map { readme[$0.upperBound...] })
+        let table = String(section).components(separatedBy: "\n## ").first ?? ""
+        for name in MetricNames.all + ["shipper_elasticsearch_requests_total", "shipper_elasticsearch_in_flight_requests"] {
+            #expect(table.contains("`\(name)`"), "README.md, Metrics and health: \(name) is missing")
+        }
     }
 
     @Test func namesFollowTheComponentSpecWithThePrefix() {
