@@ -157,7 +157,10 @@ let package = Package(
         .testTarget(name: "OutputFileTests", dependencies: ["OutputFile", "ShipperCore", "ShipperConfig"], swiftSettings: swiftSettings),
         .testTarget(
             name: "ShipperRuntimeTests",
-            dependencies: ["ShipperRuntime", "ShipperConfig", "ShipperCore", "InputFormats", "StageParsers", "StageTransforms"],
+            dependencies: [
+                "ShipperRuntime", "ShipperConfig", "ShipperCore", "InputFormats", "StageParsers", "StageTransforms",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

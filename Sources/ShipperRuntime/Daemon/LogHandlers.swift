@@ -22,12 +22,12 @@ public struct ShipperLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    public func log(
-        level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?, source: String, file: String,
-        function: String, line: UInt
-    ) {
+    public func log(event: Logging.LogEvent) {
+        let level = event.level
+        let message = event.message
         var all = metadata
-        if let explicit { all.merge(explicit) { $1 } }
+        if let explicit = event.metadata { all.merge(explicit) { $1 } }
+        if let error = event.error { all["error"] = "\(error)" }
         let ts = Timestamp.now().rfc3339
         if json {
             var out: [UInt8] = []
