@@ -150,7 +150,7 @@ public final class ElasticsearchOutput: Sendable {
         rotation = Mutex(HostRotation(count: config.hosts.count, cooldown: config.hostCooldown.duration))
         backoff = Backoff(initial: config.retry.initialBackoff.duration, maximum: config.retry.maxBackoff.duration)
         compressors = config.compression == .gzip ? GzipCompressorPool(level: Int32(config.compressionLevel)) : nil
-        bulkQuery = config.filterPath.isEmpty ? "" : "?filter_path=" + Self.percentEncode(config.filterPath)
+        bulkQuery = Self.bulkQuery(config)
         var logger = logger
         logger[metadataKey: "output"] = "\(name)"
         self.logger = logger
@@ -612,6 +612,14 @@ public final class ElasticsearchOutput: Sendable {
                 failures += 1
             }
         }
+    }
+
+    /// The query of every bulk request: `?pipeline=…&filter_path=…`, each when set.
+    static func bulkQuery(_ config: ElasticsearchOutputConfig) -> String {
+        var parameters: [String] = []
+        if let pipeline = config.pipeline { parameters.append("pipeline=" + percentEncode(pipeline)) }
+        if !config.filterPath.isEmpty { parameters.append("filter_path=" + percentEncode(config.filterPath)) }
+        return parameters.isEmpty ? "" : "?" + parameters.joined(separator: "&")
     }
 
     // MARK: Dead-letter replay

@@ -18,6 +18,7 @@ import ShipperCore
 ///     retry: {initial_backoff: 1s, max_backoff: 60s}
 ///     dead_letter: {path: dead-letter/es.ndjson}   # relative to the data directory
 ///     install_template: {name: logs-app, file: /etc/shipper/logs-app-template.json}
+///     pipeline: geoip-nginx        # an ingest pipeline for every document
 /// ```
 ///
 /// Every document is sent with a `create` action and an `_id` derived from the event's origin
@@ -71,6 +72,11 @@ public struct ElasticsearchOutputConfig: Decodable, Sendable, CustomStringConver
     public var installTemplate: InstallTemplate?
     /// Check `GET /` answers before sending (retried until it does). Default true.
     public var healthCheck: Bool = true
+    /// The ingest pipeline every document goes through (`?pipeline=` on each bulk request), e.g.
+    /// one with a `geoip` processor. Elasticsearch answers each item 400 when the pipeline does
+    /// not exist: those documents go to the dead-letter file (replay them once it exists). Unset:
+    /// the index's `default_pipeline`, if any.
+    public var pipeline: String?
 
     /// `data_stream` options: the stream is `type-dataset-namespace`. `dataset` and `namespace`
     /// may use the same `%{field}` and `%Y %m %d %H` placeholders as `index`; `-` in them becomes `_`.
@@ -307,6 +313,7 @@ public struct ElasticsearchOutputConfig: Decodable, Sendable, CustomStringConver
         case deadLetter = "dead_letter"
         case installTemplate = "install_template"
         case healthCheck = "health_check"
+        case pipeline
     }
 
     /// The default index template.
@@ -353,12 +360,16 @@ public struct ElasticsearchOutputConfig: Decodable, Sendable, CustomStringConver
         deadLetter = try c.decodeIfPresent(DeadLetter.self, forKey: .deadLetter) ?? DeadLetter()
         installTemplate = try c.decodeIfPresent(InstallTemplate.self, forKey: .installTemplate)
         healthCheck = try c.decodeIfPresent(Bool.self, forKey: .healthCheck) ?? true
+        pipeline = try c.decodeIfPresent(String.self, forKey: .pipeline)
         try validate()
     }
 
     /// Checks the combination of options (templates compile, `filter_path` keeps item statuses).
     public func validate() throws {
         _ = try IndexResolver(config: self)
+        if let pipeline, pipeline.isEmpty || pipeline.contains(where: { $0.isWhitespace || $0.isNewline }) {
+            throw ConfigValueError("pipeline '\(pipeline)': an ingest pipeline id, not empty and without spaces, e.g. geoip-nginx")
+        }
         if !filterPath.isEmpty {
             let paths = filterPath.split(separator: ",").map { $0.trimmingWhitespace() }
             let keepsStatus = paths.contains { p in
@@ -383,6 +394,7 @@ public struct ElasticsearchOutputConfig: Decodable, Sendable, CustomStringConver
         }
         parts.append("compression: \(compression.rawValue)")
         parts.append("max_in_flight: \(maxInFlight)")
+        if let pipeline { parts.append("pipeline: \(pipeline)") }
         if let auth { parts.append("auth: \(auth)") }
         if let apiKey { parts.append("api_key: \(apiKey)") }
         return "ElasticsearchOutputConfig(" + parts.joined(separator: ", ") + ")"

@@ -43,7 +43,8 @@ struct ConfigTests {
              "max_in_flight":4,"auth":{"user":"shipper","password_file":"/run/secrets/es"},
              "tls":{"ca_file":"/ca.pem","verify":false,"cert_file":"/c.pem","key_file":"/k.pem"},
              "request_timeout":"10s","retry":{"initial_backoff":"100ms","max_backoff":"5s","max_attempts":10},
-             "dead_letter":{"path":"/data/dl.ndjson"},"install_template":{"name":"logs-app","file":"/t.json"},"health_check":false}
+             "dead_letter":{"path":"/data/dl.ndjson"},"install_template":{"name":"logs-app","file":"/t.json"},"health_check":false,
+             "pipeline":"geoip-nginx"}
             """)
         #expect(c.hosts.map(\.baseURL) == ["https://es1:9201/prefix", "http://[::1]:9200", "http://es3:9200"])
         #expect(c.hostCooldown == .seconds(3))
@@ -59,6 +60,20 @@ struct ConfigTests {
         #expect(ElasticsearchOutput.deadLetterPath(config: c, outputName: "es", dataDirectory: "/x") == "/data/dl.ndjson")
         #expect(c.installTemplate == .init(name: "logs-app", file: "/t.json"))
         #expect(!c.healthCheck)
+        #expect(c.pipeline == "geoip-nginx")
+        #expect("\(c)".contains("pipeline: geoip-nginx"))
+    }
+
+    /// The query of every bulk request: the pipeline (percent-encoded) and the filter_path, each when set.
+    @Test func bulkQuery() throws {
+        #expect(ElasticsearchOutput.bulkQuery(try Self.decode(#"{"hosts":"http://es"}"#)) == "?filter_path=errors,items.*.error,items.*.status")
+        #expect(ElasticsearchOutput.bulkQuery(try Self.decode(#"{"hosts":"http://es","filter_path":""}"#)) == "")
+        #expect(
+            ElasticsearchOutput.bulkQuery(try Self.decode(#"{"hosts":"http://es","pipeline":"geo&ip=1/é","filter_path":""}"#))
+                == "?pipeline=geo%26ip%3D1%2F%C3%A9")
+        #expect(
+            ElasticsearchOutput.bulkQuery(try Self.decode(#"{"hosts":"http://es","pipeline":"geoip"}"#))
+                == "?pipeline=geoip&filter_path=errors,items.*.error,items.*.status")
     }
 
     @Test func apiKeySources() throws {
@@ -98,6 +113,8 @@ struct ConfigTests {
         (#"{"hosts":"http://es","install_template":{"name":"a/b","file":"/t"}}"#, "install_template.name"),
         (#"{"hosts":"http://es","dead_letter":{"path":""}}"#, "dead_letter.path"),
         (#"{"index":"x"}"#, ""),
+        (#"{"hosts":"http://es","pipeline":""}"#, "ingest pipeline id"),
+        (#"{"hosts":"http://es","pipeline":"geo ip"}"#, "without spaces"),
     ]
 
     @Test(arguments: invalid)
@@ -115,7 +132,7 @@ struct ConfigTests {
             keys == [
                 "hosts", "host_cooldown", "index", "data_stream", "batch", "compression", "compression_level", "filter_path",
                 "max_in_flight", "auth", "api_key", "api_key_file", "api_key_env", "tls", "request_timeout", "retry", "dead_letter",
-                "install_template", "health_check",
+                "install_template", "health_check", "pipeline",
             ])
         #expect(ElasticsearchOutputConfig.BasicAuth.CodingKeys.allCases.count == 4)
         #expect(ElasticsearchOutputConfig.Batch.CodingKeys.allCases.map(\.stringValue) == ["max_bytes", "max_events", "timeout"])

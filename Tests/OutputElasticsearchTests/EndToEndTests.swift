@@ -137,6 +137,48 @@ struct EndToEndTests {
         #expect(!FileManager.default.fileExists(atPath: dir + "/dead-letter/es.ndjson"))
     }
 
+    /// `pipeline:`: every bulk request names it; documents go in when Elasticsearch has it. When it
+    /// does not, each item is answered 400 `pipeline with id [x] does not exist` and dead-lettered;
+    /// once the pipeline exists, the replay delivers them.
+    @Test func ingestPipeline() async throws {
+        var serverConfig = ElasticsearchTestServerConfiguration()
+        serverConfig.pipelines = ["geoip"]
+        let dir = try makeTempDirectory()
+        let logs = LogCapture()
+        try await withServer(serverConfig) { server in
+            var config = testConfig(port: server.port)
+            config.pipeline = "geoip"
+            let documents = makeDocuments(150)
+            try await withOutput(config, dataDirectory: dir) { output in
+                try await output.run(source: ArraySource(documents, batchSize: 100))
+            }
+            #expect(Self.storedIDs(server).count == 150)
+            let bulks = server.requests.filter { $0.path == "/_bulk" }
+            #expect(bulks.count == 2 && bulks.allSatisfy { $0.uri.contains("pipeline=geoip&") }, "\(bulks.map(\.uri))")
+
+            // A pipeline Elasticsearch does not have: dead letters, with its reason, and a log.
+            server.reset()
+            config.pipeline = "geoip-v2"
+            let deadLetters = try await withOutput(config, dataDirectory: dir, logs: logs) { output in
+                let source = ArraySource(documents, batchSize: 100)
+                try await output.run(source: source)
+                #expect(source.acknowledgements.last == 150, "dead-lettered documents are acknowledged")
+                return output.deadLetterPath
+            }
+            #expect(server.count(index: Self.index) == 0)
+            let (records, _) = try DeadLetterRecord.read(path: deadLetters)
+            #expect(records.count == 150)
+            #expect(records.allSatisfy { $0.status == 400 && $0.error.reason == "pipeline with id [geoip-v2] does not exist" })
+            #expect(logs.text.contains("pipeline with id [geoip-v2] does not exist"), "\(logs.text.suffix(1000))")
+
+            // The pipeline exists now (here: the output is pointed at the one that does).
+            config.pipeline = "geoip"
+            let replay = try await withOutput(config, dataDirectory: dir) { try await $0.replayDeadLetters(path: deadLetters) }
+            #expect(replay.delivery.delivered == 150)
+            #expect(Self.storedIDs(server).ids == Set(documents.map { DocumentID.make($0).text }))
+        }
+    }
+
     @Test func timeoutsDropsAndWholeRequestFailuresStayExactlyOnce() async throws {
         let n = 300
         var serverConfig = ElasticsearchTestServerConfiguration()
