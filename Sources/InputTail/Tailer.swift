@@ -78,6 +78,8 @@ public final class Tailer {
     /// Times ``waitForData(timeout:)`` went round its loop (each after a sleep or a wait on
     /// inotify): what an idle shipper costs, for tests.
     private(set) var waitRounds = 0
+    /// Times ``waitForData(timeout:)`` looked at the open files with `fstat`, for tests.
+    private(set) var waitStatChecks = 0
     /// Where ``waitForData(timeout:)`` blocks on inotify: a serial queue of this tailer's own,
     /// which targets Dispatch's overcommitting pool (it adds a thread rather than let a blocked
     /// one hold back work queued behind it), not a global concurrent queue.
@@ -238,7 +240,9 @@ public final class Tailer {
         let deadline = ContinuousClock.now.advanced(by: timeout)
         var lastCheck = ContinuousClock.now
         let checkEvery: Duration = watcher != nil ? .milliseconds(500) : .milliseconds(100)
-        if hasUnreadData() { return }
+        // With inotify, no fstat here: the poll before this wait looked at every file after
+        // draining the watcher, so whatever was written since has left an event.
+        if hasUnreadData(stat: watcher == nil) { return }
         while !Task.isCancelled && !closed {
             waitRounds &+= 1
             if !pending.isEmpty { return }
@@ -578,14 +582,17 @@ public final class Tailer {
         dirty = true
     }
 
-    private func hasUnreadData() -> Bool {
+    /// Whether some open file has data not read yet (known from the last poll, or when `stat`,
+    /// seen with `fstat` now), or a removed one is due to be closed.
+    private func hasUnreadData(stat: Bool = true) -> Bool {
         let now = clock.monotonic()
+        if stat { waitStatChecks &+= 1 }
         for f in files {
             if f.size > f.scannedEnd && f.lastError == 0 { return true }
-            guard let st = Posix.status(fd: f.fd) else { continue }
+            if f.draining && f.size <= f.scannedEnd && now &- f.drainSince >= rotateWait { return true }
+            guard stat, let st = Posix.status(fd: f.fd) else { continue }
             let size = Posix.size(st)
             if size != f.size || (st.st_nlink == 0) != (f.nlink == 0) { return true }
-            if f.draining && f.size <= f.scannedEnd && now &- f.drainSince >= rotateWait { return true }
         }
         return false
     }

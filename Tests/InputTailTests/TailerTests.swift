@@ -635,6 +635,23 @@ func expectContiguous(_ lines: [SeenLine], sourceLocation: SourceLocation = #_so
         #expect(t.waitRounds - before <= (inotify ? 3 : 7))
     }
 
+    /// With inotify, a wait right after a poll does not `fstat` the files again (the poll did,
+    /// after draining inotify: anything written since has left an event); without, it does.
+    @Test(arguments: [true, false])
+    func aWaitAfterAPollStatsOnlyWithoutInotify(inotify: Bool) async throws {
+        let dir = TempDir()
+        let path = dir.sub("app.log")
+        try writeFile(path, "a\n")
+        var config = fileConfig([path])
+        config.inotify = inotify
+        config.discoveryInterval = .seconds(60)
+        let t = try Tailer(config: config, checkpointPath: dir.sub("cp.json"), logger: LogCapture().logger)
+        _ = try t.poll(maxBytes: 1 << 20)
+        let before = t.waitStatChecks
+        await t.waitForData(timeout: .milliseconds(50))
+        #expect(t.waitStatChecks - before == (inotify ? 0 : 1))
+    }
+
     @Test func waitForDataNoticesAppendWithoutInotify() async throws {
         let dir = TempDir()
         let path = dir.sub("app.log")

@@ -180,6 +180,10 @@ final class PipelineWorker {
         return touched
     }
 
+    /// Nothing held in stages (a multiline event whose timeout must be watched) and no
+    /// checkpoints waiting for an fsync: an idle wait may be long, new data wakes it anyway.
+    var isQuiet: Bool { heldSources.isEmpty && pendingCommits.isEmpty }
+
     /// Waits until a source may have new data (or the timeout passes).
     func waitForData(timeout: Duration) async {
         guard !sources.isEmpty else {
