@@ -180,9 +180,13 @@ final class PipelineWorker {
         return touched
     }
 
-    /// Nothing held in stages (a multiline event whose timeout must be watched) and no
-    /// checkpoints waiting for an fsync: an idle wait may be long, new data wakes it anyway.
-    var isQuiet: Bool { heldSources.isEmpty && pendingCommits.isEmpty }
+    /// How long to wait for data when a step found nothing: 200 ms while stages hold events (a
+    /// multiline event whose timeout must be watched) or checkpoints wait for an fsync, or with
+    /// several sources (their tailers are waited on in turn, each for a share); else 1 s, as new
+    /// data, a discovery scan or an inotify event ends the wait sooner.
+    var idleWait: Duration {
+        heldSources.isEmpty && pendingCommits.isEmpty && sources.count == 1 ? .seconds(1) : .milliseconds(200)
+    }
 
     /// Waits until a source may have new data (or the timeout passes).
     func waitForData(timeout: Duration) async {

@@ -56,10 +56,7 @@ final class PipelineService: Service, @unchecked Sendable {
                     }
                     if !busy {
                         if once { break }
-                        // 200 ms while stages hold events (their flush timeouts) or checkpoints
-                        // wait for an fsync; else up to 1 s. Data, discovery and inotify events
-                        // end the wait sooner. (Idle with 20 files: ~300 fstat/s at 200 ms.)
-                        await worker.waitForData(timeout: worker.isQuiet ? .seconds(1) : .milliseconds(200))
+                        await worker.waitForData(timeout: worker.idleWait)
                     }
                 }
             } onGracefulShutdown: {
