@@ -239,10 +239,12 @@ public final class Tailer {
     public nonisolated(nonsending) func waitForData(timeout: Duration) async {
         let deadline = ContinuousClock.now.advanced(by: timeout)
         var lastCheck = ContinuousClock.now
-        let checkEvery: Duration = watcher != nil ? .milliseconds(500) : .milliseconds(100)
-        // With inotify, no fstat here: the poll before this wait looked at every file after
-        // draining the watcher, so whatever was written since has left an event.
-        if hasUnreadData(stat: watcher == nil) { return }
+        // inotify watches every directory of an open file (none failed: the watch limit).
+        let watched = watcher.map { $0.failedDirs.isEmpty } ?? false
+        let checkEvery: Duration = watched ? .milliseconds(500) : .milliseconds(100)
+        // Watched, no fstat here: the poll before this wait looked at every file after draining
+        // the watcher, so whatever was written since has left an event.
+        if hasUnreadData(stat: !watched) { return }
         while !Task.isCancelled && !closed {
             waitRounds &+= 1
             if !pending.isEmpty { return }
