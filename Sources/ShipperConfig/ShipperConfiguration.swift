@@ -36,9 +36,10 @@ public struct ComponentSpec: Decodable, @unchecked Sendable {
         decoder.ignoring(keys: extraKeys.union(["type"]))
     }
 
-    /// Wraps an error raised while building the component with its location.
+    /// Wraps an error raised while building the component with its location (the key's, when
+    /// `message` starts with one of the component's keys).
     public func error(_ message: String) -> ConfigError {
-        decoder.error("\(type): \(message)")
+        decoder.error("\(type): \(message)", at: decoder.markOfKey(beginning: message))
     }
 
     /// Runs `body`, turning a plain error into a ``ConfigError`` at this component.

@@ -44,6 +44,30 @@ public struct YAMLNodeDecoder: ConfigDecoding {
         return ConfigError(file: file, line: m?.line ?? 1, column: m?.column ?? 1, message: message)
     }
 
+    /// Where the key a component's message is about is: by the ``ConfigValueError`` convention a
+    /// message starts with that key, bare, quoted or after its parents' keys (`max_in_flight must
+    /// be 1 to 64`, `'discovery_interval' must be …`, `index 'x': …`, `retry.max_backoff (1s) …`).
+    /// The mark of the longest key of this mapping the message so starts with, followed by a
+    /// space, quote, colon, comma, parenthesis or full stop; nil when there is none (the error then
+    /// points at the mapping).
+    func markOfKey(beginning message: String) -> Mark? {
+        guard case .mapping(let mapping) = node else { return nil }
+        let text = message.hasPrefix("'") ? message.dropFirst() : Substring(message)
+        // `a.b.key …`: the key after the parents' (the first word's last dotted part).
+        let word = text.prefix { $0 != " " && $0 != "'" && $0 != ":" && $0 != "," && $0 != "(" }
+        let starts = [text] + (word.lastIndex(of: ".").map { [text[text.index(after: $0)...]] } ?? [])
+        let ends: Set<Character> = [" ", "'", ":", ",", ".", "("]
+        var best: (length: Int, mark: Mark)?
+        for (key, _) in mapping {
+            guard let name = key.scalar?.string, !name.isEmpty, let mark = key.mark else { continue }
+            for start in starts where start.hasPrefix(name) {
+                let next = start.dropFirst(name.count).first
+                if (next == nil || ends.contains(next!)) && name.count > best?.length ?? 0 { best = (name.count, mark) }
+            }
+        }
+        return best?.mark
+    }
+
     func child(_ node: Node, key: any CodingKey, ignoredKeys: Set<String> = []) -> YAMLNodeDecoder {
         YAMLNodeDecoder(node: node, file: file, codingPath: codingPath + [key], ignoredKeys: ignoredKeys, fallbackMark: fallbackMark)
     }
@@ -133,7 +157,7 @@ public struct YAMLNodeDecoder: ConfigDecoding {
         } catch let e as ConfigErrors {
             throw e
         } catch let e as ConfigValueError {
-            throw error(e.message + whereText)
+            throw error(e.message + whereText, at: markOfKey(beginning: e.message))
         } catch let e as DecodingError {
             throw error(Self.describe(e, type: T.self) + whereText)
         } catch {

@@ -105,3 +105,43 @@ import Testing
         #expect(report.text.contains("FAIL fails (t.yaml:8:5)"))
     }
 }
+
+/// `shipper validate`: an option a component refuses is reported at its key when the message
+/// starts with it (the `ConfigValueError` convention), else at the component.
+@Suite struct ValidationPositionTests {
+    @Test func refusedOptionsPointAtTheirKey() throws {
+        let yaml = """
+            sources:
+              docker:
+                type: docker
+                discovery_interval: 1ms
+            outputs:
+              es:
+                type: elasticsearch
+                hosts: [http://127.0.0.1:9200]
+                max_in_flight: 0
+              both:
+                type: elasticsearch
+                hosts: [http://127.0.0.1:9200]
+                index: logs
+                data_stream: {dataset: app}
+              ingest:
+                type: elasticsearch
+                hosts: [http://127.0.0.1:9200]
+                retry: {initial_backoff: 2s, max_backoff: 1s}
+                pipeline: "geo ip"
+            """
+        do {
+            try RuntimeBuilder.validate(ConfigLoader.parse(yaml: yaml, file: "v.yaml"))
+            Issue.record("validated a broken config")
+        } catch {
+            let text = "\(error)"
+            #expect(text.contains("v.yaml:4:5: docker: 'discovery_interval' must be at least 10ms"), "\(text)")
+            #expect(text.contains("v.yaml:9:5: max_in_flight must be 1 to 64, got 0"), "\(text)")
+            // Not about one key: at the output.
+            #expect(text.contains("v.yaml:11:5: set either index or data_stream"), "\(text)")
+            // A nested option, at its key inside `retry` (the message names it after its parent).
+            #expect(text.contains("v.yaml:18:34: retry.max_backoff (1s) must not be less"), "\(text)")
+        }
+    }
+}
