@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (release, -sanitize=fuzzer,address) and runs them.
 #
-#   Fuzz/run.sh [--runs N | --seconds S] [--parallel P] [--timeout SECONDS] [TARGET...]
+#   Fuzz/run.sh [--runs N | --seconds S] [--parallel P | --jobs J] [--timeout SECONDS] [TARGET...]
 #   Fuzz/run.sh --list          # the targets
 #   Fuzz/run.sh --build-only
 #   Fuzz/run.sh --no-build [--runs N | --seconds S] [TARGET...]   # the binary as last built
 #
+# --parallel P runs P targets at once; --jobs J runs each target in J processes (libFuzzer's
+# -fork=J: one count, one corpus; for a slow target such as `buffer`).
 # Defaults: every target, 10,000,000 executions each, one at a time, 2 s per input at most
 # (under ASan and coverage code runs 3 to 10 times slower than a release build).
 # Seeds come from Fuzz/corpus/<target>/ (committed); inputs that reach new code are kept in
@@ -21,6 +23,7 @@ self="$PWD/$(basename "$0")"
 runs=10000000
 seconds=""
 parallel=1
+jobs=1
 timeout=2
 build_only=""
 targets=()
@@ -29,11 +32,12 @@ while [ $# -gt 0 ]; do
         --runs) runs="$2"; shift 2 ;;
         --seconds) seconds="$2"; shift 2 ;;
         --parallel) parallel="$2"; shift 2 ;;
+        --jobs) jobs="$2"; shift 2 ;;
         --timeout) timeout="$2"; shift 2 ;;
         --build-only) build_only=1; shift ;;
         --no-build) no_build=1; shift ;;
         --list) list=1; shift ;;
-        -h|--help) sed -n '2,16p' "$self"; exit 0 ;;
+        -h|--help) sed -n '2,18p' "$self"; exit 0 ;;
         -*) echo "unknown option $1" >&2; exit 2 ;;
         *) targets+=("$1"); shift ;;
     esac
@@ -78,6 +82,8 @@ run_one() {
     local args=(".corpus/$t" "corpus/$t" -max_len="$(max_len "$t")" -timeout="$timeout" -rss_limit_mb=2048 -detect_leaks=0
                 -print_final_stats=1 -artifact_prefix="artifacts/$t-")
     [ -f "dict/$t.dict" ] && args+=(-dict="dict/$t.dict")
+    # (-fork prints no final stats; its last `#N:` line is the total, read below.)
+    [ "$jobs" -gt 1 ] && args+=(-fork="$jobs")
     if [ "$seconds" ]; then args+=(-max_total_time="$seconds"); else args+=(-runs="$runs"); fi
     local t0 status=ok
     t0=$(date +%s)
@@ -106,7 +112,7 @@ run_one() {
 commit=$(git -C .. rev-parse --short HEAD 2>/dev/null || echo unknown)
 git -C .. diff --quiet HEAD -- Sources Fuzz/Sources 2>/dev/null || commit="$commit+changes"
 export -f run_one max_len
-export bin runs seconds timeout commit
+export bin runs seconds timeout commit jobs
 
 if [ "$parallel" -gt 1 ]; then
     printf '%s\n' "${targets[@]}" | xargs -P "$parallel" -I{} bash -c 'run_one {}'
