@@ -22,7 +22,9 @@ public enum BufferInspector {
     }
 
     static func inspect(path: String, now: Int64) throws -> String {
-        guard FS.isDirectory(path) else { throw BufferError.io(operation: "inspect", path: path, errno: ENOTDIR) }
+        var st = stat()
+        guard path.withCString({ stat($0, &st) }) == 0 else { throw BufferError.io(operation: "inspect", path: path, errno: errno) }
+        guard st.st_mode & S_IFMT == S_IFDIR else { throw BufferError.io(operation: "inspect", path: path, errno: ENOTDIR) }
         let names = try FS.list(path)
         var out = "buffer \(path)\n"
 

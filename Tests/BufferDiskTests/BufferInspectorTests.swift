@@ -89,7 +89,14 @@ import Testing
         let dir = try TempDir()
         let text = try BufferInspector.inspect(path: dir.path)
         #expect(text == "buffer \(dir.path)\nsegments: 0, 0 bytes on disk, 0 events\noldest event: none\nreaders: none\nquarantined: none\n")
-        #expect(throws: BufferError.self) { try BufferInspector.inspect(path: dir.path + "/nope") }
+        // The error says what is wrong with the path: missing, or not a directory.
+        #expect(throws: BufferError.io(operation: "inspect", path: dir.path + "/nope", errno: ENOENT)) {
+            try BufferInspector.inspect(path: dir.path + "/nope")
+        }
+        FileManager.default.createFile(atPath: dir.path + "/file", contents: Data())
+        #expect(throws: BufferError.io(operation: "inspect", path: dir.path + "/file", errno: ENOTDIR)) {
+            try BufferInspector.inspect(path: dir.path + "/file")
+        }
     }
 
     @Test(arguments: [(0, "0 bytes"), (1023, "1023 bytes"), (1024, "1.0 KiB"), (5 << 20, "5.0 MiB"), (3 << 30 + 1 << 29, "3.5 GiB")])

@@ -19,7 +19,9 @@ extension ShipperCommand {
                 do {
                     StandardStreams.write(try BufferInspector.inspect(path: path) + "\n", to: .standardOutput)
                 } catch {
-                    StandardStreams.write("\(error)\n", to: .standardError)
+                    StandardStreams.write(
+                        "\(error)\ngive the buffer directory: buffer.path in the config, by default <data_dir>/buffer\n",
+                        to: .standardError)
                     throw ExitCode(2)
                 }
             }
