@@ -9,7 +9,14 @@ import Darwin
 /// Whole-file reads without Foundation.
 enum FileManagerShim {
     static func read(_ path: String) -> [UInt8]? {
-        guard let f = fopen(path, "rb") else { return nil }
+        if case .success(let bytes) = readOrError(path) { return bytes }
+        return nil
+    }
+
+    /// The file's bytes, or why it cannot be read (`strerror`: "No such file or directory",
+    /// "Is a directory", "Permission denied").
+    static func readOrError(_ path: String) -> Result<[UInt8], ReadFailure> {
+        guard let f = fopen(path, "rb") else { return .failure(ReadFailure(errno)) }
         defer { fclose(f) }
         var out: [UInt8] = []
         var buf = [UInt8](repeating: 0, count: 65536)
@@ -18,7 +25,13 @@ enum FileManagerShim {
             if n > 0 { out.append(contentsOf: buf[0..<n]) }
             if n < buf.count { break }
         }
-        return ferror(f) == 0 ? out : nil
+        return ferror(f) == 0 ? .success(out) : .failure(ReadFailure(errno))
+    }
+
+    struct ReadFailure: Error, CustomStringConvertible {
+        let code: Int32
+        init(_ code: Int32) { self.code = code }
+        var description: String { String(cString: strerror(code)) }
     }
 }
 

@@ -334,8 +334,11 @@ public enum ConfigLoader {
     }
 
     static func loadOne(path: String) throws -> ShipperConfiguration {
-        guard let data = FileManagerShim.read(path) else {
-            throw ConfigError(file: path, line: 0, column: 0, message: "cannot read the file (does it exist, and may shipper read it?)")
+        let data: [UInt8]
+        switch FileManagerShim.readOrError(path) {
+        case .success(let bytes): data = bytes
+        case .failure(let failure):
+            throw ConfigError(file: path, line: 0, column: 0, message: "cannot read the config file: \(failure)")
         }
         guard let text = String(validating: data, as: UTF8.self) else {
             throw ConfigError(file: path, line: 1, column: 1, message: "the file is not valid UTF-8 text")

@@ -70,6 +70,15 @@ public enum HealthProbe {
         return try parse(bytes)
     }
 
+    /// Why no answer came, in a few words: the system's text for a failed connection ("Connection
+    /// refused"), else the error's own description.
+    public static func reason(_ error: any Error) -> String {
+        if let e = error as? NIOConnectionError, let first = e.connectionErrors.first { return reason(first.error) }
+        if let e = error as? IOError { return String(cString: strerror(e.errnoCode)) }
+        if let e = error as? ChannelError, case .connectTimeout = e { return "the connection timed out" }
+        return "\(error)"
+    }
+
     /// Parses `HTTP/1.x NNN …\r\n…\r\n\r\nbody` (the server always sends Content-Length and closes).
     static func parse(_ bytes: [UInt8]) throws -> Result {
         // Nothing at all: the deadline closed the connection (or the server hung up at once).

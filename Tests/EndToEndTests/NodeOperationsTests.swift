@@ -371,6 +371,7 @@ import Testing
         // Nothing answers: even `--live` fails.
         let gone = try CapturedProcess(executable: Repo.shipper, arguments: ["health", "--live", "--address", "127.0.0.1:\(port)"], cwd: node.dir.path)
         #expect(await gone.wait() == 1, "\(gone.stdout)\(gone.stderr)")
+        #expect(gone.stderr.contains("no answer from 127.0.0.1:\(port): Connection refused; is shipper running"), "\(gone.stderr)")
         Self.expectExactlyOnce(Self.documents(server), writers: [writer])
         try await server.shutdown()
     }

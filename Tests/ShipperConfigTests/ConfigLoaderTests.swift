@@ -65,14 +65,17 @@ import Testing
         #expect(throws: ConfigError.self) { try ConfigLoader.parse(yaml: "", file: "t.yaml") }
     }
 
-    @Test func missingFileSaysSo() {
-        do {
-            _ = try ConfigLoader.load(path: "/nonexistent/x.yaml")
-            Issue.record("loaded a missing file")
-        } catch {
-            #expect("\(error)".contains("/nonexistent/x.yaml"))
-            #expect("\(error)".contains("cannot read"))
+    /// A file that cannot be read says why, without a line and column (it is about the whole file).
+    @Test(arguments: [
+        ("/nonexistent/x.yaml", "/nonexistent/x.yaml: cannot read the config file: No such file or directory"),
+        ("/tmp", "/tmp: cannot read the config file: Is a directory"),
+    ])
+    func anUnreadableFileSaysWhy(path: String, message: String) {
+        #expect(throws: ConfigError(file: path, line: 0, column: 0, message: String(message.dropFirst(path.count + 2)))) {
+            try ConfigLoader.load(path: path)
         }
+        #expect(ConfigError(file: path, line: 0, column: 0, message: "m").description == path + ": m")
+        #expect(ConfigError(file: path, line: 3, column: 5, message: "m").description == path + ":3:5: m")
     }
 
     struct Sample: Decodable {

@@ -1,3 +1,4 @@
+import struct Logging.Logger
 import ShipperConfig
 import ShipperCore
 import ShipperRuntime
@@ -143,5 +144,29 @@ import Testing
             // A nested option, at its key inside `retry` (the message names it after its parent).
             #expect(text.contains("v.yaml:18:34: retry.max_backoff (1s) must not be less"), "\(text)")
         }
+    }
+}
+
+/// `shipper dead-letter replay` chooses the Elasticsearch output to replay into, or says why not.
+@Suite struct DeadLetterReplayChoiceTests {
+    static func refusal(_ outputs: String, output: String?) async -> String {
+        let yaml = "pipelines:\n  a: {stages: []}\noutputs:\n" + outputs
+        do {
+            let config = try ConfigLoader.parse(yaml: yaml, file: "d.yaml")
+            _ = try await DeadLetterReplay.run(config: config, output: output, file: "/nonexistent/dl.ndjson", logger: Logger(label: "test"))
+            return "replayed"
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    @Test func theOutputIsChosenOrTheRefusalSaysWhy() async {
+        let two = "  es1: {type: elasticsearch, hosts: http://127.0.0.1:1}\n  es2: {type: elasticsearch, hosts: http://127.0.0.1:1}\n"
+        #expect(await Self.refusal("  f: {type: file, path: out.ndjson}\n", output: nil)
+            == "d.yaml:1:1: the config has no elasticsearch output to replay into; give the config of the shipper that wrote the dead letters")
+        #expect(await Self.refusal(two, output: nil) == "d.yaml:1:1: the config has 2 elasticsearch outputs (es1, es2); choose one with --output")
+        #expect(await Self.refusal(two, output: "es3") == "d.yaml:1:1: no elasticsearch output named 'es3'; the file has: es1, es2")
+        // Chosen: the missing file is what fails then.
+        #expect(await Self.refusal(two, output: "es2").contains("/nonexistent/dl.ndjson"))
     }
 }

@@ -11,8 +11,10 @@ public enum DeadLetterReplay {
             let names = config.outputs.items.filter { $0.value.type == "elasticsearch" }.map(\.name)
             throw ConfigError(
                 file: config.file, line: 1, column: 1,
-                message: output.map { "no elasticsearch output named '\($0)'; the file has: \(names.joined(separator: ", "))" }
-                    ?? "the config has \(names.count) elasticsearch outputs (\(names.joined(separator: ", "))); choose one with --output")
+                message: names.isEmpty
+                    ? "the config has no elasticsearch output to replay into; give the config of the shipper that wrote the dead letters"
+                    : output.map { "no elasticsearch output named '\($0)'; the file has: \(names.joined(separator: ", "))" }
+                        ?? "the config has \(names.count) elasticsearch outputs (\(names.joined(separator: ", "))); choose one with --output")
         }
         let es = try item.value.located {
             try ElasticsearchOutput(name: item.name, config: try item.value.decode(ElasticsearchOutputConfig.self), dataDirectory: config.dataDir, logger: logger)

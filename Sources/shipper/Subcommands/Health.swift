@@ -1,4 +1,5 @@
 import ArgumentParser
+import ShipperCore
 import ShipperRuntime
 import ShipperTelemetry
 
@@ -27,8 +28,13 @@ extension ShipperCommand {
                 if !(result.isHealthy || (live && result.status == 503)) { throw ExitCode.failure }
             } catch let e as ExitCode {
                 throw e
+            } catch let e as ConfigValueError {
+                StandardStreams.write("--address: \(e)\n", to: .standardError)
+                throw ExitCode.failure
             } catch {
-                StandardStreams.write("no answer from \(address): \(error)\n", to: .standardError)
+                StandardStreams.write(
+                    "no answer from \(address): \(HealthProbe.reason(error)); is shipper running, with telemetry.address \(address)?\n",
+                    to: .standardError)
                 throw ExitCode.failure
             }
         }
