@@ -239,11 +239,11 @@ import Testing
         #expect(await eventually(timeout: 30) { telemetryAddress(run.stderr) != nil }, "\(run.stderr)")
         #expect(telemetryAddress(run.stderr).map { "\($0.host):\($0.port)" } == "127.0.0.1:2020")
         var sockets: [ListeningSocket] = []
-        #expect(await eventually(timeout: 10) {
+        #expect(await eventually(timeout: 30) {
             // unshare execs shipper: the same pid, in the new namespace.
             sockets = listeningSockets(pid: run.pid).filter { $0.port == 2020 }
             return !sockets.isEmpty
-        })
+        }, "pid \(run.pid) alive: \(kill(run.pid, 0) == 0)")
         #expect(sockets == [ListeningSocket(address: "127.0.0.1", port: 2020)], "listening on port 2020: \(sockets)")
         run.signal(SIGTERM)
         #expect(await run.wait() == 0, "\(run.stderr)")
