@@ -75,7 +75,7 @@ public struct ElasticsearchOutputConfig: Decodable, Sendable, CustomStringConver
     /// The ingest pipeline every document goes through (`?pipeline=` on each bulk request), e.g.
     /// one with a `geoip` processor. Elasticsearch answers each item 400 when the pipeline does
     /// not exist: those documents go to the dead-letter file (replay them once it exists). Unset:
-    /// the index's `default_pipeline`, if any.
+    /// the index's `default_pipeline`, if any; `_none`: no pipeline, not even that one.
     public var pipeline: String?
 
     /// `data_stream` options: the stream is `type-dataset-namespace`. `dataset` and `namespace`
