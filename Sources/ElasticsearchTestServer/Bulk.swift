@@ -491,7 +491,7 @@ struct BulkExecutor {
     var ingestRan = false
     var idGenerator: () -> String
     /// Write targets already resolved in this request (by name, when no require_* flag is involved).
-    private var targetCache: [String: Cluster.Target] = [:]
+    private var targetCache: ExactNameMap<Cluster.Target> = [:]
     private var lastTarget: (name: String, target: Cluster.Target)?
 
     init(cluster: Cluster, options: BulkRequestOptions, faults: ItemFaultPlan, idGenerator: @escaping () -> String) {
@@ -655,7 +655,7 @@ struct BulkExecutor {
         let target: Cluster.Target
         let cacheable = (op.requireAlias ?? options.requireAlias) == false && (op.requireDataStream ?? options.requireDataStream) == false
             && op.action != .delete
-        if cacheable, let last = lastTarget, last.name == name {
+        if cacheable, let last = lastTarget, ExactName.same(last.name, name) {
             target = last.target  // consecutive items for one index share its name's String
         } else if cacheable, let cached = targetCache[name] {
             target = cached

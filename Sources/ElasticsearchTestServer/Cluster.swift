@@ -64,10 +64,12 @@ struct DataStreamState {
 
 /// Everything the server stores. Not thread-safe: `ServerCore` guards it with a lock.
 final class Cluster {
-    var indices: [String: IndexState] = [:]
+    /// Index, alias and data stream names are compared code unit for code unit, as Elasticsearch
+    /// compares them (``ExactName``): "é" precomposed and "e" + U+0301 are two indices.
+    var indices: ExactNameMap<IndexState> = [:]
     /// alias name → (index → is_write_index)
-    var aliases: [String: [String: Bool?]] = [:]
-    var dataStreams: [String: DataStreamState] = [:]
+    var aliases: ExactNameMap<ExactNameMap<Bool?>> = [:]
+    var dataStreams: ExactNameMap<DataStreamState> = [:]
     var templates: [String: IndexTemplate] = [:]
     var componentTemplates: [String: JSONValue] = [:]
     var legacyTemplates: [String: JSONValue] = [:]
@@ -174,26 +176,24 @@ final class Cluster {
     func resolveRead(_ expression: String?) throws(ESError) -> [IndexState] {
         let parts = (expression ?? "_all").split(separator: ",").map(String.init)
         var names: [String] = []
-        var seen = Set<String>()
+        var seen = Set<ExactName>()
         func add(_ n: String) {
-            if seen.insert(n).inserted { names.append(n) }
+            if seen.insert(ExactName(n)).inserted { names.append(n) }
         }
         func expand(_ n: String) -> [String] {
             if let ds = dataStreams[n] { return ds.backingIndices }
-            if let members = aliases[n] { return members.keys.sorted() }
+            if let members = aliases[n] { return ExactName.sorted(members.keys) }
             if indices[n] != nil { return [n] }
             return []
         }
         for part in parts {
             if part == "_all" || part == "*" {
-                for n in indices.keys.sorted() where !n.hasPrefix(".") || indices[n]?.dataStream != nil { add(n) }
+                for n in ExactName.sorted(indices.keys) where !n.hasPrefix(".") || indices[n]?.dataStream != nil { add(n) }
                 continue
             }
             if part.contains("*") {
-                var all = Set(indices.keys.filter { !$0.hasPrefix(".") || part.hasPrefix(".") })
-                all.formUnion(aliases.keys)
-                all.formUnion(dataStreams.keys)
-                for n in all.sorted() where Glob.matches(part, n) {
+                let all = indices.keys.filter { !$0.hasPrefix(".") || part.hasPrefix(".") } + aliases.keys + dataStreams.keys
+                for n in ExactName.sorted(all) where Glob.matches(part, n) {
                     for e in expand(n) { add(e) }
                 }
                 continue

@@ -173,9 +173,9 @@ final class ServerCore: @unchecked Sendable {
 
     var totalCount: Int { locked { cluster.indices.values.reduce(0) { $0 + $1.docs.count } } }
 
-    var indexNames: [String] { locked { cluster.indices.keys.sorted() } }
+    var indexNames: [String] { locked { ExactName.sorted(cluster.indices.keys) } }
 
-    var dataStreamNames: [String] { locked { cluster.dataStreams.keys.sorted() } }
+    var dataStreamNames: [String] { locked { ExactName.sorted(cluster.dataStreams.keys) } }
 
     func mappingType(index: String, field: String) -> String? {
         locked { ((try? cluster.resolveRead(index)) ?? []).compactMap { $0.mapping.fields[field]?.name }.last }
@@ -896,7 +896,7 @@ final class ServerCore: @unchecked Sendable {
 
     private func indexJSON(_ idx: IndexState) -> JSONValue {
         var aliasMembers: [JSONMember] = []
-        for (alias, members) in cluster.aliases.sorted(by: { $0.key < $1.key }) {
+        for (alias, members) in cluster.aliases.sorted(by: { ExactName.precedes($0.key, $1.key) }) {
             if let w = members[idx.name] {
                 aliasMembers.append(JSONMember(alias, w.map { .obj(["is_write_index": .bool($0)]) } ?? .object([])))
             }
@@ -949,14 +949,14 @@ final class ServerCore: @unchecked Sendable {
                         "index [\(part)] is a data stream; use the delete data stream API instead")
                 }
                 guard let idx = cluster.indices[part] else { throw ESError.indexNotFound(part) }
-                if let ds = idx.dataStream, cluster.dataStreams[ds]?.writeIndex == part {
+                if let ds = idx.dataStream, let stream = cluster.dataStreams[ds], ExactName.same(stream.writeIndex, part) {
                     throw ESError.illegalArgument(
                         "index [\(part)] is the write index for data stream [\(ds)] and cannot be deleted")
                 }
                 names.append(part)
             }
             for n in names {
-                if let ds = cluster.indices[n]?.dataStream { cluster.dataStreams[ds]?.backingIndices.removeAll { $0 == n } }
+                if let ds = cluster.indices[n]?.dataStream { cluster.dataStreams[ds]?.backingIndices.removeAll { ExactName.same($0, n) } }
                 cluster.deleteIndex(n)
             }
             return .ok(.obj(["acknowledged": .bool(true)]))
@@ -1296,7 +1296,7 @@ final class ServerCore: @unchecked Sendable {
             var found = false
             for idx in targets {
                 var aliases: [JSONMember] = []
-                for (alias, members) in cluster.aliases.sorted(by: { $0.key < $1.key }) where name == nil || Glob.matches(name!, alias) {
+                for (alias, members) in cluster.aliases.sorted(by: { ExactName.precedes($0.key, $1.key) }) where name == nil || Glob.matches(name!, alias) {
                     if let w = members[idx.name] {
                         found = true
                         aliases.append(JSONMember(alias, w.map { .obj(["is_write_index": .bool($0)]) } ?? .object([])))

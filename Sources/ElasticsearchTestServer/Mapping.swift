@@ -121,10 +121,19 @@ struct ExactName: Hashable, Sendable {
 
     /// Whether `a` sorts before `b` as Java's `String.compareTo` orders them (UTF-16 code units).
     static func precedes(_ a: String, _ b: String) -> Bool { a.utf16.lexicographicallyPrecedes(b.utf16) }
+
+    /// Whether `a` and `b` are the same name (code unit for code unit).
+    static func same(_ a: String, _ b: String) -> Bool { a.utf8.elementsEqual(b.utf8) }
+
+    /// `names` in Java's order, each once (by code units).
+    static func sorted(_ names: some Sequence<String>) -> [String] {
+        var seen = Set<ExactName>()
+        return names.filter { seen.insert(ExactName($0)).inserted }.sorted(by: precedes)
+    }
 }
 
 /// A dictionary keyed by field path with ``ExactName`` semantics, read and written with `String`s.
-struct ExactNameMap<Value: Sendable>: Sendable, ExpressibleByDictionaryLiteral {
+struct ExactNameMap<Value>: ExpressibleByDictionaryLiteral {
     private var storage: [ExactName: Value] = [:]
 
     init(dictionaryLiteral elements: (String, Value)...) {
@@ -136,7 +145,28 @@ struct ExactNameMap<Value: Sendable>: Sendable, ExpressibleByDictionaryLiteral {
         set { storage[ExactName(key)] = newValue }
     }
 
+    subscript(_ key: String, default value: @autoclosure () -> Value) -> Value {
+        get { storage[ExactName(key)] ?? value() }
+        set { storage[ExactName(key)] = newValue }
+    }
+
     var isEmpty: Bool { storage.isEmpty }
+    var count: Int { storage.count }
+    /// The keys, in no particular order.
+    var keys: [String] { storage.keys.map(\.string) }
+    var values: Dictionary<ExactName, Value>.Values { storage.values }
+    /// Some entry (the only one when `count == 1`).
+    var first: (key: String, value: Value)? { storage.first.map { ($0.key.string, $0.value) } }
+
+    mutating func removeAll() { storage.removeAll() }
+}
+
+extension ExactNameMap: Sendable where Value: Sendable {}
+
+extension ExactNameMap: Sequence {
+    func makeIterator() -> some IteratorProtocol<(key: String, value: Value)> {
+        storage.lazy.map { (key: $0.key.string, value: $0.value) }.makeIterator()
+    }
 }
 
 /// The mapping of one index: a flat map from dotted field path to type (`object`, `nested`, `long`, ...).

@@ -604,6 +604,29 @@ struct BulkTests {
         }
     }
 
+    /// Index names too: "é" precomposed and "e" + U+0301 are two indices (Java compares code
+    /// units), each with its own documents, deleted on its own, listed in Java's order.
+    @Test func canonicallyEquivalentIndexNamesAreDifferentIndices() async throws {
+        try await withServer { server in
+            let r = try await TestClient.bulk(port: server.port, """
+                {"create":{"_index":"caf\\u00e9","_id":"1"}}
+                {"n":1}
+                {"create":{"_index":"cafe\\u0301","_id":"1"}}
+                {"n":2}
+                {"create":{"_index":"cafe\\u0301","_id":"2"}}
+                {"n":3}
+
+                """)
+            #expect(r.itemStatuses == [201, 201, 201], "the same _id in another index is no conflict")
+            // (Compared as bytes: Swift's `==` on strings follows canonical equivalence.)
+            #expect(server.indexNames.map { Array($0.utf8) } == [Array("cafe\u{301}".utf8), Array("caf\u{e9}".utf8)], "Java's order: e < é")
+            #expect(server.count(index: "caf\u{e9}") == 1 && server.count(index: "cafe\u{301}") == 2)
+            let deleted = try await TestClient.send(port: server.port, "DELETE", "/caf%C3%A9")
+            #expect(deleted.status == 200)
+            #expect(server.indexNames.map { Array($0.utf8) } == [Array("cafe\u{301}".utf8)] && server.count(index: "cafe\u{301}") == 2)
+        }
+    }
+
     @Test func mappingEmulationOff() async throws {
         var c = ElasticsearchTestServerConfiguration()
         c.mappingEmulation = false
