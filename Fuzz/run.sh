@@ -82,8 +82,9 @@ run_one() {
     local args=(".corpus/$t" "corpus/$t" -max_len="$(max_len "$t")" -timeout="$timeout" -rss_limit_mb=2048 -detect_leaks=0
                 -print_final_stats=1 -artifact_prefix="artifacts/$t-")
     [ -f "dict/$t.dict" ] && args+=(-dict="dict/$t.dict")
-    # (-fork prints no final stats; its last `#N:` line is the total, read below.)
-    [ "$jobs" -gt 1 ] && args+=(-fork="$jobs")
+    # (-fork prints no final stats; its last `#N:` line is the total, read below. Fork mode
+    # ignores timeouts and out-of-memory by default: here they stop the run, as without it.)
+    [ "$jobs" -gt 1 ] && args+=(-fork="$jobs" -ignore_timeouts=0 -ignore_ooms=0 -ignore_crashes=0)
     if [ "$seconds" ]; then args+=(-max_total_time="$seconds"); else args+=(-runs="$runs"); fi
     local t0 status=ok
     t0=$(date +%s)
