@@ -6,8 +6,9 @@
 #   Fuzz/run.sh --build-only
 #   Fuzz/run.sh --no-build [--runs N | --seconds S] [TARGET...]   # the binary as last built
 #
-# --parallel P runs P targets at once; --jobs J runs each target in J processes (libFuzzer's
-# -fork=J: one count, one corpus; for a slow target such as `buffer`).
+# --parallel P runs P targets at once; --jobs J runs each target in J processes at once (a share
+# of --runs each, one corpus, a results line each, logs/<target>.<k>.log; for a slow target such
+# as `buffer`: libFuzzer's -fork ran it at a third of the speed).
 # Defaults: every target, 10,000,000 executions each, one at a time, 2 s per input at most
 # (under ASan and coverage code runs 3 to 10 times slower than a release build).
 # Seeds come from Fuzz/corpus/<target>/ (committed); inputs that reach new code are kept in
@@ -75,26 +76,25 @@ max_len() {
 }
 
 run_one() {
-    local t="$1"
+    local t="$1" k="${2:-1}"
+    local log="logs/$t.log"
+    [ "$k" -gt 1 ] && log="logs/$t.$k.log"
     mkdir -p ".corpus/$t" artifacts logs
     # -detect_leaks=0: LeakSanitizer passes took a fifth of the time, and reported only the
     # process-lifetime tables (interned paths, caches).
     local args=(".corpus/$t" "corpus/$t" -max_len="$(max_len "$t")" -timeout="$timeout" -rss_limit_mb=2048 -detect_leaks=0
                 -print_final_stats=1 -artifact_prefix="artifacts/$t-")
     [ -f "dict/$t.dict" ] && args+=(-dict="dict/$t.dict")
-    # (-fork prints no final stats; its last `#N:` line is the total, read below. Fork mode
-    # ignores timeouts and out-of-memory by default: here they stop the run, as without it.)
-    [ "$jobs" -gt 1 ] && args+=(-fork="$jobs" -ignore_timeouts=0 -ignore_ooms=0 -ignore_crashes=0)
-    if [ "$seconds" ]; then args+=(-max_total_time="$seconds"); else args+=(-runs="$runs"); fi
+    if [ "$seconds" ]; then args+=(-max_total_time="$seconds"); else args+=(-runs="$(( (runs + jobs - 1) / jobs ))"); fi
     local t0 status=ok
     t0=$(date +%s)
     # SWIFT_BACKTRACE=enable=no: the Swift runtime's backtracer would fight ASan over the signal.
     # malloc_context_size=0: no stack trace per allocation (a third faster; a reproduction shows it).
-    FUZZ_TARGET="$t" SWIFT_BACKTRACE=enable=no ASAN_OPTIONS="malloc_context_size=0:${ASAN_OPTIONS:-}" "$bin" "${args[@]}" > "logs/$t.log" 2>&1 || status="FAILED (see Fuzz/logs/$t.log, Fuzz/artifacts/$t-*)"
+    FUZZ_TARGET="$t" SWIFT_BACKTRACE=enable=no ASAN_OPTIONS="malloc_context_size=0:${ASAN_OPTIONS:-}" "$bin" "${args[@]}" > "$log" 2>&1 || status="FAILED (see Fuzz/$log, Fuzz/artifacts/$t-*)"
     local secs=$(( $(date +%s) - t0 ))
     local execs
-    execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "logs/$t.log" | tail -1 | awk '{print $2}')
-    [ -z "$execs" ] && execs=$(grep -o '^#[0-9]*' "logs/$t.log" | tail -1 | tr -d '#')
+    execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | tail -1 | awk '{print $2}')
+    [ -z "$execs" ] && execs=$(grep -o '^#[0-9]*' "$log" | tail -1 | tr -d '#')
     printf '%-15s %12s executions %7s s %8s/s  %s\n' "$t" "${execs:-0}" "$secs" "$(( ${execs:-0} / (secs > 0 ? secs : 1) ))" "$status"
     # Every run is recorded (date, commit of the fuzzed code, target, executions, seconds, result):
     # runs resume from the kept corpus, so the counts of one target add up (Fuzz/totals.sh).
@@ -103,7 +103,7 @@ run_one() {
     # (A FAILED timeout whose input runs well within the limit when reproduced is a run starved of
     # CPU, not a finding; such a line is changed to `starved` by hand, see README "Fuzzing".)
     local result=ok
-    if grep -q "ERROR: \|FUZZ CHECK FAILED\|ALARM\|out-of-memory" "logs/$t.log"; then
+    if grep -q "ERROR: \|FUZZ CHECK FAILED\|ALARM\|out-of-memory" "$log"; then
         result=FAILED
     elif [ "$status" != ok ]; then
         result=stopped
@@ -118,8 +118,15 @@ export bin runs seconds timeout commit jobs
 if [ "$parallel" -gt 1 ]; then
     printf '%s\n' "${targets[@]}" | xargs -P "$parallel" -I{} bash -c 'run_one {}'
 else
-    failed=0
-    for t in "${targets[@]}"; do run_one "$t" || failed=1; done
+    for t in "${targets[@]}"; do
+        for k in $(seq 1 "$jobs"); do run_one "$t" "$k" & done
+        wait
+    done
 fi
 # Exit status: 1 when any target failed.
-! grep -l "ERROR: \|FUZZ CHECK FAILED\|ALARM\|out-of-memory" $(printf 'logs/%s.log ' "${targets[@]}") >/dev/null 2>&1
+logs=()
+for t in "${targets[@]}"; do
+    logs+=("logs/$t.log")
+    for k in $(seq 2 "$jobs"); do logs+=("logs/$t.$k.log"); done
+done
+! grep -l "ERROR: \|FUZZ CHECK FAILED\|ALARM\|out-of-memory" "${logs[@]}" >/dev/null 2>&1
