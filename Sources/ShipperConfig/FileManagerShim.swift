@@ -8,11 +8,6 @@ import Darwin
 
 /// Whole-file reads without Foundation.
 enum FileManagerShim {
-    static func read(_ path: String) -> [UInt8]? {
-        if case .success(let bytes) = readOrError(path) { return bytes }
-        return nil
-    }
-
     /// The file's bytes, or why it cannot be read (`strerror`: "No such file or directory",
     /// "Is a directory", "Permission denied").
     static func readOrError(_ path: String) -> Result<[UInt8], ReadFailure> {
