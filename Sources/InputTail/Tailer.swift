@@ -40,10 +40,13 @@ import Musl
 /// start, a file whose inode and head match a checkpoint resumes at its offset, if the 64 bytes
 /// before the offset are unchanged too (else it is read from 0 under a new fingerprint). A
 /// checkpointed file that is no longer under the globs is looked for at its old path and at the
-/// rotated names `<path>.1` … `<path>.9`; when found it is read from its offset to its end and the
-/// newer rotated files it skipped (`.k-1` … `.1`) are read whole. Files rotated under other names
-/// (dates, compression) while shipper was stopped are not found: lines written to them after the
-/// checkpoint are lost. An unreadable checkpoint file is logged, renamed to `<path>.corrupt`, and
+/// rotated names `<path>.1` … `<path>.9`, then under names that extend its name, in its directory
+/// or in that of the file it links to (kubelet's `0.log.20261127-101530` under /var/log/pods,
+/// logrotate's `dateext` `app.log-20261127`); when found it is read from its offset to its end,
+/// and after a `.k` the newer rotated files it skipped (`.k-1` … `.1`) are read whole. Files
+/// compressed or moved to another directory while shipper was stopped are not found, nor are
+/// newer generations under such names: lines written to them after the checkpoint are lost. An
+/// unreadable checkpoint file is logged, renamed to `<path>.corrupt`, and
 /// every file is read from the beginning (replay, never loss); `read_from: end` applies only when
 /// no checkpoint file exists at all.
 ///
@@ -806,48 +809,85 @@ public final class Tailer {
         return (base, list)
     }
 
-    /// At the first scan: checkpointed files no longer under the globs, found at their old path or
-    /// a rotated name, are read from their checkpoint to their end (with the newer rotated files
-    /// that were never read).
+    /// Files whose name extends the name of `path` (`path` followed by at least one byte), in
+    /// its directory and, when `path` is a symbolic link, in the directory of the file it links
+    /// to: kubelet rotates `/var/log/pods/<pod>/<container>/0.log` (linked from
+    /// `/var/log/containers/*.log`) to `0.log.20261127-101530`, logrotate's `dateext` `app.log` to
+    /// `app.log-20261127`.
+    static func extendedNames(_ path: String) -> [String] {
+        var places = [path]
+        if let target = Posix.realpath(path), target != path { places.append(target) }
+        var out: [String] = []
+        for place in places {
+            for name in glob(globEscaped(place) + "?*") where !out.contains(name) { out.append(name) }
+        }
+        return out
+    }
+
+    /// `text` with the glob metacharacters `*`, `?`, `[` and `\` escaped by a backslash.
+    static func globEscaped(_ text: String) -> String {
+        var out = ""
+        for c in text.unicodeScalars {
+            if c == "*" || c == "?" || c == "[" || c == "\\" { out.unicodeScalars.append("\\") }
+            out.unicodeScalars.append(c)
+        }
+        return out
+    }
+
+    /// Where the closed file of checkpoint `e` is now: the first regular file with its inode
+    /// among `path` and its numbered rotations (`k`: 0 for the path, `N` for `<base>.N`), else
+    /// among the ``extendedNames(_:)`` of its path (`k` 0). The caller checks the head.
+    private static func locate(_ e: CheckpointEntry) -> (k: Int, path: String, base: String)? {
+        func isIt(_ path: String) -> Bool {
+            guard let st = Posix.status(path) else { return false }
+            return Posix.isRegular(st) && UInt64(truncatingIfNeeded: st.st_ino) == e.inode
+        }
+        let (base, candidates) = rotatedCandidates(e.path)
+        if let (k, path) = candidates.first(where: { isIt($0.1) }) { return (k, path, base) }
+        if let path = extendedNames(e.path).first(where: isIt) { return (0, path, base) }
+        return nil
+    }
+
+    /// At the first scan: checkpointed files no longer under the globs, found at their old path,
+    /// a rotated name or a name that extends it (``locate(_:)``), are read from their checkpoint
+    /// to their end (with the newer numbered rotations that were never read).
     private func recoverRotated(now: Int64) {
         let entries = dormant.sorted { ($0.value.entry.path, $0.value.entry.inode) < ($1.value.entry.path, $1.value.entry.inode) }
         for (id, d) in entries where dormant[id] != nil {
             let e = d.entry
-            let (base, candidates) = Self.rotatedCandidates(e.path)
-            for (k, path) in candidates {
-                guard let st = Posix.status(path), Posix.isRegular(st), UInt64(truncatingIfNeeded: st.st_ino) == e.inode else { continue }
-                let key = DevIno(st)
-                guard byKey[key] == nil else { break }
-                let meta = metadata(forPath: path)
-                guard allowed(meta, key: key, path: path), let f = openFile(path, key: key) else { break }
-                let head = headHash(f, size: f.size)
-                if head != e.head {
-                    // Another file has the inode now (the checkpointed one was deleted): the
-                    // entry is stale. Dropped, so it neither hides that file nor shapes its identity.
-                    Glibc.close(f.fd)
-                    dormant[id] = nil
-                    dirty = true
-                    logger.debug("checkpointed file no longer exists; its inode belongs to another file", metadata: ["path": "\(path)"])
-                    break
-                }
-                guard e.offset <= f.size, checkMatches(f, e) else {
-                    Glibc.close(f.fd)
-                    break
-                }
+            guard let (k, path, base) = Self.locate(e), let st = Posix.status(path) else { continue }
+            let key = DevIno(st)
+            guard byKey[key] == nil else { continue }
+            // The metadata of the name the file was read under: a `cri` file's comes from its
+            // name under /var/log/containers, not from kubelet's rotated name.
+            let meta = metadata(forPath: e.path) ?? metadata(forPath: path)
+            guard allowed(meta, key: key, path: path), let f = openFile(path, key: key) else { continue }
+            let head = headHash(f, size: f.size)
+            if head != e.head {
+                // Another file has the inode now (the checkpointed one was deleted): the
+                // entry is stale. Dropped, so it neither hides that file nor shapes its identity.
+                Glibc.close(f.fd)
                 dormant[id] = nil
-                f.metadata = meta
-                f.head = e.head
-                f.fingerprint = e.fingerprint
-                f.start(at: e.offset)
-                f.persistedCheck = (e.offset, e.check)
-                f.draining = true
-                f.drainSince = now
-                register(f)
-                logger.info("resuming a file rotated while shipper was stopped", metadata: ["path": "\(path)", "offset": "\(e.offset)"])
-                if k >= 2 {
-                    for j in stride(from: k - 1, through: 1, by: -1) { openNewerRotated(base + ".\(j)", now: now) }
-                }
-                break
+                dirty = true
+                logger.debug("checkpointed file no longer exists; its inode belongs to another file", metadata: ["path": "\(path)"])
+                continue
+            }
+            guard e.offset <= f.size, checkMatches(f, e) else {
+                Glibc.close(f.fd)
+                continue
+            }
+            dormant[id] = nil
+            f.metadata = meta
+            f.head = e.head
+            f.fingerprint = e.fingerprint
+            f.start(at: e.offset)
+            f.persistedCheck = (e.offset, e.check)
+            f.draining = true
+            f.drainSince = now
+            register(f)
+            logger.info("resuming a file rotated while shipper was stopped", metadata: ["path": "\(path)", "offset": "\(e.offset)"])
+            if k >= 2 {
+                for j in stride(from: k - 1, through: 1, by: -1) { openNewerRotated(base + ".\(j)", now: now) }
             }
         }
     }
@@ -875,14 +915,10 @@ public final class Tailer {
         logger.info("reading a file rotated while shipper was stopped", metadata: ["path": "\(path)"])
     }
 
-    /// Drops checkpoints of closed files that cannot be found any more.
+    /// Drops checkpoints of closed files that cannot be found any more (``locate(_:)``).
     private func pruneDormant() {
         for (id, d) in dormant {
-            let (_, candidates) = Self.rotatedCandidates(d.entry.path)
-            let exists = candidates.contains { _, path in
-                guard let st = Posix.status(path), UInt64(truncatingIfNeeded: st.st_ino) == d.entry.inode else { return false }
-                return headHash(path: path) == d.entry.head
-            }
+            let exists = Self.locate(d.entry).map { headHash(path: $0.path) == d.entry.head } ?? false
             if !exists {
                 dormant[id] = nil
                 dirty = true

@@ -1,0 +1,137 @@
+import Foundation
+import InputTail
+import Logging
+import ShipperCore
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Files rotated to names that are not `<path>.N` while shipper was stopped or before their last
+/// lines were durable: kubelet's `0.log.<date>-<time>` beside the file that
+/// `/var/log/containers/*.log` links to, logrotate's `dateext`. The checkpointed file is found
+/// by its inode and resumed at its checkpoint; before, its lines after the checkpoint were lost.
+@Suite struct RotatedUnderOtherNamesTests {
+    /// A Kubernetes node's layout: `pods/<ns>_<pod>_<uid>/<container>/0.log`, linked from
+    /// `containers/<pod>_<ns>_<container>-<id>.log`.
+    struct KubeletLayout {
+        let containers: String
+        let link: String
+        let log: String
+
+        init(_ dir: TempDir) throws {
+            let podDir = dir.sub("pods/shop_web-1_0f4c/nginx")
+            try FileManager.default.createDirectory(atPath: podDir, withIntermediateDirectories: true)
+            containers = dir.sub("containers")
+            try FileManager.default.createDirectory(atPath: containers, withIntermediateDirectories: true)
+            log = podDir + "/0.log"
+            link = containers + "/web-1_shop_nginx-0123abcd.log"
+            try writeFile(log, "")
+            #expect(symlink(log, link) == 0)
+        }
+
+        var config: TailConfig {
+            var c = TailConfig(kind: .cri, paths: [containers + "/*.log"])
+            c.inotify = false
+            c.rotateWait = .seconds(0)
+            c.discoveryInterval = .seconds(1)
+            return c
+        }
+
+        /// What kubelet does: rename the log with a time suffix, start a new one (the link now
+        /// reaches the new one).
+        func rotate(suffix: String = "20261127-101530") throws {
+            #expect(rename(log, log + "." + suffix) == 0)
+            try writeFile(log, "")
+        }
+    }
+
+    static func cri(_ text: String) -> String { "2026-11-27T10:15:30.000000001Z stdout F \(text)\n" }
+
+    @Test func kubeletRotationWhileStoppedIsResumedBesideTheLinkTarget() throws {
+        let dir = TempDir()
+        let k = try KubeletLayout(dir)
+        let cp = dir.sub("state/cp.json")
+        appendFile(k.log, (0..<10).map { Self.cri("one \($0)") }.joined())
+        var t: Tailer? = try Tailer(config: k.config, checkpointPath: cp, logger: LogCapture().logger, clock: ManualClock().tailClock)
+        let c = Collector()
+        try c.poll(t!)
+        #expect(c.lines.count == 10)
+        t!.commit(file: c.lines[6].file, offset: c.lines[6].endOffset)  // lines 7…9 not durable yet
+        try t!.persistCheckpoints()
+        t = nil
+        appendFile(k.log, Self.cri("one 10"))
+        // An older generation kubelet left (compressed later), and a file that only shares the
+        // prefix: neither is the checkpointed file, neither is read.
+        try writeFile(k.log + ".20261126-090000", Self.cri("older generation"))
+        try k.rotate()
+        appendFile(k.log, (0..<3).map { Self.cri("two \($0)") }.joined())
+
+        let log = LogCapture()
+        let t2 = try Tailer(config: k.config, checkpointPath: cp, logger: log.logger, clock: ManualClock().tailClock)
+        let c2 = Collector()
+        #expect(try c2.poll(t2, until: { c2.lines.count >= 7 }))
+        try c2.poll(t2)
+        let texts = c2.texts.map { String($0.split(separator: " ", maxSplits: 3).last ?? "") }
+        #expect(texts.sorted() == ((7..<11).map { "one \($0)" } + (0..<3).map { "two \($0)" }).sorted())
+        let resumed = try #require(c2.lines.first { $0.text.hasSuffix(" one 7") })
+        #expect(resumed.offset == c.lines[6].endOffset && resumed.file == c.lines[0].file, "resumed under its identity")
+        #expect(log.contains(.info, "resuming a file rotated while shipper was stopped"))
+        // Its events keep the pod's metadata: it comes from the name under containers/.
+        let chunk = try #require(c2.polls.joined().first { $0.file.id == c.lines[0].file })
+        #expect(chunk.file.metadata?.podName == "web-1" && chunk.file.metadata?.namespace == "shop")
+        expectContiguous(c2.lines)
+    }
+
+    @Test func dateextRotationWhileStoppedIsResumed() throws {
+        let dir = TempDir()
+        let path = dir.sub("app.log")
+        let cp = dir.sub("cp.json")
+        try writeFile(path, (0..<5).map { "a \($0)\n" }.joined())
+        var t: Tailer? = try Tailer(config: fileConfig([dir.sub("*.log")]), checkpointPath: cp, logger: LogCapture().logger, clock: ManualClock().tailClock)
+        let c = Collector()
+        try c.poll(t!)
+        t!.commit(file: c.lines[2].file, offset: c.lines[2].endOffset)
+        try t!.persistCheckpoints()
+        t = nil
+        appendFile(path, "a 5\n")
+        #expect(rename(path, path + "-20261127") == 0)
+        try writeFile(path, "b 0\n")
+        let t2 = try Tailer(config: fileConfig([dir.sub("*.log")]), checkpointPath: cp, logger: LogCapture().logger, clock: ManualClock().tailClock)
+        let c2 = Collector()
+        #expect(try c2.poll(t2, until: { c2.lines.count >= 4 }))
+        #expect(c2.texts.sorted() == ["a 3", "a 4", "a 5", "b 0"])
+        #expect(c2.lines.first { $0.text == "a 3" }?.file == c.lines[0].file)
+    }
+
+    /// The race a restart-free run has: the file is rotated, read to its end and closed before
+    /// the checkpoint of its last lines is committed (they wait for the buffer's fsync). Its
+    /// checkpoint must survive the next write of the checkpoint file, so that a crash then reads
+    /// those lines again. Before, the entry was dropped as "cannot be found": they were lost.
+    @Test func aClosedFileRotatedUnderAnotherNameKeepsItsCheckpoint() throws {
+        let dir = TempDir()
+        let k = try KubeletLayout(dir)
+        let cp = dir.sub("cp.json")
+        let clock = ManualClock()
+        appendFile(k.log, (0..<6).map { Self.cri("one \($0)") }.joined())
+        var t: Tailer? = try Tailer(config: k.config, checkpointPath: cp, logger: LogCapture().logger, clock: clock.tailClock)
+        let c = Collector()
+        try c.poll(t!)
+        let first = try #require(c.lines.first?.file)
+        t!.commit(file: first, offset: c.lines[2].endOffset)
+        try k.rotate()
+        appendFile(k.log, Self.cri("two 0"))
+        #expect(try c.poll(t!, clock: clock, advance: 1.1, until: { c.finished.contains(first) && c.texts.count == 7 }))
+        try t!.persistCheckpoints()
+        t = nil  // a crash: lines 3…5 of the rotated file were never committed
+
+        let t2 = try Tailer(config: k.config, checkpointPath: cp, logger: LogCapture().logger, clock: clock.tailClock)
+        let c2 = Collector()
+        #expect(try c2.poll(t2, until: { c2.lines.count >= 4 }))
+        try c2.poll(t2)
+        // The rotated file from its checkpoint, and the new file's line, never committed either.
+        #expect(c2.lines.filter { $0.file == first }.map(\.offset) == Array(c.lines[3..<6].map(\.offset)))
+        #expect(c2.texts.map { String($0.split(separator: " ", maxSplits: 3).last ?? "") }.sorted() == ["one 3", "one 4", "one 5", "two 0"])
+    }
+}
