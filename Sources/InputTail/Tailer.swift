@@ -43,9 +43,12 @@ import Musl
 /// rotated names `<path>.1` … `<path>.9`, then under names that extend its name, in its directory
 /// or in that of the file it links to (kubelet's `0.log.20261127-101530` under /var/log/pods,
 /// logrotate's `dateext` `app.log-20261127`); when found it is read from its offset to its end,
-/// and after a `.k` the newer rotated files it skipped (`.k-1` … `.1`) are read whole. Files
-/// compressed or moved to another directory while shipper was stopped are not found, nor are
-/// newer generations under such names: lines written to them after the checkpoint are lost. An
+/// and after a `.k` the newer rotated files it skipped (`.k-1` … `.1`) are read whole. Where a
+/// checkpointed file has moved away from its path, the files under names extending that path
+/// that were written to since the checkpoint file was, that no checkpoint records and that are
+/// not compressed, are read whole too: generations created and rotated between two checkpoint
+/// writes. Files compressed or moved to another directory while shipper was stopped are not
+/// found: lines written to them after the checkpoint are lost. An
 /// unreadable checkpoint file is logged, renamed to `<path>.corrupt`, and
 /// every file is read from the beginning (replay, never loss); `read_from: end` applies only when
 /// no checkpoint file exists at all.
@@ -76,6 +79,8 @@ public final class Tailer {
     private var openFailures: Set<String> = []
     private var pending: [TailChunk] = []
     private let firstStart: Bool
+    /// When the checkpoint file read at start was written (its mtime, ns); nil when there was none.
+    private let checkpointWrittenAt: Int64?
     private var scanned = false
     private var nextDiscovery: Int64 = .min
     /// Times ``waitForData(timeout:)`` went round its loop (each after a sleep or a wait on
@@ -125,11 +130,14 @@ public final class Tailer {
         switch checkpoints.load() {
         case .missing:
             firstStart = true
+            checkpointWrittenAt = nil
         case .entries(let list):
             firstStart = false
+            checkpointWrittenAt = Posix.status(checkpointPath).map(Posix.mtime)
             for entry in list { dormant[entry.id] = DormantEntry(entry: entry) }
         case .corrupt(let reason):
             firstStart = false
+            checkpointWrittenAt = nil
             let aside = checkpointPath + ".corrupt"
             _ = rename(checkpointPath, aside)
             logger.error(
@@ -850,9 +858,19 @@ public final class Tailer {
 
     /// At the first scan: checkpointed files no longer under the globs, found at their old path,
     /// a rotated name or a name that extends it (``locate(_:)``), are read from their checkpoint
-    /// to their end (with the newer numbered rotations that were never read).
+    /// to their end (with the newer numbered rotations that were never read), and then the
+    /// generations no checkpoint recorded (``readUnrecorded(_:now:)``).
     private func recoverRotated(now: Int64) {
         let entries = dormant.sorted { ($0.value.entry.path, $0.value.entry.inode) < ($1.value.entry.path, $1.value.entry.inode) }
+        // Where a checkpointed file has moved away from its path, the files whose names extend
+        // that path may hold generations written after the checkpoint.
+        var siblings: [(path: String, namedAs: String)] = []
+        for (_, d) in entries {
+            let e = d.entry
+            guard Posix.status(e.path).map({ UInt64(truncatingIfNeeded: $0.st_ino) != e.inode }) ?? true else { continue }
+            for path in Self.extendedNames(e.path) where !siblings.contains(where: { $0.path == path }) { siblings.append((path, e.path)) }
+        }
+        defer { readUnrecorded(siblings, now: now) }
         for (id, d) in entries where dormant[id] != nil {
             let e = d.entry
             guard let (k, path, base) = Self.locate(e), let st = Posix.status(path) else { continue }
@@ -887,22 +905,50 @@ public final class Tailer {
             register(f)
             logger.info("resuming a file rotated while shipper was stopped", metadata: ["path": "\(path)", "offset": "\(e.offset)"])
             if k >= 2 {
-                for j in stride(from: k - 1, through: 1, by: -1) { openNewerRotated(base + ".\(j)", now: now) }
+                for j in stride(from: k - 1, through: 1, by: -1) { openNewerRotated(base + ".\(j)", namedAs: e.path, now: now) }
             }
         }
     }
 
-    /// A rotated file newer than a recovered one that was never read: read it whole.
-    private func openNewerRotated(_ path: String, now: Int64) {
+    /// Generations no checkpoint recorded, read whole: a file created, read in part and rotated
+    /// away between two writes of the checkpoint file, then a crash (kubelet names the rotated
+    /// file `0.log.<date>-<time>`, so the numbered `.k-1` … `.1` above do not find it). Among
+    /// `siblings`, those written to since the checkpoint file was (mtime), not open, not
+    /// compressed, and not a checkpointed file; oldest first. Lines read before the crash come
+    /// again under the same ids (the identity is the head and inode).
+    private func readUnrecorded(_ siblings: [(path: String, namedAs: String)], now: Int64) {
+        guard let writtenAt = checkpointWrittenAt else { return }
+        var found: [(mtime: Int64, path: String, namedAs: String)] = []
+        for s in siblings {
+            guard let st = Posix.status(s.path), Posix.isRegular(st), byKey[DevIno(st)] == nil, Posix.mtime(st) >= writtenAt else { continue }
+            found.append((Posix.mtime(st), s.path, s.namedAs))
+        }
+        for s in found.sorted(by: { ($0.mtime, $0.path) < ($1.mtime, $1.path) }) { openNewerRotated(s.path, namedAs: s.namedAs, now: now) }
+    }
+
+    /// Names and first bytes of compressed files (gzip, zstd, bzip2, xz, lz4), which kubelet and
+    /// logrotate leave beside rotated logs: never read as lines.
+    static let compressedSuffixes = [".gz", ".zst", ".bz2", ".xz", ".lz4", ".zip"]
+    static let compressedMagic: [[UInt8]] = [[0x1F, 0x8B], [0x28, 0xB5, 0x2F, 0xFD], [0x42, 0x5A, 0x68], [0xFD, 0x37, 0x7A, 0x58, 0x5A, 0x00], [0x04, 0x22, 0x4D, 0x18]]
+
+    static func looksCompressed(path: String, start: [UInt8]) -> Bool {
+        compressedSuffixes.contains { path.hasSuffix($0) } || compressedMagic.contains { start.starts(with: $0) }
+    }
+
+    /// A rotated file newer than a recovered one that was never read: read it whole, with the
+    /// metadata of the name it was read under (`namedAs`). Compressed files are left alone.
+    private func openNewerRotated(_ path: String, namedAs: String, now: Int64) {
         guard let st = Posix.status(path), Posix.isRegular(st) else { return }
         let key = DevIno(st)
         guard byKey[key] == nil else { return }
-        let meta = metadata(forPath: path)
+        let meta = metadata(forPath: namedAs) ?? metadata(forPath: path)
         guard allowed(meta, key: key, path: path), let f = openFile(path, key: key) else { return }
         // A checkpoint of this very file (same inode and head) is resumed by its own entry; one
         // with the inode but another head belongs to a deleted file whose inode was reused.
         let head = headHash(f, size: f.size)
-        if dormant.values.contains(where: { $0.entry.inode == key.ino && $0.entry.head == head }) {
+        if dormant.values.contains(where: { $0.entry.inode == key.ino && $0.entry.head == head })
+            || Self.looksCompressed(path: path, start: Posix.read(f.fd, at: 0, count: 6) ?? [])
+        {
             Glibc.close(f.fd)
             return
         }

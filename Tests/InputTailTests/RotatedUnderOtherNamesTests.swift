@@ -49,6 +49,15 @@ import Glibc
 
     static func cri(_ text: String) -> String { "2026-11-27T10:15:30.000000001Z stdout F \(text)\n" }
 
+    /// Sets a file's modification time `seconds` into the past.
+    static func age(_ path: String, seconds: Int) {
+        var times = [timespec](repeating: timespec(), count: 2)
+        clock_gettime(CLOCK_REALTIME, &times[0])
+        times[0].tv_sec -= seconds
+        times[1] = times[0]
+        #expect(utimensat(AT_FDCWD, path, times, 0) == 0)
+    }
+
     @Test func kubeletRotationWhileStoppedIsResumedBesideTheLinkTarget() throws {
         let dir = TempDir()
         let k = try KubeletLayout(dir)
@@ -59,12 +68,12 @@ import Glibc
         try c.poll(t!)
         #expect(c.lines.count == 10)
         t!.commit(file: c.lines[6].file, offset: c.lines[6].endOffset)  // lines 7…9 not durable yet
+        // An older generation kubelet left, last written before the checkpoint: not read.
+        try writeFile(k.log + ".20261126-090000", Self.cri("older generation"))
+        Self.age(k.log + ".20261126-090000", seconds: 3600)
         try t!.persistCheckpoints()
         t = nil
         appendFile(k.log, Self.cri("one 10"))
-        // An older generation kubelet left (compressed later), and a file that only shares the
-        // prefix: neither is the checkpointed file, neither is read.
-        try writeFile(k.log + ".20261126-090000", Self.cri("older generation"))
         try k.rotate()
         appendFile(k.log, (0..<3).map { Self.cri("two \($0)") }.joined())
 
@@ -133,5 +142,68 @@ import Glibc
         // The rotated file from its checkpoint, and the new file's line, never committed either.
         #expect(c2.lines.filter { $0.file == first }.map(\.offset) == Array(c.lines[3..<6].map(\.offset)))
         #expect(c2.texts.map { String($0.split(separator: " ", maxSplits: 3).last ?? "") }.sorted() == ["one 3", "one 4", "one 5", "two 0"])
+    }
+
+    /// A generation no checkpoint recorded: created, read in part and rotated away between two
+    /// writes of the checkpoint file, then a crash. Docker's numbered names had this covered
+    /// (the newer `.k-1` … `.1` of a recovered `.k`); kubelet's time-named ones did not (found by
+    /// the crash campaign's kubelet container: 984 lines lost). They are read whole, with the
+    /// generations after them; compressed ones and those older than the checkpoint file are not.
+    @Test func generationsNoCheckpointRecordedAreReadWhole() throws {
+        let dir = TempDir()
+        let k = try KubeletLayout(dir)
+        let cp = dir.sub("cp.json")
+        appendFile(k.log, (0..<4).map { Self.cri("one \($0)") }.joined())
+        var t: Tailer? = try Tailer(config: k.config, checkpointPath: cp, logger: LogCapture().logger, clock: ManualClock().tailClock)
+        let c = Collector()
+        try c.poll(t!)
+        t!.commit(file: c.lines[1].file, offset: c.lines[1].endOffset)
+        try t!.persistCheckpoints()
+        t = nil
+        appendFile(k.log, Self.cri("one 4"))
+        try k.rotate(suffix: "20261127-101530")
+        appendFile(k.log, (0..<3).map { Self.cri("two \($0)") }.joined())
+        try k.rotate(suffix: "20261127-101531")
+        appendFile(k.log, Self.cri("three 0"))
+        // Compressed generations (by name, and by their first bytes): never read as lines.
+        try writeFile(k.log + ".20261127-101529.gz", "\u{1F}not read")
+        try Data([0x1F, 0x8B, 0x08, 0x00] + Array("gzip data\n".utf8)).write(to: URL(fileURLWithPath: k.log + ".20261127-101528"))
+
+        let t2 = try Tailer(config: k.config, checkpointPath: cp, logger: LogCapture().logger, clock: ManualClock().tailClock)
+        let c2 = Collector()
+        #expect(try c2.poll(t2, until: { c2.lines.count >= 7 }))
+        try c2.poll(t2)
+        let texts = c2.texts.map { String($0.split(separator: " ", maxSplits: 3).last ?? "") }
+        #expect(texts.sorted() == ["one 2", "one 3", "one 4", "three 0", "two 0", "two 1", "two 2"])
+        #expect(c2.lines.first { $0.text.hasSuffix(" one 2") }?.file == c.lines[0].file)
+        let unrecorded = try #require(c2.polls.joined().first { $0.file.path.hasSuffix("0.log.20261127-101531") })
+        #expect(unrecorded.file.metadata?.podName == "web-1", "the metadata of the name under containers/")
+        expectContiguous(c2.lines)
+    }
+
+    /// The same when the checkpointed generation is gone (compressed by kubelet meanwhile): the
+    /// later ones are still read.
+    @Test func generationsAfterACheckpointedFileThatIsGoneAreReadWhole() throws {
+        let dir = TempDir()
+        let k = try KubeletLayout(dir)
+        let cp = dir.sub("cp.json")
+        appendFile(k.log, Self.cri("one 0"))
+        var t: Tailer? = try Tailer(config: k.config, checkpointPath: cp, logger: LogCapture().logger, clock: ManualClock().tailClock)
+        let c = Collector()
+        try c.poll(t!)
+        t!.commit(file: c.lines[0].file, offset: c.lines[0].endOffset)
+        try t!.persistCheckpoints()
+        t = nil
+        try k.rotate(suffix: "20261127-101530")
+        appendFile(k.log, Self.cri("two 0"))
+        try k.rotate(suffix: "20261127-101531")
+        #expect(unlink(k.log + ".20261127-101530") == 0)
+        appendFile(k.log, Self.cri("three 0"))
+
+        let t2 = try Tailer(config: k.config, checkpointPath: cp, logger: LogCapture().logger, clock: ManualClock().tailClock)
+        let c2 = Collector()
+        #expect(try c2.poll(t2, until: { c2.lines.count >= 2 }))
+        try c2.poll(t2)
+        #expect(c2.texts.map { String($0.split(separator: " ", maxSplits: 3).last ?? "") }.sorted() == ["three 0", "two 0"])
     }
 }
