@@ -1,13 +1,15 @@
 import ElasticsearchTestServer
 import Foundation
 
-/// SIGKILL at seeded moments while three containers write and rotate; every line must be
+/// SIGKILL at seeded moments while four containers write and rotate; every line must be
 /// indexed exactly once.
 ///
 /// Containers: 0 rotates by rename every 256 KiB, 1 by copytruncate every 256 KiB (it pauses
 /// when its file is due and is truncated once all of it is indexed: lines still unread at a
 /// copytruncate exist only in the copy, which no shipper reads, so the campaign rotates as a
-/// careful operator would and measures shipper, not logrotate), 2 by rename every 512 KiB. Kill
+/// careful operator would and measures shipper, not logrotate), 2 by rename every 512 KiB, 3 is
+/// laid out as on a Kubernetes node (CRI lines, a `cri` source) and rotated as kubelet does
+/// (`0.log.<date>-<time>`) every 256 KiB. Kill
 /// moments, each kind in turn with seeded timing:
 /// - `reading`: 20–400 ms after a start, while shipper catches up on what was written while it
 ///   was down (reads, decoding, buffer appends);
@@ -33,6 +35,8 @@ final class CrashCampaign {
         let kills = options.short ? 24 : 100
         let perContainerRate = options.short ? 300.0 : 500.0
         let containers = try (0..<3).map { try ContainerLog(root: h.workspace.containers, number: $0, service: ["renamed", "copytruncated", "renamed-big"][$0], book: h.book) }
+            + [ContainerLog(kubeletPods: h.workspace.pods, links: h.workspace.kubeContainers, number: 3, service: "kubelet-rotated", book: h.book)]
+        h.settings.kubelet = true
         try h.writeConfig()
         h.tracker.start()
         try h.shipper.start()
@@ -51,6 +55,7 @@ final class CrashCampaign {
             }
             if containers[0].size >= 256 << 10 { containers[0].rotateByRename() }
             if containers[2].size >= 512 << 10 { containers[2].rotateByRename() }
+            if containers[3].size >= 256 << 10 { containers[3].rotateByRename() }
             if due, n % 10 == 0, h.book.delivered(container: 1, containers[1].liveRange) {
                 containers[1].copyTruncate()
                 copyTruncates.withLock { $0 += 1 }
@@ -78,11 +83,11 @@ final class CrashCampaign {
                 await pause(rng.uniform(0...0.2))
             case .rotation:
                 await pause(uptime)
-                containers[rng.chance(0.5) ? 0 : 2].rotateByRename()
+                containers[[0, 2, 3][Int(rng.next() % 3)]].rotateByRename()
                 await pause(rng.uniform(0...0.02))
             case .burst:
                 await pause(uptime)
-                containers[Int(rng.next() % 3)].writeBurst(3000)
+                containers[Int(rng.next() % 4)].writeBurst(3000)
                 await pause(rng.uniform(0.005...0.1))
             case .shutdown:
                 await pause(uptime)
@@ -111,7 +116,10 @@ final class CrashCampaign {
         result.extra.append(("kills", "\(kills): " + Moment.allCases.map { "\($0.rawValue) \(byMoment[$0] ?? 0)" }.joined(separator: ", ")))
         result.extra.append(("  bulk kills with a request in flight", "\(inFlightKills)"))
         result.extra.append(("  shutdown kills after a clean exit", "\(gracefulBeforeKill)"))
-        result.extra.append(("rotations", "rename \(containers[0].rotations + containers[2].rotations), copytruncate \(copyTruncates.current)"))
+        result.extra.append((
+            "rotations",
+            "rename \(containers[0].rotations + containers[2].rotations), copytruncate \(copyTruncates.current), kubelet \(containers[3].rotations)"
+        ))
         result.extra.append(("shipper starts", "\(h.shipper.starts)"))
         result.extra.append(("replays answered 409", "\(h.server.faultCounters.conflictItems)"))
         result.check("\(kills) kills", byMoment.values.reduce(0, +) == kills)

@@ -9,12 +9,22 @@ import Glibc
 /// in `pipelines/samples/containers`). Writes lines made of ``Block``s, records them in the
 /// ``LineBook``, and rotates the way Docker does (rename) or logrotate's `copytruncate` does.
 ///
+/// Or, made with ``init(kubeletPods:links:number:service:book:)``, laid out as kubelet does on a
+/// Kubernetes node: CRI lines in `<pods>/campaign_<pod>_<uid>/app/0.log`, linked from
+/// `<links>/<pod>_campaign_app-<id>.log`, rotated by ``rotateByRename(keep:)`` to
+/// `0.log.<date>-<time>` (only ``writeLine(blocks:poison:)`` and ``writeBurst(_:blocks:)`` write
+/// that format).
+///
 /// Safe to use from several threads (one lock per container).
 final class ContainerLog: @unchecked Sendable {
     let number: Int
     let id: String
-    let root: String
     let book: LineBook
+    /// The directory of the log, and the log.
+    let dir: String
+    let logPath: String
+    /// Kubelet's layout (CRI lines, time-named rotations), not Docker's.
+    let kubelet: Bool
     private let lock = NSLock()
     private var fd: Int32 = -1
     private(set) var seq = 0
@@ -23,21 +33,44 @@ final class ContainerLog: @unchecked Sendable {
     private(set) var fileStart = 0
     private(set) var rotations = 0
     private(set) var removed = false
-
-    var dir: String { root + "/" + id }
-    var logPath: String { dir + "/" + id + "-json.log" }
+    /// Kubelet's layout: the rotated files not compressed yet, oldest first, with their lines.
+    private var uncompressed: [(path: String, lines: Range<Int>)] = []
+    /// Kubelet's layout: the compressed generations, oldest first.
+    private var compressed: [String] = []
 
     /// Docker's limit for one chunk of a long line.
     static let chunkBytes = 16 * 1024
 
-    init(root: String, number: Int, service: String, book: LineBook) throws {
-        self.number = number
-        self.root = root
-        self.book = book
+    static func containerID(_ number: Int) -> String {
         var hex = ""
         var r = SeededRandom(seed: UInt64(number) &* 7919 &+ 17)
         while hex.count < 64 { hex += String(r.next(), radix: 16) }
-        id = String(String(format: "%02d", number) + hex.dropFirst(2).prefix(62))
+        return String(String(format: "%02d", number) + hex.dropFirst(2).prefix(62))
+    }
+
+    init(kubeletPods pods: String, links: String, number: Int, service: String, book: LineBook) throws {
+        self.number = number
+        self.book = book
+        id = Self.containerID(number)
+        kubelet = true
+        let pod = "\(service)-\(number)"
+        dir = pods + "/campaign_\(pod)_\(id.prefix(8))/app"
+        logPath = dir + "/0.log"
+        try FS.mkdirs(dir)
+        try FS.mkdirs(links)
+        fd = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw CampaignError("cannot create \(logPath): \(String(cString: strerror(errno)))") }
+        let link = links + "/\(pod)_campaign_app-\(id).log"
+        guard symlink(logPath, link) == 0 else { throw CampaignError("cannot link \(link): \(String(cString: strerror(errno)))") }
+    }
+
+    init(root: String, number: Int, service: String, book: LineBook) throws {
+        self.number = number
+        self.book = book
+        id = Self.containerID(number)
+        kubelet = false
+        dir = root + "/" + id
+        logPath = dir + "/" + id + "-json.log"
         try FS.mkdirs(dir)
         let name = "campaign_\(service).1.task\(id.prefix(12))"
         let config = """
@@ -64,11 +97,19 @@ final class ContainerLog: @unchecked Sendable {
         guard !removed else { return -1 }
         let s = seq
         seq += 1
-        var line = Array(#"{"log":""#.utf8)
-        for i in 0..<blocks { Block.append(container: number, seq: s, index: i, to: &line) }
-        line.append(contentsOf: #"\n","stream":"stdout","#.utf8)
-        if poison { line.append(contentsOf: #""attrs":{"poison":"yes"},"#.utf8) }
-        appendTime(&line)
+        var line: [UInt8] = []
+        if kubelet {
+            precondition(!poison, "a CRI line has no attrs to poison")
+            appendCRIStart(&line)
+            for i in 0..<blocks { Block.append(container: number, seq: s, index: i, to: &line) }
+            line.append(0x0A)
+        } else {
+            line = Array(#"{"log":""#.utf8)
+            for i in 0..<blocks { Block.append(container: number, seq: s, index: i, to: &line) }
+            line.append(contentsOf: #"\n","stream":"stdout","#.utf8)
+            if poison { line.append(contentsOf: #""attrs":{"poison":"yes"},"#.utf8) }
+            appendTime(&line)
+        }
         book.add(container: number, seq: s, blocks: blocks, expectation: poison ? .deadLetter : .once, bytes: line.count)
         put(line)
         return s
@@ -84,10 +125,16 @@ final class ContainerLog: @unchecked Sendable {
             let s = seq
             seq += 1
             let start = all.count
-            all.append(contentsOf: #"{"log":""#.utf8)
-            for i in 0..<blocks { Block.append(container: number, seq: s, index: i, to: &all) }
-            all.append(contentsOf: #"\n","stream":"stdout","#.utf8)
-            appendTime(&all)
+            if kubelet {
+                appendCRIStart(&all)
+                for i in 0..<blocks { Block.append(container: number, seq: s, index: i, to: &all) }
+                all.append(0x0A)
+            } else {
+                all.append(contentsOf: #"{"log":""#.utf8)
+                for i in 0..<blocks { Block.append(container: number, seq: s, index: i, to: &all) }
+                all.append(contentsOf: #"\n","stream":"stdout","#.utf8)
+                appendTime(&all)
+            }
             book.add(container: number, seq: s, blocks: blocks, expectation: .once, bytes: all.count - start)
         }
         put(all)
@@ -183,23 +230,34 @@ final class ContainerLog: @unchecked Sendable {
     private func appendTime(_ out: inout [UInt8]) {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
+        out.append(contentsOf: "\"time\":\"\(Self.rfc3339(ts))\"}\n".utf8)
+    }
+
+    /// The start of a CRI line, before its text: `<time> stdout F `.
+    private func appendCRIStart(_ out: inout [UInt8]) {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        out.append(contentsOf: "\(Self.rfc3339(ts)) stdout F ".utf8)
+    }
+
+    static func rfc3339(_ ts: timespec) -> String {
         var t = ts.tv_sec
         var tmv = tm()
         gmtime_r(&t, &tmv)
-        let text = String(
-            format: "\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ\"}\n", Int(tmv.tm_year) + 1900, Int(tmv.tm_mon) + 1, Int(tmv.tm_mday),
+        return String(
+            format: "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", Int(tmv.tm_year) + 1900, Int(tmv.tm_mon) + 1, Int(tmv.tm_mday),
             Int(tmv.tm_hour), Int(tmv.tm_min), Int(tmv.tm_sec), ts.tv_nsec)
-        out.append(contentsOf: text.utf8)
     }
 
     // MARK: Rotation and removal
 
     /// Docker's rotation: `-json.log` becomes `-json.log.1` (older ones shift, the oldest beyond
-    /// `keep` is deleted), and a new empty file starts.
+    /// `keep` is deleted), and a new empty file starts. In kubelet's layout, kubelet's rotation.
     func rotateByRename(keep: Int = 5) {
         lock.lock()
         defer { lock.unlock() }
         guard !removed else { return }
+        if kubelet { return rotateAsKubelet(keep: keep) }
         close(fd)
         let old = FS.inode(logPath).map(String.init) ?? "?"
         let dropped = FS.inode(logPath + ".\(keep)").map(String.init) ?? "-"
@@ -209,6 +267,37 @@ final class ContainerLog: @unchecked Sendable {
         fd = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         EventLog.add(
             "container \(number): rename rotation: lines \(fileStart)..<\(seq) (inode \(old)) now .1; new inode \(FS.inode(logPath).map(String.init) ?? "?"); deleted .\(keep) inode \(dropped)")
+        size = 0
+        fileStart = seq
+        rotations += 1
+    }
+
+    /// Kubelet's rotation (pkg/kubelet/logs): the rotated files not compressed yet are
+    /// compressed (a new file `<name>.gz`, the original deleted), then `0.log` is renamed to
+    /// `0.log.<date>-<time>` and a new `0.log` starts; at most `keep` generations are kept. The
+    /// stand-in for gzip is a copy under the `.gz` name (shipper reads neither). Kubelet rotates
+    /// at 10 MiB, checked every 10 s, so the generation before is long read when it is compressed;
+    /// here rotations come every few seconds, between kills, so one is compressed only once its
+    /// lines are indexed (else at a later rotation), as that timing gives on a node.
+    private func rotateAsKubelet(keep: Int) {
+        while let first = uncompressed.first, book.delivered(container: number, first.lines) {
+            uncompressed.removeFirst()
+            if let bytes = FS.read(first.path) { try? FS.write(first.path + ".gz", bytes) }
+            unlink(first.path)
+            compressed.append(first.path + ".gz")
+        }
+        while compressed.count + uncompressed.count >= keep, !compressed.isEmpty { unlink(compressed.removeFirst()) }
+        close(fd)
+        // Names one second apart from a fixed start: unique and in order, as kubelet's are.
+        let ts = timespec(tv_sec: 1_795_000_000 + rotations, tv_nsec: 0)
+        let stamp = Self.rfc3339(ts).prefix(19).filter { $0 != ":" && $0 != "-" }.replacingOccurrences(of: "T", with: "-")
+        let rotated = logPath + "." + stamp
+        let old = FS.inode(logPath).map(String.init) ?? "?"
+        rename(logPath, rotated)
+        uncompressed.append((rotated, fileStart..<seq))
+        fd = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        EventLog.add(
+            "container \(number): kubelet rotation: lines \(fileStart)..<\(seq) (inode \(old)) now \(rotated); new inode \(FS.inode(logPath).map(String.init) ?? "?"); compressed \(compressed.count)")
         size = 0
         fileStart = seq
         rotations += 1

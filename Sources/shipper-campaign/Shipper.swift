@@ -10,6 +10,11 @@ final class Workspace: @unchecked Sendable {
     let root: String
     let keep: Bool
     var containers: String { root + "/containers" }
+    /// A Kubernetes node's layout: kubelet writes `pods/<ns>_<pod>_<uid>/<container>/0.log`
+    /// and links it from `k8s-containers/<pod>_<ns>_<container>-<id>.log` (on a node:
+    /// /var/log/pods and /var/log/containers).
+    var pods: String { root + "/pods" }
+    var kubeContainers: String { root + "/k8s-containers" }
     var state: String { root + "/state" }
     var buffer: String { state + "/buffer" }
     var config: String { root + "/shipper.yaml" }
@@ -22,9 +27,11 @@ final class Workspace: @unchecked Sendable {
         root = parent + "/shipper-campaign-\(name)-\(getpid())"
         self.keep = keep
         FS.remove(root)
-        try FS.mkdirs(root + "/containers")
-        try FS.mkdirs(root + "/state")
         telemetryPort = freeLocalPort()
+        try FS.mkdirs(containers)
+        try FS.mkdirs(pods)
+        try FS.mkdirs(kubeContainers)
+        try FS.mkdirs(state)
     }
 
     /// Removes the directory (unless asked to keep it, or when the campaign failed).
@@ -54,9 +61,20 @@ struct ShipperSettings {
     var discovery = "200ms"
     var drainTimeout = "5s"
     var maxInFlight = 2
+    /// Adds a `cri` source for the Kubernetes layout (``Workspace/kubeContainers``).
+    var kubelet = false
 
     func yaml(_ w: Workspace) -> String {
-        """
+        let cri = """
+              kubernetes:
+                type: cri
+                paths: ["\(w.kubeContainers)/*.log"]
+                discovery_interval: \(discovery)
+                rotate_wait: \(rotateWait)
+                host_name: campaign-node
+
+            """
+        return """
         data_dir: \(w.state)
         drain_timeout: \(drainTimeout)
         log: {level: \(ProcessInfo.processInfo.environment["CAMPAIGN_LOG_LEVEL"] ?? "info"), format: logfmt}
@@ -68,7 +86,7 @@ struct ShipperSettings {
             discovery_interval: \(discovery)
             rotate_wait: \(rotateWait)
             host_name: campaign-node
-        pipelines:
+        \(kubelet ? cri : "")pipelines:
           all:
             stages: []
         buffer:
