@@ -264,9 +264,14 @@ final class ContainerLog: @unchecked Sendable {
         unlink(logPath + ".\(keep)")
         for n in stride(from: keep - 1, through: 1, by: -1) { rename(logPath + ".\(n)", logPath + ".\(n + 1)") }
         rename(logPath, logPath + ".1")
+        startNewLog { "rename rotation: lines \(fileStart)..<\(seq) (inode \(old)) now .1; new inode \($0); deleted .\(keep) inode \(dropped)" }
+    }
+
+    /// After a rotation moved the log away: a new empty log; `event` (given the new inode) goes
+    /// to the event log.
+    private func startNewLog(_ event: (String) -> String) {
         fd = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
-        EventLog.add(
-            "container \(number): rename rotation: lines \(fileStart)..<\(seq) (inode \(old)) now .1; new inode \(FS.inode(logPath).map(String.init) ?? "?"); deleted .\(keep) inode \(dropped)")
+        EventLog.add("container \(number): " + event(FS.inode(logPath).map(String.init) ?? "?"))
         size = 0
         fileStart = seq
         rotations += 1
@@ -295,12 +300,7 @@ final class ContainerLog: @unchecked Sendable {
         let old = FS.inode(logPath).map(String.init) ?? "?"
         rename(logPath, rotated)
         uncompressed.append((rotated, fileStart..<seq))
-        fd = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
-        EventLog.add(
-            "container \(number): kubelet rotation: lines \(fileStart)..<\(seq) (inode \(old)) now \(rotated); new inode \(FS.inode(logPath).map(String.init) ?? "?"); compressed \(compressed.count)")
-        size = 0
-        fileStart = seq
-        rotations += 1
+        startNewLog { "kubelet rotation: lines \(fileStart)..<\(seq) (inode \(old)) now \(rotated); new inode \($0); compressed \(compressed.count)" }
     }
 
     /// logrotate's `copytruncate`: copies the file to `.1`, then truncates it in place. Returns
