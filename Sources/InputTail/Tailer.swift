@@ -870,7 +870,6 @@ public final class Tailer {
             guard Posix.status(e.path).map({ UInt64(truncatingIfNeeded: $0.st_ino) != e.inode }) ?? true else { continue }
             for path in Self.extendedNames(e.path) where !siblings.contains(where: { $0.path == path }) { siblings.append((path, e.path)) }
         }
-        defer { readUnrecorded(siblings, now: now) }
         for (id, d) in entries where dormant[id] != nil {
             let e = d.entry
             guard let (k, path, base) = Self.locate(e), let st = Posix.status(path) else { continue }
@@ -908,6 +907,7 @@ public final class Tailer {
                 for j in stride(from: k - 1, through: 1, by: -1) { openNewerRotated(base + ".\(j)", namedAs: e.path, now: now) }
             }
         }
+        readUnrecorded(siblings, now: now)
     }
 
     /// Generations no checkpoint recorded, read whole: a file created, read in part and rotated
@@ -926,10 +926,11 @@ public final class Tailer {
         for s in found.sorted(by: { ($0.mtime, $0.path) < ($1.mtime, $1.path) }) { openNewerRotated(s.path, namedAs: s.namedAs, now: now) }
     }
 
-    /// Names and first bytes of compressed files (gzip, zstd, bzip2, xz, lz4), which kubelet and
-    /// logrotate leave beside rotated logs: never read as lines.
+    /// Names and first bytes of compressed files, which kubelet and logrotate leave beside
+    /// rotated logs: never read as lines. The first bytes of gzip, zstd, xz and lz4 (none can
+    /// start a line of text; bzip2's `BZh` can, so it is known by its name only).
     static let compressedSuffixes = [".gz", ".zst", ".bz2", ".xz", ".lz4", ".zip"]
-    static let compressedMagic: [[UInt8]] = [[0x1F, 0x8B], [0x28, 0xB5, 0x2F, 0xFD], [0x42, 0x5A, 0x68], [0xFD, 0x37, 0x7A, 0x58, 0x5A, 0x00], [0x04, 0x22, 0x4D, 0x18]]
+    static let compressedMagic: [[UInt8]] = [[0x1F, 0x8B], [0x28, 0xB5, 0x2F, 0xFD], [0xFD, 0x37, 0x7A, 0x58, 0x5A, 0x00], [0x04, 0x22, 0x4D, 0x18]]
 
     static func looksCompressed(path: String, start: [UInt8]) -> Bool {
         compressedSuffixes.contains { path.hasSuffix($0) } || compressedMagic.contains { start.starts(with: $0) }
