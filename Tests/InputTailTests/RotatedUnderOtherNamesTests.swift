@@ -1,5 +1,5 @@
 import Foundation
-import InputTail
+@testable import InputTail
 import Logging
 import ShipperCore
 import Testing
@@ -93,12 +93,16 @@ import Glibc
         expectContiguous(c2.lines)
     }
 
+    /// In a directory whose name holds glob characters (escaped in `paths`, as a user must).
     @Test func dateextRotationWhileStoppedIsResumed() throws {
         let dir = TempDir()
-        let path = dir.sub("app.log")
+        let logs = dir.sub("logs [a]*?")
+        try FileManager.default.createDirectory(atPath: logs, withIntermediateDirectories: true)
+        let path = logs + "/app.log"
+        let paths = [Tailer.globEscaped(logs) + "/*.log"]
         let cp = dir.sub("cp.json")
         try writeFile(path, (0..<5).map { "a \($0)\n" }.joined())
-        var t: Tailer? = try Tailer(config: fileConfig([dir.sub("*.log")]), checkpointPath: cp, logger: LogCapture().logger, clock: ManualClock().tailClock)
+        var t: Tailer? = try Tailer(config: fileConfig(paths), checkpointPath: cp, logger: LogCapture().logger, clock: ManualClock().tailClock)
         let c = Collector()
         try c.poll(t!)
         t!.commit(file: c.lines[2].file, offset: c.lines[2].endOffset)
@@ -107,7 +111,7 @@ import Glibc
         appendFile(path, "a 5\n")
         #expect(rename(path, path + "-20261127") == 0)
         try writeFile(path, "b 0\n")
-        let t2 = try Tailer(config: fileConfig([dir.sub("*.log")]), checkpointPath: cp, logger: LogCapture().logger, clock: ManualClock().tailClock)
+        let t2 = try Tailer(config: fileConfig(paths), checkpointPath: cp, logger: LogCapture().logger, clock: ManualClock().tailClock)
         let c2 = Collector()
         #expect(try c2.poll(t2, until: { c2.lines.count >= 4 }))
         #expect(c2.texts.sorted() == ["a 3", "a 4", "a 5", "b 0"])
@@ -205,5 +209,29 @@ import Glibc
         #expect(try c2.poll(t2, until: { c2.lines.count >= 2 }))
         try c2.poll(t2)
         #expect(c2.texts.map { String($0.split(separator: " ", maxSplits: 3).last ?? "") }.sorted() == ["three 0", "two 0"])
+    }
+
+    @Test(arguments: [
+        ("0.log.20261127-101530.gz", "x", true),
+        ("app.log-20261127.zst", "x", true),
+        ("app.log.2.bz2", "x", true),
+        ("0.log.20261127-101530", "\u{1F}\u{8B}", false),  // U+008B is two bytes in UTF-8: not gzip's
+        ("0.log.20261127-101530", "BZh91AY&SY a log line that starts like bzip2", false),
+        ("0.log.20261127-101530", "2026-11-27T10:15:30Z stdout F hello", false),
+        ("app.log-20261127", "", false),
+    ])
+    func compressedFilesAreKnownByNameOrFirstBytes(name: String, start: String, compressed: Bool) {
+        #expect(Tailer.looksCompressed(path: "/var/log/pods/x/" + name, start: Array(start.utf8)) == compressed)
+    }
+
+    @Test(arguments: [[0x1F, 0x8B, 0x08], [0x28, 0xB5, 0x2F, 0xFD, 0x04], [0xFD, 0x37, 0x7A, 0x58, 0x5A, 0x00], [0x04, 0x22, 0x4D, 0x18]] as [[UInt8]])
+    func compressedFirstBytes(start: [UInt8]) {
+        #expect(Tailer.looksCompressed(path: "/var/log/pods/x/0.log.20261127-101530", start: start))
+        #expect(!Tailer.looksCompressed(path: "/var/log/pods/x/0.log.20261127-101530", start: Array(start.dropFirst())))
+    }
+
+    @Test(arguments: [("/a/b*c/0.log", #"/a/b\*c/0.log"#), ("/a/[x]?.log", #"/a/\[x]\?.log"#), (#"/a\b"#, #"/a\\b"#), ("/plain/0.log", "/plain/0.log")])
+    func globMetacharactersInPathsAreEscaped(path: String, escaped: String) {
+        #expect(Tailer.globEscaped(path) == escaped)
     }
 }
