@@ -60,7 +60,7 @@ let package = Package(
         // 1. Input: tailing engine (discovery, rotation, checkpoints) for docker, cri and file sources.
         .target(
             name: "InputTail",
-            dependencies: ["ShipperCore", "InputFormats", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["ShipperCore", "InputFormats", "CZlib", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         // 3. Buffer: durable disk buffer between the stages and the outputs.
@@ -171,7 +171,7 @@ let package = Package(
                            .product(name: "CompressNIO", package: "compress-nio")],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "InputTailTests", dependencies: ["InputTail", "InputFormats", "ShipperCore", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
+        .testTarget(name: "InputTailTests", dependencies: ["InputTail", "InputFormats", "ShipperCore", "OutputFile", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
         .testTarget(name: "BufferDiskTests", dependencies: ["BufferDisk", "ShipperCore", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
         .testTarget(
             name: "OutputElasticsearchTests",

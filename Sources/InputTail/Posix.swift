@@ -73,6 +73,15 @@ enum Posix {
         return failed ? nil : bytes
     }
 
+    /// The first `count` bytes of the file at `path` (fewer when it is shorter); nil when it
+    /// cannot be read.
+    static func read(path: String, count: Int) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        return read(fd, at: 0, count: count)
+    }
+
     /// Writes all of `bytes`, retrying short writes; 0 or an errno.
     static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Int32 {
         bytes.withUnsafeBytes { buf -> Int32 in

@@ -47,8 +47,11 @@ import Musl
 /// checkpointed file has moved away from its path, the files under names extending that path
 /// that were written to since the checkpoint file was, that no checkpoint records and that are
 /// not compressed, are read whole too: generations created and rotated between two checkpoint
-/// writes. Files compressed or moved to another directory while shipper was stopped are not
-/// found: lines written to them after the checkpoint are lost. An
+/// writes. A checkpointed file compressed meanwhile (gzip, under such a name: kubelet, Docker's
+/// `compress`) is known by its decompressed head and read on from its checkpoint out of a
+/// decompressed copy beside the checkpoint file. Files moved to another directory while shipper
+/// was stopped are not found, nor are generations no checkpoint recorded that were compressed:
+/// lines written to them after the checkpoint are lost. An
 /// unreadable checkpoint file is logged, renamed to `<path>.corrupt`, and
 /// every file is read from the beginning (replay, never loss); `read_from: end` applies only when
 /// no checkpoint file exists at all.
@@ -81,6 +84,9 @@ public final class Tailer {
     private let firstStart: Bool
     /// When the checkpoint file read at start was written (its mtime, ns); nil when there was none.
     private let checkpointWrittenAt: Int64?
+    /// Where decompressed copies of compressed rotated files are read from
+    /// (``recoverCompressed(_:_:now:)``): beside the checkpoint file.
+    let recoveredDir: String
     private var scanned = false
     private var nextDiscovery: Int64 = .min
     /// Times ``waitForData(timeout:)`` went round its loop (each after a sleep or a wait on
@@ -127,6 +133,7 @@ public final class Tailer {
         let e = Posix.makeDirectories(dir)
         if e != 0 { throw TailError(path: dir, operation: "create the checkpoint directory", code: e) }
         checkpoints = CheckpointFile(path: checkpointPath)
+        recoveredDir = checkpointPath + ".recovered"
         switch checkpoints.load() {
         case .missing:
             firstStart = true
@@ -412,7 +419,13 @@ public final class Tailer {
     /// incomplete and shorter than 1024 bytes (unless `final`).
     private func headHash(_ f: OpenFile, size: Int64, final: Bool = false) -> UInt64? {
         let n = Int(min(size, Int64(Self.headBytes)))
-        guard n > 0, let bytes = Posix.read(f.fd, at: 0, count: n), !bytes.isEmpty else { return nil }
+        guard n > 0, let bytes = Posix.read(f.fd, at: 0, count: n) else { return nil }
+        return Self.headHash(of: bytes, final: final)
+    }
+
+    /// The head hash of a file whose first bytes (up to 1024) are `bytes`.
+    static func headHash(of bytes: [UInt8], final: Bool) -> UInt64? {
+        guard !bytes.isEmpty else { return nil }
         return bytes.withUnsafeBytes { buf -> UInt64? in
             if let nl = Posix.newline(buf, from: 0, to: buf.count) {
                 return FileHash.hash(UnsafeRawBufferPointer(rebasing: buf[0...nl]))
@@ -872,7 +885,10 @@ public final class Tailer {
         }
         for (id, d) in entries where dormant[id] != nil {
             let e = d.entry
-            guard let (k, path, base) = Self.locate(e), let st = Posix.status(path) else { continue }
+            guard let (k, path, base) = Self.locate(e), let st = Posix.status(path) else {
+                recoverCompressed(id, e, now: now)
+                continue
+            }
             let key = DevIno(st)
             guard byKey[key] == nil else { continue }
             // The metadata of the name the file was read under: a `cri` file's comes from its
@@ -908,6 +924,61 @@ public final class Tailer {
             }
         }
         readUnrecorded(siblings, now: now)
+        // Copies no checkpoint needs any more (read and committed to their end before a crash
+        // kept them from being deleted, or cut short by one while being made).
+        for path in Self.glob(Self.globEscaped(recoveredDir) + "/*")
+        where !files.contains(where: { $0.path == path }) && !dormant.values.contains(where: { $0.entry.path == path }) {
+            unlink(path)
+        }
+    }
+
+    /// A checkpointed file compressed while shipper was stopped: kubelet compresses the
+    /// generation before at each rotation, Docker's `compress` right after a rotation. It is
+    /// looked for among the gzip files under names that extend its path, by its head
+    /// (decompressed), then decompressed whole into ``recoveredDir`` and read on from its
+    /// checkpoint there, under its own identity, so its events keep their ids. The copy is
+    /// deleted once everything in it is committed (``pruneDormant()``).
+    private func recoverCompressed(_ id: FileID, _ e: CheckpointEntry, now: Int64) {
+        guard Posix.status(e.path).map({ UInt64(truncatingIfNeeded: $0.st_ino) != e.inode }) ?? true else { return }
+        for path in Self.extendedNames(e.path) where path.hasSuffix(".gz") || Posix.read(path: path, count: 2) == [0x1F, 0x8B] {
+            guard let head = GzipFile.head(path: path, count: Self.headBytes),
+                Self.headHash(of: head, final: true) == e.head
+            else { continue }
+            let meta = metadata(forPath: e.path)
+            let copy = recoveredDir + "/" + hex(e.fingerprint)
+            do {
+                if Posix.makeDirectories(recoveredDir) != 0 { throw GzipFile.Failure(description: "cannot create \(recoveredDir)") }
+                try GzipFile.decompress(path: path, to: copy)
+            } catch {
+                logger.error(
+                    "cannot decompress a rotated file to read on from its checkpoint; its lines after the checkpoint are not read",
+                    metadata: ["path": "\(path)", "error": "\(error)"])
+                unlink(copy)
+                return
+            }
+            guard let st = Posix.status(copy), allowed(meta, key: DevIno(st), path: path), let f = openFile(copy, key: DevIno(st)) else {
+                unlink(copy)
+                return
+            }
+            guard e.offset <= f.size, checkMatches(f, e) else {
+                Glibc.close(f.fd)
+                unlink(copy)
+                continue
+            }
+            dormant[id] = nil
+            f.metadata = meta
+            f.head = e.head
+            f.fingerprint = e.fingerprint
+            f.start(at: e.offset)
+            f.persistedCheck = (e.offset, e.check)
+            f.draining = true
+            f.drainSince = now
+            register(f)
+            logger.info(
+                "resuming a file compressed while shipper was stopped, from a decompressed copy",
+                metadata: ["path": "\(path)", "copy": "\(copy)", "offset": "\(e.offset)"])
+            return
+        }
     }
 
     /// Generations no checkpoint recorded, read whole: a file created, read in part and rotated
@@ -962,9 +1033,16 @@ public final class Tailer {
         logger.info("reading a file rotated while shipper was stopped", metadata: ["path": "\(path)"])
     }
 
-    /// Drops checkpoints of closed files that cannot be found any more (``locate(_:)``).
+    /// Drops checkpoints of closed files that cannot be found any more (``locate(_:)``), and
+    /// deletes the decompressed copies whose lines are all committed.
     private func pruneDormant() {
         for (id, d) in dormant {
+            if Posix.dirname(d.entry.path) == recoveredDir, let end = d.endOffset, d.entry.offset >= end {
+                unlink(d.entry.path)
+                dormant[id] = nil
+                dirty = true
+                continue
+            }
             let exists = Self.locate(d.entry).map { headHash(path: $0.path) == d.entry.head } ?? false
             if !exists {
                 dormant[id] = nil

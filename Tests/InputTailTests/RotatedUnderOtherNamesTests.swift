@@ -1,6 +1,7 @@
 import Foundation
 @testable import InputTail
 import Logging
+import OutputFile
 import ShipperCore
 import Testing
 
@@ -233,5 +234,116 @@ import Glibc
     @Test(arguments: [("/a/b*c/0.log", #"/a/b\*c/0.log"#), ("/a/[x]?.log", #"/a/\[x]\?.log"#), (#"/a\b"#, #"/a\\b"#), ("/plain/0.log", "/plain/0.log")])
     func globMetacharactersInPathsAreEscaped(path: String, escaped: String) {
         #expect(Tailer.globEscaped(path) == escaped)
+    }
+
+    /// What kubelet does to a rotated file at the next rotation, and Docker's `compress` right
+    /// after one: a gzip copy (a new file), the original deleted.
+    static func compress(_ path: String) throws {
+        let bytes = try #require(FileManager.default.contents(atPath: path))
+        var gz: [UInt8] = []
+        try Array(bytes).withUnsafeBytes { try Gzip.compressMember($0, into: &gz) }
+        try Data(gz).write(to: URL(fileURLWithPath: path + ".gz"))
+        #expect(unlink(path) == 0)
+    }
+
+    /// Stopped across two kubelet rotations: the checkpointed generation was compressed by the
+    /// second. It is read on from its checkpoint out of a decompressed copy, under its identity
+    /// (the same event ids); the copy is deleted once all of it is committed.
+    @Test func aCheckpointedFileCompressedWhileStoppedIsReadOnFromACopy() throws {
+        let dir = TempDir()
+        let k = try KubeletLayout(dir)
+        let cp = dir.sub("state/cp.json")
+        let clock = ManualClock()
+        appendFile(k.log, (0..<5).map { Self.cri("one \($0)") }.joined())
+        var t: Tailer? = try Tailer(config: k.config, checkpointPath: cp, logger: LogCapture().logger, clock: clock.tailClock)
+        let c = Collector()
+        try c.poll(t!)
+        t!.commit(file: c.lines[1].file, offset: c.lines[1].endOffset)
+        try t!.persistCheckpoints()
+        t = nil
+        appendFile(k.log, Self.cri("one 5"))
+        try k.rotate(suffix: "20261127-101530")
+        appendFile(k.log, Self.cri("two 0"))
+        try k.rotate(suffix: "20261127-101531")
+        try Self.compress(k.log + ".20261127-101530")
+        appendFile(k.log, Self.cri("three 0"))
+
+        let log = LogCapture()
+        let t2 = try Tailer(config: k.config, checkpointPath: cp, logger: log.logger, clock: clock.tailClock)
+        let c2 = Collector()
+        #expect(try c2.poll(t2, until: { c2.lines.count >= 6 }))
+        try c2.poll(t2)
+        let texts = c2.texts.map { String($0.split(separator: " ", maxSplits: 3).last ?? "") }
+        #expect(texts.sorted() == ["one 2", "one 3", "one 4", "one 5", "three 0", "two 0"])
+        #expect(log.contains(.info, "resuming a file compressed while shipper was stopped"))
+        let resumed = try #require(c2.lines.first { $0.text.hasSuffix(" one 2") })
+        #expect(resumed.offset == c.lines[1].endOffset)
+        #expect(resumed.file.fingerprint == c.lines[0].file.fingerprint, "the same identity, so the same event ids")
+        let copy = try #require(c2.polls.joined().first { $0.file.fingerprint == resumed.file.fingerprint }?.file)
+        #expect(copy.metadata?.podName == "web-1")
+        #expect(copy.path.hasPrefix(t2.recoveredDir + "/"))
+        expectContiguous(c2.lines)
+
+        // Read to its end and closed, then committed: the copy goes.
+        #expect(try c2.poll(t2, clock: clock, advance: 1.1, until: { c2.finished.contains(copy.id) }))
+        #expect(FileManager.default.fileExists(atPath: copy.path))
+        try t2.persistCheckpoints()
+        #expect(FileManager.default.fileExists(atPath: copy.path), "not committed yet: kept for a restart")
+        t2.commit(file: copy.id, offset: try #require(c2.lines.last { $0.file == copy.id }).endOffset)
+        try t2.persistCheckpoints()
+        #expect(!FileManager.default.fileExists(atPath: copy.path))
+    }
+
+    /// Docker with `compress: true` compresses `-json.log.1` right after a rotation: a rotation
+    /// while shipper was stopped left the checkpointed file only as `-json.log.1.gz`.
+    @Test func dockerCompressedRotationWhileStoppedIsReadOnFromACopy() throws {
+        let dir = TempDir()
+        let root = dir.sub("containers")
+        let cp = dir.sub("cp.json")
+        let w = try DockerLogWriter(root: root, spec: DockerContainerSpec(name: "svc"))
+        for i in 0..<6 { w.log("one \(i)") }
+        var t: Tailer? = try Tailer(config: dockerConfig(root: root), checkpointPath: cp, logger: LogCapture().logger, clock: ManualClock().tailClock)
+        let c = Collector()
+        try c.poll(t!)
+        t!.commit(file: c.lines[3].file, offset: c.lines[3].endOffset)
+        try t!.persistCheckpoints()
+        t = nil
+        w.log("one 6")
+        try w.rotate()
+        try Self.compress(w.logPath + ".1")
+        w.log("two 0")
+        let t2 = try Tailer(config: dockerConfig(root: root), checkpointPath: cp, logger: LogCapture().logger, clock: ManualClock().tailClock)
+        let c2 = Collector()
+        #expect(try c2.poll(t2, until: { c2.lines.count >= 4 }))
+        try c2.poll(t2)
+        #expect(c2.lines.map { dockerMessage($0.text) }.sorted() == ["one 4", "one 5", "one 6", "two 0"])
+        #expect(c2.lines.first { dockerMessage($0.text) == "one 4" }?.file.fingerprint == c.lines[0].file.fingerprint)
+    }
+
+    /// A compressed file whose head is not the checkpointed file's is not read, and a damaged
+    /// gzip file stops nothing.
+    @Test func otherOrDamagedCompressedFilesAreLeftAlone() throws {
+        let dir = TempDir()
+        let k = try KubeletLayout(dir)
+        let cp = dir.sub("cp.json")
+        appendFile(k.log, Self.cri("one 0") + Self.cri("one 1"))
+        var t: Tailer? = try Tailer(config: k.config, checkpointPath: cp, logger: LogCapture().logger, clock: ManualClock().tailClock)
+        let c = Collector()
+        try c.poll(t!)
+        t!.commit(file: c.lines[0].file, offset: c.lines[0].endOffset)
+        try t!.persistCheckpoints()
+        t = nil
+        try k.rotate(suffix: "20261127-101530")
+        #expect(unlink(k.log + ".20261127-101530") == 0)  // gone for good
+        try writeFile(k.log + ".20261127-101529", Self.cri("another file"))
+        try Self.compress(k.log + ".20261127-101529")
+        try Data([0x1F, 0x8B, 0x08, 0x00, 0xFF, 0xFF]).write(to: URL(fileURLWithPath: k.log + ".20261127-101528.gz"))
+        appendFile(k.log, Self.cri("two 0"))
+        let t2 = try Tailer(config: k.config, checkpointPath: cp, logger: LogCapture().logger, clock: ManualClock().tailClock)
+        let c2 = Collector()
+        #expect(try c2.poll(t2, until: { c2.lines.count >= 1 }))
+        try c2.poll(t2)
+        #expect(c2.texts.map { String($0.split(separator: " ", maxSplits: 3).last ?? "") } == ["two 0"])
+        #expect((try? FileManager.default.contentsOfDirectory(atPath: t2.recoveredDir))?.isEmpty ?? true)
     }
 }
