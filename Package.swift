@@ -145,7 +145,7 @@ let package = Package(
         // in-process test server and a Docker-like log directory (README, "Campaigns").
         .executableTarget(
             name: "shipper-campaign",
-            dependencies: ["ElasticsearchTestServer", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["ElasticsearchTestServer", "OutputFile", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings
         ),
 

@@ -784,8 +784,11 @@ public final class Tailer {
             // Same inode, other head: the file was truncated and written again, or the
             // checkpointed file was deleted and its inode reused. Either way new content with
             // another head: its plain identity (head and inode) is new already, and the same
-            // whatever entries a checkpoint still held.
-            dormant[id] = nil
+            // whatever entries a checkpoint still held. At the first scan the entry stays for
+            // the recovery that follows: the checkpointed content may be in a compressed file
+            // (kubelet deletes a rotated file when it compresses it, and the next log often
+            // gets its inode), or followed by generations no checkpoint recorded.
+            if scanned { dormant[id] = nil }
             f.head = nil
             logger.debug(
                 "file on a checkpointed inode with another head; reading it from the start",
@@ -875,14 +878,16 @@ public final class Tailer {
     /// generations no checkpoint recorded (``readUnrecorded(_:now:)``).
     private func recoverRotated(now: Int64) {
         let entries = dormant.sorted { ($0.value.entry.path, $0.value.entry.inode) < ($1.value.entry.path, $1.value.entry.inode) }
-        // Where a checkpointed file has moved away from its path, the files whose names extend
-        // that path may hold generations written after the checkpoint.
+        // Where a checkpointed file's content has left its path (another inode there, or its
+        // inode with another head), the files whose names extend that path may hold
+        // generations written after the checkpoint.
         var siblings: [(path: String, namedAs: String)] = []
-        for (_, d) in entries {
-            let e = d.entry
-            guard Posix.status(e.path).map({ UInt64(truncatingIfNeeded: $0.st_ino) != e.inode }) ?? true else { continue }
-            for path in Self.extendedNames(e.path) where !siblings.contains(where: { $0.path == path }) { siblings.append((path, e.path)) }
+        for (_, d) in entries where contentLeft(d.entry) {
+            for path in Self.extendedNames(d.entry.path) where !siblings.contains(where: { $0.path == path }) {
+                siblings.append((path, d.entry.path))
+            }
         }
+        let checkpointedHeads = Set(entries.map(\.value.entry.head))
         for (id, d) in entries where dormant[id] != nil {
             let e = d.entry
             guard let (k, path, base) = Self.locate(e), let st = Posix.status(path) else {
@@ -890,7 +895,12 @@ public final class Tailer {
                 continue
             }
             let key = DevIno(st)
-            guard byKey[key] == nil else { continue }
+            if let open = byKey[key] {
+                // Its inode belongs to a file opened with another head: the checkpointed content
+                // is gone from it.
+                if open.head != nil && open.head != e.head { recoverCompressed(id, e, now: now) }
+                continue
+            }
             // The metadata of the name the file was read under: a `cri` file's comes from its
             // name under /var/log/containers, not from kubelet's rotated name.
             let meta = metadata(forPath: e.path) ?? metadata(forPath: path)
@@ -898,11 +908,14 @@ public final class Tailer {
             let head = headHash(f, size: f.size)
             if head != e.head {
                 // Another file has the inode now (the checkpointed one was deleted): the
-                // entry is stale. Dropped, so it neither hides that file nor shapes its identity.
+                // entry is stale. Dropped, so it neither hides that file nor shapes its identity,
+                // unless its content is found compressed.
                 Glibc.close(f.fd)
-                dormant[id] = nil
-                dirty = true
                 logger.debug("checkpointed file no longer exists; its inode belongs to another file", metadata: ["path": "\(path)"])
+                if !recoverCompressed(id, e, now: now) {
+                    dormant[id] = nil
+                    dirty = true
+                }
                 continue
             }
             guard e.offset <= f.size, checkMatches(f, e) else {
@@ -923,7 +936,7 @@ public final class Tailer {
                 for j in stride(from: k - 1, through: 1, by: -1) { openNewerRotated(base + ".\(j)", namedAs: e.path, now: now) }
             }
         }
-        readUnrecorded(siblings, now: now)
+        readUnrecorded(siblings, skippingHeads: checkpointedHeads, now: now)
         // Copies no checkpoint needs any more (read and committed to their end before a crash
         // kept them from being deleted, or cut short by one while being made).
         for path in Self.glob(Self.globEscaped(recoveredDir) + "/*")
@@ -938,8 +951,8 @@ public final class Tailer {
     /// (decompressed), then decompressed whole into ``recoveredDir`` and read on from its
     /// checkpoint there, under its own identity, so its events keep their ids. The copy is
     /// deleted once everything in it is committed (``pruneDormant()``).
-    private func recoverCompressed(_ id: FileID, _ e: CheckpointEntry, now: Int64) {
-        guard Posix.status(e.path).map({ UInt64(truncatingIfNeeded: $0.st_ino) != e.inode }) ?? true else { return }
+    @discardableResult
+    private func recoverCompressed(_ id: FileID, _ e: CheckpointEntry, now: Int64) -> Bool {
         for path in Self.extendedNames(e.path) where path.hasSuffix(".gz") || Posix.read(path: path, count: 2) == [0x1F, 0x8B] {
             guard let head = GzipFile.head(path: path, count: Self.headBytes),
                 Self.headHash(of: head, final: true) == e.head
@@ -954,11 +967,11 @@ public final class Tailer {
                     "cannot decompress a rotated file to read on from its checkpoint; its lines after the checkpoint are not read",
                     metadata: ["path": "\(path)", "error": "\(error)"])
                 unlink(copy)
-                return
+                return false
             }
             guard let st = Posix.status(copy), allowed(meta, key: DevIno(st), path: path), let f = openFile(copy, key: DevIno(st)) else {
                 unlink(copy)
-                return
+                return false
             }
             guard e.offset <= f.size, checkMatches(f, e) else {
                 Glibc.close(f.fd)
@@ -977,8 +990,16 @@ public final class Tailer {
             logger.info(
                 "resuming a file compressed while shipper was stopped, from a decompressed copy",
                 metadata: ["path": "\(path)", "copy": "\(copy)", "offset": "\(e.offset)"])
-            return
+            return true
         }
+        return false
+    }
+
+    /// Whether the checkpointed content of `e` is no longer at its path: another inode is
+    /// there (or nothing), or its inode with another head (reused, or written again).
+    private func contentLeft(_ e: CheckpointEntry) -> Bool {
+        guard let st = Posix.status(e.path), UInt64(truncatingIfNeeded: st.st_ino) == e.inode else { return true }
+        return headHash(path: e.path) != e.head
     }
 
     /// Generations no checkpoint recorded, read whole: a file created, read in part and rotated
@@ -987,11 +1008,14 @@ public final class Tailer {
     /// `siblings`, those written to since the checkpoint file was (mtime), not open, not
     /// compressed, and not a checkpointed file; oldest first. Lines read before the crash come
     /// again under the same ids (the identity is the head and inode).
-    private func readUnrecorded(_ siblings: [(path: String, namedAs: String)], now: Int64) {
+    private func readUnrecorded(_ siblings: [(path: String, namedAs: String)], skippingHeads heads: Set<UInt64>, now: Int64) {
         guard let writtenAt = checkpointWrittenAt else { return }
         var found: [(mtime: Int64, path: String, namedAs: String)] = []
         for s in siblings {
             guard let st = Posix.status(s.path), Posix.isRegular(st), byKey[DevIno(st)] == nil, Posix.mtime(st) >= writtenAt else { continue }
+            // A file that starts as a checkpointed one is a copy of it (logrotate's
+            // `copytruncate` leaves `app.log.1`): read whole, its lines would come twice.
+            if let head = headHash(path: s.path), heads.contains(head) { continue }
             found.append((Posix.mtime(st), s.path, s.namedAs))
         }
         for s in found.sorted(by: { ($0.mtime, $0.path) < ($1.mtime, $1.path) }) { openNewerRotated(s.path, namedAs: s.namedAs, now: now) }

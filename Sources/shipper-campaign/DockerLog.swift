@@ -1,4 +1,5 @@
 import Foundation
+import OutputFile
 
 #if canImport(Glibc)
 import Glibc
@@ -278,18 +279,16 @@ final class ContainerLog: @unchecked Sendable {
     }
 
     /// Kubelet's rotation (pkg/kubelet/logs): the rotated files not compressed yet are
-    /// compressed (a new file `<name>.gz`, the original deleted), then `0.log` is renamed to
-    /// `0.log.<date>-<time>` and a new `0.log` starts; at most `keep` generations are kept. The
-    /// stand-in for gzip is a copy under the `.gz` name (shipper reads neither). Kubelet rotates
-    /// at 10 MiB, checked every 10 s, so the generation before is long read when it is compressed;
-    /// here rotations come every few seconds, between kills, so one is compressed only once its
-    /// lines are indexed (else at a later rotation), as that timing gives on a node.
+    /// compressed (gzip, a new file `<name>.gz`, the original deleted), then `0.log` is renamed
+    /// to `0.log.<date>-<time>` and a new `0.log` starts; at most `keep` generations are kept.
+    /// Kubelet rotates at 10 MiB, checked every 10 s, so the generation before is long read when
+    /// it is compressed; here rotations come every few seconds, between kills, so one is
+    /// compressed only once its lines are indexed (else at a later rotation), as that timing
+    /// gives on a node. ``compressRotated()`` compresses them regardless (shipper stopped).
     private func rotateAsKubelet(keep: Int) {
         while let first = uncompressed.first, book.delivered(container: number, first.lines) {
             uncompressed.removeFirst()
-            if let bytes = FS.read(first.path) { try? FS.write(first.path + ".gz", bytes) }
-            unlink(first.path)
-            compressed.append(first.path + ".gz")
+            compressed.append(Self.gzipReplacing(first.path))
         }
         while compressed.count + uncompressed.count >= keep, !compressed.isEmpty { unlink(compressed.removeFirst()) }
         close(fd)
@@ -301,6 +300,33 @@ final class ContainerLog: @unchecked Sendable {
         rename(logPath, rotated)
         uncompressed.append((rotated, fileStart..<seq))
         startNewLog { "kubelet rotation: lines \(fileStart)..<\(seq) (inode \(old)) now \(rotated); new inode \($0); compressed \(compressed.count)" }
+    }
+
+    /// Compresses the rotated files as they are, read or not (shipper stopped): Docker with
+    /// `compress: true` compresses `-json.log.1` right after a rotation; in kubelet's layout,
+    /// every rotated file not compressed yet.
+    func compressRotated() {
+        lock.lock()
+        defer { lock.unlock() }
+        if kubelet {
+            while !uncompressed.isEmpty { compressed.append(Self.gzipReplacing(uncompressed.removeFirst().path)) }
+        } else if FS.inode(logPath + ".1") != nil {
+            _ = Self.gzipReplacing(logPath + ".1")
+        }
+        EventLog.add("container \(number): rotated files compressed")
+    }
+
+    /// `path` gzip-compressed into the new file `path.gz` (replaced if there), `path` deleted;
+    /// returns the new path.
+    static func gzipReplacing(_ path: String) -> String {
+        var gz: [UInt8] = []
+        if let bytes = FS.read(path) {
+            bytes.withUnsafeBytes { try? Gzip.compressMember($0, level: 1, into: &gz) }
+        }
+        unlink(path + ".gz")
+        try? FS.write(path + ".gz", gz)
+        unlink(path)
+        return path + ".gz"
     }
 
     /// logrotate's `copytruncate`: copies the file to `.1`, then truncates it in place. Returns

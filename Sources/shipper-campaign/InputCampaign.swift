@@ -23,6 +23,7 @@ final class InputCampaign {
 
     func run() async throws -> CampaignResult {
         let h = try await Harness(name: "input", options: options)
+        h.settings.kubelet = true
         h.settings.rotateWait = "1s"
         h.settings.batchEvents = 2000
         h.settings.batchBytes = "5MiB"
@@ -172,6 +173,35 @@ final class InputCampaign {
             }
             let t = await settle("odd bytes")
             result.extra.append(("invalid UTF-8 and binary noise", "\(n) lines each (half valid multi-byte UTF-8; a third of the noise without a key); caught up \(campaignSeconds(t))"))
+        }
+
+        // 9. Rotations while shipper is stopped, the rotated files compressed before it is back:
+        //    Docker with `compress: true` (`-json.log.1.gz`), and kubelet rotating twice (the
+        //    first generation compressed at the second, the second never seen by shipper).
+        do {
+            let docker = try container(30, "compressed-rotation")
+            let kube = try ContainerLog(
+                kubeletPods: h.workspace.pods, links: h.workspace.kubeContainers, number: 31, service: "kubelet-compressed", book: h.book)
+            let rounds = short ? 2 : 4
+            for round in 0..<rounds {
+                for c in [docker, kube] { c.writeBurst(300) }
+                _ = await settle("compressed while stopped, round \(round)")
+                for c in [docker, kube] { c.writeBurst(200) }  // while running: read or not at the stop
+                _ = await h.shipper.stop()
+                for c in [docker, kube] { c.writeBurst(200) }
+                docker.rotateByRename()
+                docker.compressRotated()
+                kube.rotateByRename()
+                kube.writeBurst(200)
+                kube.compressRotated()  // what kubelet does first at its next rotation
+                kube.rotateByRename()
+                for c in [docker, kube] { c.writeBurst(100) }
+                try h.shipper.start()
+            }
+            let t = await settle("compressed while stopped")
+            result.extra.append((
+                "rotated and compressed while stopped", "\(rounds) stops: Docker compress, kubelet two rotations; caught up \(campaignSeconds(t))"
+            ))
         }
 
         let delivered = await h.tracker.waitForDelivery(timeout: 120, idle: 30, shipper: h.shipper)
