@@ -922,15 +922,7 @@ public final class Tailer {
                 Glibc.close(f.fd)
                 continue
             }
-            dormant[id] = nil
-            f.metadata = meta
-            f.head = e.head
-            f.fingerprint = e.fingerprint
-            f.start(at: e.offset)
-            f.persistedCheck = (e.offset, e.check)
-            f.draining = true
-            f.drainSince = now
-            register(f)
+            resume(f, id, e, metadata: meta, now: now)
             logger.info("resuming a file rotated while shipper was stopped", metadata: ["path": "\(path)", "offset": "\(e.offset)"])
             if k >= 2 {
                 for j in stride(from: k - 1, through: 1, by: -1) { openNewerRotated(base + ".\(j)", namedAs: e.path, now: now) }
@@ -978,21 +970,27 @@ public final class Tailer {
                 unlink(copy)
                 continue
             }
-            dormant[id] = nil
-            f.metadata = meta
-            f.head = e.head
-            f.fingerprint = e.fingerprint
-            f.start(at: e.offset)
-            f.persistedCheck = (e.offset, e.check)
-            f.draining = true
-            f.drainSince = now
-            register(f)
+            resume(f, id, e, metadata: meta, now: now)
             logger.info(
                 "resuming a file compressed while shipper was stopped, from a decompressed copy",
                 metadata: ["path": "\(path)", "copy": "\(copy)", "offset": "\(e.offset)"])
             return true
         }
         return false
+    }
+
+    /// Reads `f` on from checkpoint `e` (taken out of the dormant ones) under its identity, to
+    /// its end, then closes it: a rotated file.
+    private func resume(_ f: OpenFile, _ id: FileID, _ e: CheckpointEntry, metadata: ContainerMetadata?, now: Int64) {
+        dormant[id] = nil
+        f.metadata = metadata
+        f.head = e.head
+        f.fingerprint = e.fingerprint
+        f.start(at: e.offset)
+        f.persistedCheck = (e.offset, e.check)
+        f.draining = true
+        f.drainSince = now
+        register(f)
     }
 
     /// Whether the checkpointed content of `e` is no longer at its path: another inode is
