@@ -878,27 +878,39 @@ public final class Tailer {
     /// generations no checkpoint recorded (``readUnrecorded(_:now:)``).
     private func recoverRotated(now: Int64) {
         let entries = dormant.sorted { ($0.value.entry.path, $0.value.entry.inode) < ($1.value.entry.path, $1.value.entry.inode) }
-        // Where a checkpointed file's content has left its path (another inode there, or its
-        // inode with another head), the files whose names extend that path may hold
-        // generations written after the checkpoint.
+        // Where a checkpointed file has left its path, the files whose names extend that path
+        // may hold generations written after the checkpoint. Left: another inode is at the
+        // path (rename rotation), or its inode with another head and its content found
+        // compressed (kubelet's next log on the inode of the rotated file it just compressed).
+        // Its inode with another head and nothing found is a truncation (`copytruncate`): the
+        // files beside it are copies of what was read, not generations.
         var siblings: [(path: String, namedAs: String)] = []
-        for (_, d) in entries where contentLeft(d.entry) {
-            for path in Self.extendedNames(d.entry.path) where !siblings.contains(where: { $0.path == path }) {
-                siblings.append((path, d.entry.path))
+        func addSiblings(of e: CheckpointEntry) {
+            for path in Self.extendedNames(e.path) where !siblings.contains(where: { $0.path == path }) { siblings.append((path, e.path)) }
+        }
+        var rewritten: [FileID: CheckpointEntry] = [:]
+        for (id, d) in entries {
+            switch placeOfContent(d.entry) {
+            case .atItsPath: break
+            case .elsewhere: addSiblings(of: d.entry)
+            case .inodeRewritten: rewritten[id] = d.entry
             }
+        }
+        func recoverCompressed(_ id: FileID, _ e: CheckpointEntry) {
+            if self.recoverCompressed(id, e, now: now), rewritten[id] != nil { addSiblings(of: e) }
         }
         let checkpointedHeads = Set(entries.map(\.value.entry.head))
         for (id, d) in entries where dormant[id] != nil {
             let e = d.entry
             guard let (k, path, base) = Self.locate(e), let st = Posix.status(path) else {
-                recoverCompressed(id, e, now: now)
+                recoverCompressed(id, e)
                 continue
             }
             let key = DevIno(st)
             if let open = byKey[key] {
                 // Its inode belongs to a file opened with another head: the checkpointed content
                 // is gone from it.
-                if open.head != nil && open.head != e.head { recoverCompressed(id, e, now: now) }
+                if open.head != nil && open.head != e.head { recoverCompressed(id, e) }
                 continue
             }
             // The metadata of the name the file was read under: a `cri` file's comes from its
@@ -912,7 +924,8 @@ public final class Tailer {
                 // unless its content is found compressed.
                 Glibc.close(f.fd)
                 logger.debug("checkpointed file no longer exists; its inode belongs to another file", metadata: ["path": "\(path)"])
-                if !recoverCompressed(id, e, now: now) {
+                recoverCompressed(id, e)
+                if dormant[id] != nil {
                     dormant[id] = nil
                     dirty = true
                 }
@@ -993,11 +1006,20 @@ public final class Tailer {
         register(f)
     }
 
-    /// Whether the checkpointed content of `e` is no longer at its path: another inode is
-    /// there (or nothing), or its inode with another head (reused, or written again).
-    private func contentLeft(_ e: CheckpointEntry) -> Bool {
-        guard let st = Posix.status(e.path), UInt64(truncatingIfNeeded: st.st_ino) == e.inode else { return true }
-        return headHash(path: e.path) != e.head
+    enum PlaceOfContent {
+        /// Its inode with its head is at its path.
+        case atItsPath
+        /// Another inode, or nothing, is at its path.
+        case elsewhere
+        /// Its inode with another head is at its path: truncated and written again, or the
+        /// inode reused by a new file.
+        case inodeRewritten
+    }
+
+    /// Where the checkpointed content of `e` is, as seen from its path.
+    private func placeOfContent(_ e: CheckpointEntry) -> PlaceOfContent {
+        guard let st = Posix.status(e.path), UInt64(truncatingIfNeeded: st.st_ino) == e.inode else { return .elsewhere }
+        return headHash(path: e.path) == e.head ? .atItsPath : .inodeRewritten
     }
 
     /// Generations no checkpoint recorded, read whole: a file created, read in part and rotated

@@ -406,4 +406,35 @@ import Glibc
         try c2.poll(t2)
         #expect(c2.texts.sorted() == (compressed ? ["a 1", "a 2", "a 3", "b 0"] : ["b 0"]))
     }
+
+    /// The crash campaign's copytruncate container (1,320 lines twice): a generation no
+    /// checkpoint recorded (read, then a kill before the next checkpoint write) was copied to
+    /// `-json.log.1` by a copytruncate. Its head is in no checkpoint, but the path still holds
+    /// the checkpointed inode: a truncation, so the files beside it are copies, not generations,
+    /// and are not read whole.
+    @Test func aCopyOfAGenerationNoCheckpointRecordedIsNotReadWhole() throws {
+        let dir = TempDir()
+        let path = dir.sub("app.log")
+        let cp = dir.sub("cp.json")
+        try writeFile(path, "a 0\na 1\n")
+        var t: Tailer? = try Tailer(config: fileConfig([path]), checkpointPath: cp, logger: LogCapture().logger, clock: ManualClock().tailClock)
+        let c = Collector()
+        try c.poll(t!)
+        t!.commit(file: c.lines[1].file, offset: c.lines[1].endOffset)
+        try t!.persistCheckpoints()
+        t = nil
+        func copytruncate() throws {
+            try Data(try #require(FileManager.default.contents(atPath: path))).write(to: URL(fileURLWithPath: path + ".1"))
+            #expect(truncate(path, 0) == 0)
+        }
+        try copytruncate()
+        appendFile(path, "b 0\nb 1\n")  // read by a shipper killed before it wrote a checkpoint
+        try copytruncate()
+        appendFile(path, "c 0\n")
+        let t2 = try Tailer(config: fileConfig([path]), checkpointPath: cp, logger: LogCapture().logger, clock: ManualClock().tailClock)
+        let c2 = Collector()
+        #expect(try c2.poll(t2, until: { c2.lines.count >= 1 }))
+        try c2.poll(t2)
+        #expect(c2.texts == ["c 0"])
+    }
 }
