@@ -89,7 +89,12 @@ final class DirectoryWatcher {
     }
 
     static func isReadable(fd: Int32, waitingMilliseconds milliseconds: Int32) -> Bool {
-        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        return poll(&p, 1, milliseconds) > 0 && (p.revents & Int16(POLLIN)) != 0
+        anyReadable(fds: [fd], waitingMilliseconds: milliseconds)
+    }
+
+    /// Whether events are pending on one of `fds`, waiting at most `milliseconds`.
+    static func anyReadable(fds: [Int32], waitingMilliseconds milliseconds: Int32) -> Bool {
+        var polls = fds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+        return poll(&polls, nfds_t(polls.count), milliseconds) > 0 && polls.contains { ($0.revents & Int16(POLLIN)) != 0 }
     }
 }

@@ -639,6 +639,37 @@ func expectContiguous(_ lines: [SeenLine], sourceLocation: SourceLocation = #_so
         #expect(inotify ? stats == 0 : stats >= 1, "\(stats) fstat checks")
     }
 
+    /// Several sources are waited on at once: data in one ends the wait at once. Waiting on each
+    /// in turn for a share of the timeout left the second source's data unnoticed while the
+    /// wait was on the first (the input campaign, once it had a second source: copytruncate took
+    /// 31,825 unread lines instead of 150).
+    @Test(arguments: [true, false])
+    func waitingOnSeveralTailersEndsWhenAnyHasData(inotify: Bool) async throws {
+        let dir = TempDir()
+        var tailers: [Tailer] = []
+        // In directories of their own: one's writes are no inotify events of the other.
+        for name in ["a", "b"] {
+            try FileManager.default.createDirectory(atPath: dir.sub(name), withIntermediateDirectories: true)
+            try writeFile(dir.sub(name + "/app.log"), "1\n")
+            var config = fileConfig([dir.sub(name + "/app.log")])
+            config.inotify = inotify
+            config.discoveryInterval = .seconds(600)
+            let t = try Tailer(config: config, checkpointPath: dir.sub(name + ".cp.json"), logger: LogCapture().logger)
+            #expect(try t.poll(maxBytes: 1 << 20).count == 1)
+            tailers.append(t)
+        }
+        // Nothing new: the wait lasts its timeout.
+        let quiet = ContinuousClock.now
+        await Tailer.waitForData(tailers, timeout: .milliseconds(150))
+        #expect(ContinuousClock.now - quiet >= .milliseconds(140))
+        appendFile(dir.sub("b/app.log"), "2\n")
+        let start = ContinuousClock.now
+        // A share of this timeout is 60 s: waiting on `a` first would take that long.
+        await Tailer.waitForData(tailers, timeout: .seconds(120))
+        #expect(ContinuousClock.now - start < .seconds(30))
+        #expect(try tailers[1].poll(maxBytes: 1 << 20).count == 1)
+    }
+
     @Test func waitForDataNoticesAppendWithoutInotify() async throws {
         let dir = TempDir()
         let path = dir.sub("app.log")

@@ -181,22 +181,16 @@ final class PipelineWorker {
     }
 
     /// How long to wait for data when a step found nothing: 200 ms while stages hold events (a
-    /// multiline event whose timeout must be watched) or checkpoints wait for an fsync, or with
-    /// several sources (their tailers are waited on in turn, each for a share); else 1 s, as new
-    /// data, a discovery scan or an inotify event ends the wait sooner.
+    /// multiline event whose timeout must be watched) or checkpoints wait for an fsync; else 1 s,
+    /// as new data, a discovery scan or an inotify event ends the wait sooner.
     var idleWait: Duration {
-        heldSources.isEmpty && pendingCommits.isEmpty && sources.count == 1 ? .seconds(1) : .milliseconds(200)
+        heldSources.isEmpty && pendingCommits.isEmpty ? .seconds(1) : .milliseconds(200)
     }
 
-    /// Waits until a source may have new data (or the timeout passes).
+    /// Waits until a source may have new data (or the timeout passes): on every source's tailer
+    /// at once.
     func waitForData(timeout: Duration) async {
-        guard !sources.isEmpty else {
-            try? await Task.sleep(for: timeout)
-            return
-        }
-        // Each tailer wakes on inotify or its own polling; share the wait between them.
-        let share = timeout / sources.count
-        for s in sources { await s.tailer.waitForData(timeout: share) }
+        await Tailer.waitForData(sources.map(\.tailer), timeout: timeout)
     }
 
     /// At shutdown: emit what stages hold (multiline), make it durable, commit and write checkpoints.
