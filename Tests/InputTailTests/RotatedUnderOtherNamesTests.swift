@@ -353,6 +353,10 @@ import Glibc
     /// between is read whole (found by the input campaign: 800 lines lost).
     @Test(.enabled(if: StaleCheckpointTests.inodesAreReused, "needs a file system that reuses inodes"))
     func aCompressedFileWhoseInodeTheNewLogGotIsStillReadOn() throws {
+        try StaleCheckpointTests.withInodeReuse { try compressedFileWhoseInodeTheNewLogGot() }
+    }
+
+    func compressedFileWhoseInodeTheNewLogGot() throws -> Bool {
         let dir = TempDir()
         let k = try KubeletLayout(dir)
         let cp = dir.sub("cp.json")
@@ -368,7 +372,7 @@ import Glibc
         appendFile(k.log, Self.cri("two 0"))
         try Self.compress(k.log + ".20261127-101530")
         #expect(rename(k.log, k.log + ".20261127-101531") == 0)
-        try #require(StaleCheckpointTests.createReusingInode(k.log, first))
+        guard StaleCheckpointTests.createReusingInode(k.log, first) else { return false }
         appendFile(k.log, Self.cri("three 0"))
 
         let t2 = try Tailer(config: k.config, checkpointPath: cp, logger: LogCapture().logger, clock: ManualClock().tailClock)
@@ -377,6 +381,7 @@ import Glibc
         try c2.poll(t2)
         #expect(c2.texts.map { String($0.split(separator: " ", maxSplits: 3).last ?? "") }.sorted() == ["one 1", "one 2", "three 0", "two 0"])
         #expect(c2.lines.first { $0.text.hasSuffix(" one 1") }?.file.fingerprint == c.lines[0].file.fingerprint)
+        return true
     }
 
     /// logrotate's `copytruncate` while shipper was stopped: the file keeps its inode with new
