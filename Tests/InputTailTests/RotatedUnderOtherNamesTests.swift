@@ -48,6 +48,29 @@ import Glibc
         }
     }
 
+    /// Reads what the files hold with a tailer, commits through line `committed`, writes the
+    /// checkpoint and stops: what a shipper stopped at that point leaves. The lines read.
+    static func readThenStop(config: TailConfig, checkpoint: String, committing committed: Int, clock: ManualClock = ManualClock()) throws -> Collector {
+        let t = try Tailer(config: config, checkpointPath: checkpoint, logger: LogCapture().logger, clock: clock.tailClock)
+        let c = Collector()
+        try c.poll(t)
+        t.commit(file: c.lines[committed].file, offset: c.lines[committed].endOffset)
+        try t.persistCheckpoints()
+        return c
+    }
+
+    /// A tailer started again on `checkpoint`, polled until it has `count` lines, then once more
+    /// (anything it should not read would come then).
+    static func restart(
+        config: TailConfig, checkpoint: String, expecting count: Int, logger: Logger = LogCapture().logger, clock: ManualClock = ManualClock()
+    ) throws -> (Tailer, Collector) {
+        let t = try Tailer(config: config, checkpointPath: checkpoint, logger: logger, clock: clock.tailClock)
+        let c = Collector()
+        #expect(try c.poll(t, until: { c.lines.count >= count }))
+        try c.poll(t)
+        return (t, c)
+    }
+
     static func cri(_ text: String) -> String { "2026-11-27T10:15:30.000000001Z stdout F \(text)\n" }
 
     /// Sets a file's modification time `seconds` into the past.
@@ -79,10 +102,7 @@ import Glibc
         appendFile(k.log, (0..<3).map { Self.cri("two \($0)") }.joined())
 
         let log = LogCapture()
-        let t2 = try Tailer(config: k.config, checkpointPath: cp, logger: log.logger, clock: ManualClock().tailClock)
-        let c2 = Collector()
-        #expect(try c2.poll(t2, until: { c2.lines.count >= 7 }))
-        try c2.poll(t2)
+        let c2 = try Self.restart(config: k.config, checkpoint: cp, expecting: 7, logger: log.logger).1
         let texts = c2.texts.map { String($0.split(separator: " ", maxSplits: 3).last ?? "") }
         #expect(texts.sorted() == ((7..<11).map { "one \($0)" } + (0..<3).map { "two \($0)" }).sorted())
         let resumed = try #require(c2.lines.first { $0.text.hasSuffix(" one 7") })
@@ -103,12 +123,7 @@ import Glibc
         let paths = [Tailer.globEscaped(logs) + "/*.log"]
         let cp = dir.sub("cp.json")
         try writeFile(path, (0..<5).map { "a \($0)\n" }.joined())
-        var t: Tailer? = try Tailer(config: fileConfig(paths), checkpointPath: cp, logger: LogCapture().logger, clock: ManualClock().tailClock)
-        let c = Collector()
-        try c.poll(t!)
-        t!.commit(file: c.lines[2].file, offset: c.lines[2].endOffset)
-        try t!.persistCheckpoints()
-        t = nil
+        let c = try Self.readThenStop(config: fileConfig(paths), checkpoint: cp, committing: 2)
         appendFile(path, "a 5\n")
         #expect(rename(path, path + "-20261127") == 0)
         try writeFile(path, "b 0\n")
@@ -140,10 +155,7 @@ import Glibc
         try t!.persistCheckpoints()
         t = nil  // a crash: lines 3…5 of the rotated file were never committed
 
-        let t2 = try Tailer(config: k.config, checkpointPath: cp, logger: LogCapture().logger, clock: clock.tailClock)
-        let c2 = Collector()
-        #expect(try c2.poll(t2, until: { c2.lines.count >= 4 }))
-        try c2.poll(t2)
+        let c2 = try Self.restart(config: k.config, checkpoint: cp, expecting: 4, clock: clock).1
         // The rotated file from its checkpoint, and the new file's line, never committed either.
         #expect(c2.lines.filter { $0.file == first }.map(\.offset) == Array(c.lines[3..<6].map(\.offset)))
         #expect(c2.texts.map { String($0.split(separator: " ", maxSplits: 3).last ?? "") }.sorted() == ["one 3", "one 4", "one 5", "two 0"])
@@ -159,12 +171,7 @@ import Glibc
         let k = try KubeletLayout(dir)
         let cp = dir.sub("cp.json")
         appendFile(k.log, (0..<4).map { Self.cri("one \($0)") }.joined())
-        var t: Tailer? = try Tailer(config: k.config, checkpointPath: cp, logger: LogCapture().logger, clock: ManualClock().tailClock)
-        let c = Collector()
-        try c.poll(t!)
-        t!.commit(file: c.lines[1].file, offset: c.lines[1].endOffset)
-        try t!.persistCheckpoints()
-        t = nil
+        let c = try Self.readThenStop(config: k.config, checkpoint: cp, committing: 1)
         appendFile(k.log, Self.cri("one 4"))
         try k.rotate(suffix: "20261127-101530")
         appendFile(k.log, (0..<3).map { Self.cri("two \($0)") }.joined())
@@ -174,10 +181,7 @@ import Glibc
         try writeFile(k.log + ".20261127-101529.gz", "\u{1F}not read")
         try Data([0x1F, 0x8B, 0x08, 0x00] + Array("gzip data\n".utf8)).write(to: URL(fileURLWithPath: k.log + ".20261127-101528"))
 
-        let t2 = try Tailer(config: k.config, checkpointPath: cp, logger: LogCapture().logger, clock: ManualClock().tailClock)
-        let c2 = Collector()
-        #expect(try c2.poll(t2, until: { c2.lines.count >= 7 }))
-        try c2.poll(t2)
+        let c2 = try Self.restart(config: k.config, checkpoint: cp, expecting: 7).1
         let texts = c2.texts.map { String($0.split(separator: " ", maxSplits: 3).last ?? "") }
         #expect(texts.sorted() == ["one 2", "one 3", "one 4", "three 0", "two 0", "two 1", "two 2"])
         #expect(c2.lines.first { $0.text.hasSuffix(" one 2") }?.file == c.lines[0].file)
@@ -193,22 +197,14 @@ import Glibc
         let k = try KubeletLayout(dir)
         let cp = dir.sub("cp.json")
         appendFile(k.log, Self.cri("one 0"))
-        var t: Tailer? = try Tailer(config: k.config, checkpointPath: cp, logger: LogCapture().logger, clock: ManualClock().tailClock)
-        let c = Collector()
-        try c.poll(t!)
-        t!.commit(file: c.lines[0].file, offset: c.lines[0].endOffset)
-        try t!.persistCheckpoints()
-        t = nil
+        _ = try Self.readThenStop(config: k.config, checkpoint: cp, committing: 0)
         try k.rotate(suffix: "20261127-101530")
         appendFile(k.log, Self.cri("two 0"))
         try k.rotate(suffix: "20261127-101531")
         #expect(unlink(k.log + ".20261127-101530") == 0)
         appendFile(k.log, Self.cri("three 0"))
 
-        let t2 = try Tailer(config: k.config, checkpointPath: cp, logger: LogCapture().logger, clock: ManualClock().tailClock)
-        let c2 = Collector()
-        #expect(try c2.poll(t2, until: { c2.lines.count >= 2 }))
-        try c2.poll(t2)
+        let c2 = try Self.restart(config: k.config, checkpoint: cp, expecting: 2).1
         #expect(c2.texts.map { String($0.split(separator: " ", maxSplits: 3).last ?? "") }.sorted() == ["three 0", "two 0"])
     }
 
@@ -255,12 +251,7 @@ import Glibc
         let cp = dir.sub("state/cp.json")
         let clock = ManualClock()
         appendFile(k.log, (0..<5).map { Self.cri("one \($0)") }.joined())
-        var t: Tailer? = try Tailer(config: k.config, checkpointPath: cp, logger: LogCapture().logger, clock: clock.tailClock)
-        let c = Collector()
-        try c.poll(t!)
-        t!.commit(file: c.lines[1].file, offset: c.lines[1].endOffset)
-        try t!.persistCheckpoints()
-        t = nil
+        let c = try Self.readThenStop(config: k.config, checkpoint: cp, committing: 1, clock: clock)
         appendFile(k.log, Self.cri("one 5"))
         try k.rotate(suffix: "20261127-101530")
         appendFile(k.log, Self.cri("two 0"))
@@ -269,10 +260,7 @@ import Glibc
         appendFile(k.log, Self.cri("three 0"))
 
         let log = LogCapture()
-        let t2 = try Tailer(config: k.config, checkpointPath: cp, logger: log.logger, clock: clock.tailClock)
-        let c2 = Collector()
-        #expect(try c2.poll(t2, until: { c2.lines.count >= 6 }))
-        try c2.poll(t2)
+        let (t2, c2) = try Self.restart(config: k.config, checkpoint: cp, expecting: 6, logger: log.logger, clock: clock)
         let texts = c2.texts.map { String($0.split(separator: " ", maxSplits: 3).last ?? "") }
         #expect(texts.sorted() == ["one 2", "one 3", "one 4", "one 5", "three 0", "two 0"])
         #expect(log.contains(.info, "resuming a file compressed while shipper was stopped"))
@@ -302,20 +290,12 @@ import Glibc
         let cp = dir.sub("cp.json")
         let w = try DockerLogWriter(root: root, spec: DockerContainerSpec(name: "svc"))
         for i in 0..<6 { w.log("one \(i)") }
-        var t: Tailer? = try Tailer(config: dockerConfig(root: root), checkpointPath: cp, logger: LogCapture().logger, clock: ManualClock().tailClock)
-        let c = Collector()
-        try c.poll(t!)
-        t!.commit(file: c.lines[3].file, offset: c.lines[3].endOffset)
-        try t!.persistCheckpoints()
-        t = nil
+        let c = try Self.readThenStop(config: dockerConfig(root: root), checkpoint: cp, committing: 3)
         w.log("one 6")
         try w.rotate()
         try Self.compress(w.logPath + ".1")
         w.log("two 0")
-        let t2 = try Tailer(config: dockerConfig(root: root), checkpointPath: cp, logger: LogCapture().logger, clock: ManualClock().tailClock)
-        let c2 = Collector()
-        #expect(try c2.poll(t2, until: { c2.lines.count >= 4 }))
-        try c2.poll(t2)
+        let c2 = try Self.restart(config: dockerConfig(root: root), checkpoint: cp, expecting: 4).1
         #expect(c2.lines.map { dockerMessage($0.text) }.sorted() == ["one 4", "one 5", "one 6", "two 0"])
         #expect(c2.lines.first { dockerMessage($0.text) == "one 4" }?.file.fingerprint == c.lines[0].file.fingerprint)
     }
@@ -327,22 +307,14 @@ import Glibc
         let k = try KubeletLayout(dir)
         let cp = dir.sub("cp.json")
         appendFile(k.log, Self.cri("one 0") + Self.cri("one 1"))
-        var t: Tailer? = try Tailer(config: k.config, checkpointPath: cp, logger: LogCapture().logger, clock: ManualClock().tailClock)
-        let c = Collector()
-        try c.poll(t!)
-        t!.commit(file: c.lines[0].file, offset: c.lines[0].endOffset)
-        try t!.persistCheckpoints()
-        t = nil
+        _ = try Self.readThenStop(config: k.config, checkpoint: cp, committing: 0)
         try k.rotate(suffix: "20261127-101530")
         #expect(unlink(k.log + ".20261127-101530") == 0)  // gone for good
         try writeFile(k.log + ".20261127-101529", Self.cri("another file"))
         try Self.compress(k.log + ".20261127-101529")
         try Data([0x1F, 0x8B, 0x08, 0x00, 0xFF, 0xFF]).write(to: URL(fileURLWithPath: k.log + ".20261127-101528.gz"))
         appendFile(k.log, Self.cri("two 0"))
-        let t2 = try Tailer(config: k.config, checkpointPath: cp, logger: LogCapture().logger, clock: ManualClock().tailClock)
-        let c2 = Collector()
-        #expect(try c2.poll(t2, until: { c2.lines.count >= 1 }))
-        try c2.poll(t2)
+        let (t2, c2) = try Self.restart(config: k.config, checkpoint: cp, expecting: 1)
         #expect(c2.texts.map { String($0.split(separator: " ", maxSplits: 3).last ?? "") } == ["two 0"])
         #expect((try? FileManager.default.contentsOfDirectory(atPath: t2.recoveredDir))?.isEmpty ?? true)
     }
@@ -361,12 +333,7 @@ import Glibc
         let k = try KubeletLayout(dir)
         let cp = dir.sub("cp.json")
         appendFile(k.log, (0..<3).map { Self.cri("one \($0)") }.joined())
-        var t: Tailer? = try Tailer(config: k.config, checkpointPath: cp, logger: LogCapture().logger, clock: ManualClock().tailClock)
-        let c = Collector()
-        try c.poll(t!)
-        t!.commit(file: c.lines[0].file, offset: c.lines[0].endOffset)
-        try t!.persistCheckpoints()
-        t = nil
+        let c = try Self.readThenStop(config: k.config, checkpoint: cp, committing: 0)
         let first = inode(k.log)
         try k.rotate(suffix: "20261127-101530")
         appendFile(k.log, Self.cri("two 0"))
@@ -375,10 +342,7 @@ import Glibc
         guard StaleCheckpointTests.createReusingInode(k.log, first) else { return false }
         appendFile(k.log, Self.cri("three 0"))
 
-        let t2 = try Tailer(config: k.config, checkpointPath: cp, logger: LogCapture().logger, clock: ManualClock().tailClock)
-        let c2 = Collector()
-        #expect(try c2.poll(t2, until: { c2.lines.count >= 4 }))
-        try c2.poll(t2)
+        let c2 = try Self.restart(config: k.config, checkpoint: cp, expecting: 4).1
         #expect(c2.texts.map { String($0.split(separator: " ", maxSplits: 3).last ?? "") }.sorted() == ["one 1", "one 2", "three 0", "two 0"])
         #expect(c2.lines.first { $0.text.hasSuffix(" one 1") }?.file.fingerprint == c.lines[0].file.fingerprint)
         return true
@@ -394,21 +358,13 @@ import Glibc
         let path = dir.sub("app.log")
         let cp = dir.sub("cp.json")
         try writeFile(path, "a 0\na 1\na 2\n")
-        var t: Tailer? = try Tailer(config: fileConfig([path]), checkpointPath: cp, logger: LogCapture().logger, clock: ManualClock().tailClock)
-        let c = Collector()
-        try c.poll(t!)
-        t!.commit(file: c.lines[0].file, offset: c.lines[0].endOffset)
-        try t!.persistCheckpoints()
-        t = nil
+        _ = try Self.readThenStop(config: fileConfig([path]), checkpoint: cp, committing: 0)
         appendFile(path, "a 3\n")
         try Data(try #require(FileManager.default.contents(atPath: path))).write(to: URL(fileURLWithPath: path + ".1"))
         #expect(truncate(path, 0) == 0)
         if compressed { try Self.compress(path + ".1") }
         appendFile(path, "b 0\n")
-        let t2 = try Tailer(config: fileConfig([path]), checkpointPath: cp, logger: LogCapture().logger, clock: ManualClock().tailClock)
-        let c2 = Collector()
-        #expect(try c2.poll(t2, until: { c2.lines.count >= (compressed ? 4 : 1) }))
-        try c2.poll(t2)
+        let c2 = try Self.restart(config: fileConfig([path]), checkpoint: cp, expecting: (compressed ? 4 : 1)).1
         #expect(c2.texts.sorted() == (compressed ? ["a 1", "a 2", "a 3", "b 0"] : ["b 0"]))
     }
 
@@ -422,12 +378,7 @@ import Glibc
         let path = dir.sub("app.log")
         let cp = dir.sub("cp.json")
         try writeFile(path, "a 0\na 1\n")
-        var t: Tailer? = try Tailer(config: fileConfig([path]), checkpointPath: cp, logger: LogCapture().logger, clock: ManualClock().tailClock)
-        let c = Collector()
-        try c.poll(t!)
-        t!.commit(file: c.lines[1].file, offset: c.lines[1].endOffset)
-        try t!.persistCheckpoints()
-        t = nil
+        _ = try Self.readThenStop(config: fileConfig([path]), checkpoint: cp, committing: 1)
         func copytruncate() throws {
             try Data(try #require(FileManager.default.contents(atPath: path))).write(to: URL(fileURLWithPath: path + ".1"))
             #expect(truncate(path, 0) == 0)
@@ -436,10 +387,7 @@ import Glibc
         appendFile(path, "b 0\nb 1\n")  // read by a shipper killed before it wrote a checkpoint
         try copytruncate()
         appendFile(path, "c 0\n")
-        let t2 = try Tailer(config: fileConfig([path]), checkpointPath: cp, logger: LogCapture().logger, clock: ManualClock().tailClock)
-        let c2 = Collector()
-        #expect(try c2.poll(t2, until: { c2.lines.count >= 1 }))
-        try c2.poll(t2)
+        let c2 = try Self.restart(config: fileConfig([path]), checkpoint: cp, expecting: 1).1
         #expect(c2.texts == ["c 0"])
     }
 }
