@@ -85,7 +85,7 @@ public final class Tailer {
     /// When the checkpoint file read at start was written (its mtime, ns); nil when there was none.
     private let checkpointWrittenAt: Int64?
     /// Where decompressed copies of compressed rotated files are read from
-    /// (``recoverCompressed(_:_:now:)``): beside the checkpoint file.
+    /// (``recoverCopy(_:_:now:)``): beside the checkpoint file.
     let recoveredDir: String
     private var scanned = false
     private var nextDiscovery: Int64 = .min
@@ -409,6 +409,7 @@ public final class Tailer {
     private func restart(_ f: OpenFile, reason: String, into out: inout [TailChunk]) {
         if let id = f.id, let file = tailedFile(f) {
             out.append(TailChunk(file: file, bytes: [], lines: [], isLast: true))
+            followCopy(of: f, id)
             byID[id] = nil
             f.deriveFrom = id.fingerprint
             f.deriveHead = f.head
@@ -429,6 +430,40 @@ public final class Tailer {
         f.lastCheck = nil
         f.persistedCheck = nil
         dirty = true
+    }
+
+    /// Before a truncated file is read again from 0: logrotate's `copytruncate` copied it
+    /// (`app.log.1`) before truncating it, so the lines not read yet are in the copy. A file
+    /// under a name that extends this one's, with another inode, the same head, more bytes than
+    /// were read and the same bytes before the read position, is read on from there to its end
+    /// under the file's identity (the same event ids), and closed. Its checkpoint starts at the
+    /// last committed offset: lines passed on but not durable yet are read again after a crash.
+    private func followCopy(of f: OpenFile, _ id: FileID) {
+        guard let head = f.head else { return }
+        for path in Self.extendedNames(f.path) {
+            guard let st = Posix.status(path), Posix.isRegular(st), DevIno(st) != f.key, byKey[DevIno(st)] == nil,
+                Posix.size(st) > f.lineStart, headHash(path: path) == head, let copy = openFile(path, key: DevIno(st))
+            else { continue }
+            // The same bytes just before where reading stopped.
+            if let c = f.lastCheck, c.offset == f.lineStart,
+                Posix.read(copy.fd, at: c.offset - Int64(c.length), count: c.length).map(FileHash.hash) != c.hash
+            {
+                Glibc.close(copy.fd)
+                continue
+            }
+            copy.metadata = f.metadata
+            copy.head = head
+            copy.fingerprint = id.fingerprint
+            copy.start(at: f.lineStart)
+            copy.committed = f.committed
+            copy.draining = true
+            copy.drainSince = clock.monotonic()
+            register(copy)
+            logger.info(
+                "file truncated; reading the lines not read yet from its copy",
+                metadata: ["path": "\(f.path)", "copy": "\(path)", "offset": "\(f.lineStart)"])
+            return
+        }
     }
 
     /// Hash of the file's head (first line, or first 1024 bytes); nil while the first line is
@@ -912,21 +947,22 @@ public final class Tailer {
             case .inodeRewritten: rewritten[id] = d.entry
             }
         }
-        func recoverCompressed(_ id: FileID, _ e: CheckpointEntry) {
-            if self.recoverCompressed(id, e, now: now), rewritten[id] != nil { addSiblings(of: e) }
+        func recoverCopy(_ id: FileID, _ e: CheckpointEntry) {
+            // Only a compressed copy tells a rotation: a plain one is what `copytruncate` leaves.
+            if self.recoverCopy(id, e, now: now) == .compressed, rewritten[id] != nil { addSiblings(of: e) }
         }
         let checkpointedHeads = Set(entries.map(\.value.entry.head))
         for (id, d) in entries where dormant[id] != nil {
             let e = d.entry
             guard let (k, path, base) = Self.locate(e), let st = Posix.status(path) else {
-                recoverCompressed(id, e)
+                recoverCopy(id, e)
                 continue
             }
             let key = DevIno(st)
             if let open = byKey[key] {
                 // Its inode belongs to a file opened with another head: the checkpointed content
                 // is gone from it.
-                if open.head != nil && open.head != e.head { recoverCompressed(id, e) }
+                if open.head != nil && open.head != e.head { recoverCopy(id, e) }
                 continue
             }
             // The metadata of the name the file was read under: a `cri` file's comes from its
@@ -940,7 +976,7 @@ public final class Tailer {
                 // unless its content is found compressed.
                 Glibc.close(f.fd)
                 logger.debug("checkpointed file no longer exists; its inode belongs to another file", metadata: ["path": "\(path)"])
-                recoverCompressed(id, e)
+                recoverCopy(id, e)
                 if dormant[id] != nil {
                     dormant[id] = nil
                     dirty = true
@@ -966,15 +1002,37 @@ public final class Tailer {
         }
     }
 
-    /// A checkpointed file compressed while shipper was stopped: kubelet compresses the
-    /// generation before at each rotation, Docker's `compress` right after a rotation. It is
-    /// looked for among the gzip files under names that extend its path, by its head
-    /// (decompressed), then decompressed whole into ``recoveredDir`` and read on from its
-    /// checkpoint there, under its own identity, so its events keep their ids. The copy is
-    /// deleted once everything in it is committed (``pruneDormant()``).
+    enum CopyFound { case none, plain, compressed }
+
+    /// A checkpointed file whose content is now only in a copy, found among the files under
+    /// names that extend its path by its head, and read on from its checkpoint under its own
+    /// identity, so its events keep their ids:
+    /// - compressed while shipper was stopped (kubelet compresses the generation before at each
+    ///   rotation, Docker's `compress` right after a rotation): known by its decompressed head,
+    ///   decompressed whole into ``recoveredDir`` and read there; that copy is deleted once
+    ///   everything in it is committed (``pruneDormant()``);
+    /// - copied by logrotate's `copytruncate` (`app.log.1`, another inode, the same head): read
+    ///   where it is.
+    /// The bytes before the checkpoint must be the same in the copy.
     @discardableResult
-    private func recoverCompressed(_ id: FileID, _ e: CheckpointEntry, now: Int64) -> Bool {
-        for path in Self.extendedNames(e.path) where path.hasSuffix(".gz") || Posix.read(path: path, count: 2) == [0x1F, 0x8B] {
+    private func recoverCopy(_ id: FileID, _ e: CheckpointEntry, now: Int64) -> CopyFound {
+        for path in Self.extendedNames(e.path) {
+            let gzip = path.hasSuffix(".gz") || Posix.read(path: path, count: 2) == [0x1F, 0x8B]
+            if !gzip {
+                guard let st = Posix.status(path), Posix.isRegular(st), UInt64(truncatingIfNeeded: st.st_ino) != e.inode,
+                    byKey[DevIno(st)] == nil, !Self.looksCompressed(path: path, start: Posix.read(path: path, count: 6) ?? []),
+                    headHash(path: path) == e.head
+                else { continue }
+                let meta = metadata(forPath: e.path) ?? metadata(forPath: path)
+                guard allowed(meta, key: DevIno(st), path: path), let f = openFile(path, key: DevIno(st)) else { continue }
+                guard e.offset <= f.size, checkMatches(f, e) else {
+                    Glibc.close(f.fd)
+                    continue
+                }
+                resume(f, id, e, metadata: meta, now: now)
+                logger.info("resuming a file truncated while shipper was stopped, from its copy", metadata: ["path": "\(path)", "offset": "\(e.offset)"])
+                return .plain
+            }
             guard let head = GzipFile.head(path: path, count: Self.headBytes),
                 Self.headHash(of: head, final: true) == e.head
             else { continue }
@@ -988,11 +1046,11 @@ public final class Tailer {
                     "cannot decompress a rotated file to read on from its checkpoint; its lines after the checkpoint are not read",
                     metadata: ["path": "\(path)", "error": "\(error)"])
                 unlink(copy)
-                return false
+                return .none
             }
             guard let st = Posix.status(copy), allowed(meta, key: DevIno(st), path: path), let f = openFile(copy, key: DevIno(st)) else {
                 unlink(copy)
-                return false
+                return .none
             }
             guard e.offset <= f.size, checkMatches(f, e) else {
                 Glibc.close(f.fd)
@@ -1003,9 +1061,9 @@ public final class Tailer {
             logger.info(
                 "resuming a file compressed while shipper was stopped, from a decompressed copy",
                 metadata: ["path": "\(path)", "copy": "\(copy)", "offset": "\(e.offset)"])
-            return true
+            return .compressed
         }
-        return false
+        return .none
     }
 
     /// Reads `f` on from checkpoint `e` (taken out of the dormant ones) under its identity, to
