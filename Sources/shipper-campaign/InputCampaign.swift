@@ -3,9 +3,10 @@ import Foundation
 
 /// What the input side meets on a real host, one scenario after the other, shipper running
 /// throughout (one restart, for inode reuse across a stop). Every line must arrive once, except:
-/// - lines a `copytruncate` took away before shipper read them: they exist only in the copy
-///   (`-json.log.1`), which is not under the paths; in every truncated generation the missing
-///   lines must be a suffix (everything read before the truncation arrived);
+/// - lines a `copytruncate` took away before shipper read them, which shipper reads from the
+///   copy (`-json.log.1`) unless a second copytruncate overwrote it before shipper noticed the
+///   first; in every truncated generation the missing lines must be a suffix (everything read
+///   before the truncation arrived);
 /// - lines of a container removed before shipper opened its log (it never saw the file);
 /// - lines of a file renamed away (rotated) before shipper first saw it: only `-json.log` is
 ///   under the paths, and a rotated file is followed only once shipper has it open (or has a
@@ -17,7 +18,7 @@ final class InputCampaign {
 
     init(options: CampaignOptions) { self.options = options }
 
-    static let truncatedAway = "copytruncate took them before they were read (only in the .1 copy)"
+    static let truncatedAway = "copytruncate took them before they were read, and overwrote the .1 copy"
     static let removedUnseen = "container removed before shipper opened its log"
     static let rotatedUnseen = "file rotated away before shipper first saw it"
 
