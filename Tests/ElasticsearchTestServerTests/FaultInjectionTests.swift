@@ -156,8 +156,12 @@ struct FaultInjectionTests {
     @Test func heldBulkAnswersWaitForTheRelease() async throws {
         try await withServer(ElasticsearchTestServerConfiguration()) { server in
             server.holdBulkAnswers()
-            let first = Task { try await TestClient.bulk(port: server.port, Self.batch(3)) }
-            let second = Task { try await TestClient.bulk(port: server.port, "/other/_bulk?refresh=false", Self.batch(2, index: "other", offset: 3)) }
+            // Their answers wait for the release, after the wait below (up to 60 s): a deadline
+            // past that. (With the default 30 s, a CI rehearsal next to other jobs timed out.)
+            let first = Task { try await TestClient.bulk(port: server.port, "/_bulk", Self.batch(3), deadline: 150) }
+            let second = Task {
+                try await TestClient.bulk(port: server.port, "/other/_bulk?refresh=false", Self.batch(2, index: "other", offset: 3), deadline: 150)
+            }
             #expect(await server.wait(timeout: .seconds(60)) { $0.heldBulkAnswerCount == 2 }, "both requests arrive (a loaded machine may take seconds)")
             #expect(server.count(index: "f") == 3 && server.count(index: "other") == 2, "applied before the answer")
             let root = try await TestClient.send(port: server.port, "GET", "/")

@@ -162,9 +162,11 @@ final class TestConnection {
 }
 
 enum TestClient {
-    /// Opens a connection, runs `body` with it (within a deadline) and closes it.
-    static func withConnection<T: Sendable>(port: Int, _ body: @escaping @Sendable (TestConnection) async throws -> T) async throws -> T {
-        try await withDeadline(30, "connection to \(port)") {
+    /// Opens a connection, runs `body` with it (within `deadline` seconds) and closes it.
+    static func withConnection<T: Sendable>(
+        port: Int, deadline: Double = 30, _ body: @escaping @Sendable (TestConnection) async throws -> T
+    ) async throws -> T {
+        try await withDeadline(deadline, "connection to \(port)") {
             let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .connectTimeout(.seconds(5))
                 .connect(host: "127.0.0.1", port: port) { channel in
@@ -182,9 +184,9 @@ enum TestClient {
     /// One request on a fresh connection.
     static func send(
         port: Int, _ method: String, _ uri: String, headers: [(String, String)] = [], body: [UInt8]? = nil,
-        contentType: String? = "application/json"
+        contentType: String? = "application/json", deadline: Double = 30
     ) async throws -> TestResponse {
-        try await withConnection(port: port) { c in
+        try await withConnection(port: port, deadline: deadline) { c in
             try await c.send(method, uri, headers: headers, body: body, contentType: contentType)
         }
     }
@@ -199,8 +201,8 @@ enum TestClient {
         try await bulk(port: port, "/_bulk", ndjson, headers: headers)
     }
 
-    static func bulk(port: Int, _ uri: String, _ ndjson: String, headers: [(String, String)] = []) async throws -> TestResponse {
-        try await send(port: port, "POST", uri, headers: headers, body: Array(ndjson.utf8), contentType: "application/x-ndjson")
+    static func bulk(port: Int, _ uri: String, _ ndjson: String, headers: [(String, String)] = [], deadline: Double = 30) async throws -> TestResponse {
+        try await send(port: port, "POST", uri, headers: headers, body: Array(ndjson.utf8), contentType: "application/x-ndjson", deadline: deadline)
     }
 
     static func gzip(_ bytes: [UInt8]) throws -> [UInt8] {
