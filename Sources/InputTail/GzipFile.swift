@@ -29,12 +29,15 @@ enum GzipFile {
         return out
     }
 
+    /// The most ``decompress(path:to:limit:)`` writes by default.
+    static let copyLimit: Int64 = 1 << 30
+
     /// Decompresses `path` into a new file at `destination` (replaced if it exists), at most
     /// `limit` bytes (1 GiB: rotated logs are far smaller, and the copy shares the data volume
     /// with the buffer); returns the decompressed size. A truncated or damaged end keeps what
     /// came before it.
     @discardableResult
-    static func decompress(path: String, to destination: String, limit: Int64 = 1 << 30) throws -> Int64 {
+    static func decompress(path: String, to destination: String, limit: Int64 = copyLimit) throws -> Int64 {
         let out = open(destination, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard out >= 0 else { throw Failure(description: "cannot create \(destination): \(String(cString: strerror(errno)))") }
         defer { close(out) }

@@ -1040,7 +1040,11 @@ public final class Tailer {
             let copy = recoveredDir + "/" + hex(e.fingerprint)
             do {
                 if Posix.makeDirectories(recoveredDir) != 0 { throw GzipFile.Failure(description: "cannot create \(recoveredDir)") }
-                try GzipFile.decompress(path: path, to: copy)
+                if try GzipFile.decompress(path: path, to: copy) >= GzipFile.copyLimit {
+                    logger.warning(
+                        "a compressed rotated file holds more than 1 GiB; only its first GiB is read",
+                        metadata: ["path": "\(path)"])
+                }
             } catch {
                 logger.error(
                     "cannot decompress a rotated file to read on from its checkpoint; its lines after the checkpoint are not read",
