@@ -511,12 +511,7 @@ public final class Tailer {
 
     /// ``headHash(_:size:final:)`` of a file that is not open (nil when it cannot be read).
     private func headHash(path: String) -> UInt64? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { Glibc.close(fd) }
-        guard let st = Posix.status(fd: fd) else { return nil }
-        let probe = OpenFile(fd: fd, key: DevIno(st), path: path)
-        return headHash(probe, size: Posix.size(st))
+        Posix.read(path: path, count: Self.headBytes).flatMap { Self.headHash(of: $0, final: false) }
     }
 
     /// Hash of the up to 64 bytes before `offset`.
@@ -1017,10 +1012,11 @@ public final class Tailer {
     @discardableResult
     private func recoverCopy(_ id: FileID, _ e: CheckpointEntry, now: Int64) -> CopyFound {
         for path in Self.extendedNames(e.path) {
-            let gzip = path.hasSuffix(".gz") || Posix.read(path: path, count: 2) == [0x1F, 0x8B]
+            let start = Posix.read(path: path, count: 6) ?? []
+            let gzip = path.hasSuffix(".gz") || start.starts(with: [0x1F, 0x8B])
             if !gzip {
                 guard let st = Posix.status(path), Posix.isRegular(st), UInt64(truncatingIfNeeded: st.st_ino) != e.inode,
-                    byKey[DevIno(st)] == nil, !Self.looksCompressed(path: path, start: Posix.read(path: path, count: 6) ?? []),
+                    byKey[DevIno(st)] == nil, !Self.looksCompressed(path: path, start: start),
                     headHash(path: path) == e.head
                 else { continue }
                 let meta = metadata(forPath: e.path) ?? metadata(forPath: path)
