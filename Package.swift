@@ -57,10 +57,12 @@ let package = Package(
         .target(name: "CIsal", linkerSettings: [.linkedLibrary("isal")]),
         // glibc malloc tuning (mallopt is not in Swift's Glibc module): see Daemon.boundMallocMemory.
         .target(name: "CMalloc"),
+        // Linux system calls Swift's Glibc module does not declare (statx, for a file's birth time).
+        .target(name: "CPosix"),
         // 1. Input: tailing engine (discovery, rotation, checkpoints) for docker, cri and file sources.
         .target(
             name: "InputTail",
-            dependencies: ["ShipperCore", "InputFormats", "CZlib", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["ShipperCore", "InputFormats", "CZlib", "CPosix", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         // 3. Buffer: durable disk buffer between the stages and the outputs.

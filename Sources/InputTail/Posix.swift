@@ -1,3 +1,5 @@
+import CPosix
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -37,6 +39,13 @@ enum Posix {
     }
 
     static func isRegular(_ st: stat) -> Bool { (st.st_mode & S_IFMT) == S_IFREG }
+
+    /// When the file at `path` was created (nanoseconds since the epoch, as ``mtime(_:)``); nil
+    /// where the file system does not say.
+    static func birthTime(_ path: String) -> Int64? {
+        var ns: Int64 = 0
+        return shipper_birth_time(path, &ns) == 0 ? ns : nil
+    }
 
     static func size(_ st: stat) -> Int64 { Int64(st.st_size) }
 

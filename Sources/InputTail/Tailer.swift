@@ -926,10 +926,10 @@ public final class Tailer {
         let entries = dormant.sorted { ($0.value.entry.path, $0.value.entry.inode) < ($1.value.entry.path, $1.value.entry.inode) }
         // Where a checkpointed file has left its path, the files whose names extend that path
         // may hold generations written after the checkpoint. Left: another inode is at the
-        // path (rename rotation), or its inode with another head and its content found
-        // compressed (kubelet's next log on the inode of the rotated file it just compressed).
-        // Its inode with another head and nothing found is a truncation (`copytruncate`): the
-        // files beside it are copies of what was read, not generations.
+        // path (rename rotation), or its inode with another head, reused (below) or with its
+        // content found compressed (kubelet's next log on the inode of the rotated file it just
+        // compressed). Its inode truncated in place (`copytruncate`): the files beside it are
+        // copies, not generations.
         var siblings: [(path: String, namedAs: String)] = []
         func addSiblings(of e: CheckpointEntry) {
             for path in Self.extendedNames(e.path) where !siblings.contains(where: { $0.path == path }) { siblings.append((path, e.path)) }
@@ -986,6 +986,17 @@ public final class Tailer {
             logger.info("resuming a file rotated while shipper was stopped", metadata: ["path": "\(path)", "offset": "\(e.offset)"])
             if k >= 2 {
                 for j in stride(from: k - 1, through: 1, by: -1) { openNewerRotated(base + ".\(j)", namedAs: e.path, now: now) }
+            }
+        }
+        // Its inode with another head: born before the checkpoint was written, it was truncated
+        // in place and the files beside it are copies (some of content no checkpoint recorded);
+        // born after, the checkpointed file was deleted and its inode reused, and the files
+        // beside it are generations (renamed away).
+        for e in rewritten.values.sorted(by: { ($0.path, $0.inode) < ($1.path, $1.inode) }) {
+            switch truncatedInPlace(e) {
+            case true?: readUnrecordedCopies(of: e, skippingHeads: checkpointedHeads, now: now)
+            case false?: addSiblings(of: e)
+            case nil: break
             }
         }
         readUnrecorded(siblings, skippingHeads: checkpointedHeads, now: now)
@@ -1113,6 +1124,55 @@ public final class Tailer {
             found.append((Posix.mtime(st), s.path, s.namedAs))
         }
         for s in found.sorted(by: { ($0.mtime, $0.path) < ($1.mtime, $1.path) }) { openNewerRotated(s.path, namedAs: s.namedAs, now: now) }
+    }
+
+    /// Whether the file at the path of `e`, on its inode with another head, is the checkpointed
+    /// file truncated in place (born before the checkpoint file was written), not a new file on
+    /// its inode (born after); nil where the file system does not tell birth times.
+    private func truncatedInPlace(_ e: CheckpointEntry) -> Bool? {
+        guard let writtenAt = checkpointWrittenAt, let st = Posix.status(e.path), UInt64(truncatingIfNeeded: st.st_ino) == e.inode,
+            let born = Posix.birthTime(e.path)
+        else { return nil }
+        return born <= writtenAt
+    }
+
+    /// Copies of content no checkpoint recorded, of a file truncated in place (``truncatedInPlace(_:)``):
+    /// `copytruncate` made a new generation, shipper read it in part and was killed before the
+    /// next checkpoint write, then a second `copytruncate` copied it to `app.log.1` (over the copy
+    /// of the generation the checkpoint names). Among the names that extend its path, files with
+    /// another inode, written to since the checkpoint file was, not open, not compressed and not
+    /// starting as a checkpointed file, are read whole, oldest first, under the identity the
+    /// generation had at the path (its head and the file's inode): lines read before the crash
+    /// come again under the same ids.
+    private func readUnrecordedCopies(of e: CheckpointEntry, skippingHeads heads: Set<UInt64>, now: Int64) {
+        guard let writtenAt = checkpointWrittenAt else { return }
+        var found: [(mtime: Int64, path: String)] = []
+        for path in Self.extendedNames(e.path) {
+            guard let st = Posix.status(path), Posix.isRegular(st), UInt64(truncatingIfNeeded: st.st_ino) != e.inode,
+                byKey[DevIno(st)] == nil, Posix.mtime(st) >= writtenAt,
+                !Self.looksCompressed(path: path, start: Posix.read(path: path, count: 6) ?? [])
+            else { continue }
+            if let head = headHash(path: path), heads.contains(head) { continue }
+            found.append((Posix.mtime(st), path))
+        }
+        let meta = metadata(forPath: e.path)
+        for c in found.sorted(by: { ($0.mtime, $0.path) < ($1.mtime, $1.path) }) {
+            guard let st = Posix.status(c.path), allowed(meta, key: DevIno(st), path: c.path), let f = openFile(c.path, key: DevIno(st)) else { continue }
+            guard let head = headHash(f, size: f.size, final: true) else {
+                Glibc.close(f.fd)
+                continue
+            }
+            f.metadata = meta
+            f.head = head
+            f.fingerprint = FileHash.mix(head, e.inode)
+            f.start(at: 0)
+            f.draining = true
+            f.drainSince = now
+            register(f)
+            logger.info(
+                "reading the copy of a truncated file's content that no checkpoint recorded",
+                metadata: ["path": "\(e.path)", "copy": "\(c.path)"])
+        }
     }
 
     /// Names and first bytes of compressed files, which kubelet and logrotate leave beside

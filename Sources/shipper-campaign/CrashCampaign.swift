@@ -4,10 +4,11 @@ import Foundation
 /// SIGKILL at seeded moments while four containers write and rotate; every line must be
 /// indexed exactly once.
 ///
-/// Containers: 0 rotates by rename every 256 KiB, 1 by copytruncate every 256 KiB (it pauses
-/// when its file is due and is truncated once all of it is indexed: lines still unread at a
-/// copytruncate exist only in the copy, which no shipper reads, so the campaign rotates as a
-/// careful operator would and measures shipper, not logrotate), 2 by rename every 512 KiB, 3 is
+/// Containers: 0 rotates by rename every 256 KiB, 1 by copytruncate every 256 KiB (whether
+/// shipper runs or not, with lines still unread: shipper must read them from the copy,
+/// `-json.log.1`; it waits only while the copy from its previous truncation still holds lines
+/// not indexed, since logrotate's next copy overwrites that one, which no shipper can survive),
+/// 2 by rename every 512 KiB, 3 is
 /// laid out as on a Kubernetes node (CRI lines, a `cri` source) and rotated as kubelet does
 /// (`0.log.<date>-<time>`) every 256 KiB. Kill
 /// moments, each kind in turn with seeded timing:
@@ -44,10 +45,12 @@ final class CrashCampaign {
         // Writers: 10 ms ticks.
         let tick = 0.01
         let perTick = perContainerRate * tick
-        let copyTruncates = Locked(0)
+        let copyTruncates = Locked((count: 0, withUnread: 0, unreadLines: 0))
+        let lastCopy = Locked(0..<0)
         let writer = Pacer()
         writer.start(tick: tick) { n in
-            // Container 1 pauses once its file is due for rotation, until all of it is indexed.
+            // Container 1 pauses once its file is due for rotation, until the copy of the one
+            // before is indexed (the next copy overwrites it).
             let due = containers[1].size >= 256 << 10
             for c in containers where !(due && c.number == 1) {
                 let want = Int(Double(n + 1) * perTick) - Int(Double(n) * perTick)
@@ -56,9 +59,11 @@ final class CrashCampaign {
             if containers[0].size >= 256 << 10 { containers[0].rotateByRename() }
             if containers[2].size >= 512 << 10 { containers[2].rotateByRename() }
             if containers[3].size >= 256 << 10 { containers[3].rotateByRename() }
-            if due, n % 10 == 0, h.book.delivered(container: 1, containers[1].liveRange) {
-                containers[1].copyTruncate()
-                copyTruncates.withLock { $0 += 1 }
+            if due, n % 10 == 0, h.book.delivered(container: 1, lastCopy.current) {
+                let copied = containers[1].copyTruncate()
+                lastCopy.withLock { $0 = copied }
+                let unread = h.book.undelivered(container: 1, copied)
+                copyTruncates.withLock { $0.count += 1; if unread > 0 { $0.withUnread += 1; $0.unreadLines += unread } }
             }
         }
 
@@ -118,8 +123,10 @@ final class CrashCampaign {
         result.extra.append(("  shutdown kills after a clean exit", "\(gracefulBeforeKill)"))
         result.extra.append((
             "rotations",
-            "rename \(containers[0].rotations + containers[2].rotations), copytruncate \(copyTruncates.current), kubelet \(containers[3].rotations)"
+            "rename \(containers[0].rotations + containers[2].rotations), copytruncate \(copyTruncates.current.count), kubelet \(containers[3].rotations)"
         ))
+        let truncated = copyTruncates.current
+        result.extra.append(("  copytruncates with lines not yet indexed", "\(truncated.withUnread) (\(truncated.unreadLines) lines)"))
         result.extra.append(("shipper starts", "\(h.shipper.starts)"))
         result.extra.append(("replays answered 409", "\(h.server.faultCounters.conflictItems)"))
         result.check("\(kills) kills", byMoment.values.reduce(0, +) == kills)

@@ -174,14 +174,17 @@ final class LineBook: @unchecked Sendable {
 
     /// Whether every line of `container` with a sequence number in `range` is indexed (or
     /// dead-lettered).
-    func delivered(container: Int, _ range: Range<Int>) -> Bool {
+    func delivered(container: Int, _ range: Range<Int>) -> Bool { undelivered(container: container, range) == 0 }
+
+    /// How many lines of `container` with a sequence number in `range` are neither indexed nor
+    /// dead-lettered yet.
+    func undelivered(container: Int, _ range: Range<Int>) -> Int {
         state.withLock { s in
-            for q in range {
-                guard let i = s.index[Block.key(container: container, seq: q)] else { continue }
+            range.reduce(0) { n, q in
+                guard let i = s.index[Block.key(container: container, seq: q)] else { return n }
                 let l = s.lines[i]
-                if !(l.complete || l.deadLetters > 0) { return false }
+                return l.complete || l.deadLetters > 0 ? n : n + 1
             }
-            return true
         }
     }
 

@@ -71,6 +71,12 @@ import Glibc
         return (t, c)
     }
 
+    /// What the event ids of the first lines with these texts are made of: the source (the
+    /// file's fingerprint) and the offset.
+    static func ids(_ c: Collector, _ texts: [String]) -> [String] {
+        texts.map { text in c.lines.first { $0.text == text }.map { "\($0.file.fingerprint)@\($0.offset)" } ?? "absent" }
+    }
+
     static func cri(_ text: String) -> String { "2026-11-27T10:15:30.000000001Z stdout F \(text)\n" }
 
     /// Sets a file's modification time `seconds` into the past.
@@ -367,12 +373,14 @@ import Glibc
         #expect(c2.texts.sorted() == ["a 1", "a 2", "a 3", "b 0"])
     }
 
-    /// The crash campaign's copytruncate container (1,320 lines twice): a generation no
-    /// checkpoint recorded (read, then a kill before the next checkpoint write) was copied to
-    /// `-json.log.1` by a copytruncate. Its head is in no checkpoint, but the path still holds
-    /// the checkpointed inode: a truncation, so the files beside it are copies, not generations,
-    /// and are not read whole.
-    @Test func aCopyOfAGenerationNoCheckpointRecordedIsNotReadWhole() throws {
+    /// A generation no checkpoint recorded, copied by a second `copytruncate`: shipper read it
+    /// in part after the first truncation and was killed before its next checkpoint write (the
+    /// checkpoint still names the first generation, whose copy the second one overwrote). The
+    /// copy is read whole under the identity the generation had at the path (its head and the
+    /// file's inode), so the lines read before the kill come again under the same ids, and
+    /// none is lost. The crash campaign found both ends of this: read under the copy's own
+    /// identity (session 11, 1,320 lines twice), then not read at all (session 12, 2,769 lost).
+    @Test func aCopyOfAGenerationNoCheckpointRecordedIsReadWholeUnderTheFilesIdentity() throws {
         let dir = TempDir()
         let path = dir.sub("app.log")
         let cp = dir.sub("cp.json")
@@ -383,11 +391,52 @@ import Glibc
             #expect(truncate(path, 0) == 0)
         }
         try copytruncate()
-        appendFile(path, "b 0\nb 1\n")  // read by a shipper killed before it wrote a checkpoint
+        appendFile(path, "b 0\nb 1\n")
+        // Read by a shipper killed before it wrote a checkpoint.
+        let killed = try Tailer(config: fileConfig([path]), checkpointPath: cp, logger: LogCapture().logger, clock: ManualClock().tailClock)
+        let before = Collector()
+        #expect(try before.poll(killed, until: { before.texts.contains("b 1") }))
+        appendFile(path, "b 2\n")
         try copytruncate()
         appendFile(path, "c 0\n")
-        let c2 = try Self.restart(config: fileConfig([path]), checkpoint: cp, expecting: 1).1
-        #expect(c2.texts == ["c 0"])
+        let log = LogCapture()
+        let c2 = try Self.restart(config: fileConfig([path]), checkpoint: cp, expecting: 4, logger: log.logger).1
+        #expect(c2.texts.sorted() == ["b 0", "b 1", "b 2", "c 0"])
+        #expect(Self.ids(c2, ["b 0", "b 1"]) == Self.ids(before, ["b 0", "b 1"]))
+        #expect(log.contains(.info, "reading the copy of a truncated file's content that no checkpoint recorded"))
+    }
+
+    /// The other case of a checkpointed inode at its path with another head: the checkpointed
+    /// file was deleted and a new one got its inode (born after the checkpoint was written). The
+    /// files beside it are then generations renamed away, not copies: one no checkpoint recorded
+    /// (read in part by a shipper killed before its next checkpoint write) is read whole under
+    /// its own identity, as it was read before. Before, it was not read at all.
+    @Test(.enabled(if: StaleCheckpointTests.inodesAreReused, "needs a file system that reuses inodes"))
+    func generationsBesideAReusedInodeAreReadWhole() throws {
+        try StaleCheckpointTests.withInodeReuse {
+            let dir = TempDir()
+            let path = dir.sub("app.log")
+            let cp = dir.sub("cp.json")
+            try writeFile(path, "a 0\na 1\n")
+            let inodeA = inode(path)
+            _ = try Self.readThenStop(config: fileConfig([path]), checkpoint: cp, committing: 1)
+            // The checkpoint file was written before everything below (birth times and mtimes
+            // are taken from a clock that ticks every few milliseconds).
+            Self.age(cp, seconds: 2)
+            try writeFile(path + ".new", "p 0\np 1\n")
+            #expect(rename(path + ".new", path) == 0)  // a deleted
+            let killed = try Tailer(config: fileConfig([path]), checkpointPath: cp, logger: LogCapture().logger, clock: ManualClock().tailClock)
+            let before = Collector()
+            #expect(try before.poll(killed, until: { before.texts.contains("p 1") }))
+            appendFile(path, "p 2\n")
+            #expect(rename(path, path + ".1") == 0)
+            guard StaleCheckpointTests.createReusingInode(path, inodeA) else { return false }
+            appendFile(path, "n 0\n")
+            let c2 = try Self.restart(config: fileConfig([path]), checkpoint: cp, expecting: 4).1
+            #expect(c2.texts.sorted() == ["n 0", "p 0", "p 1", "p 2"])
+            #expect(Self.ids(c2, ["p 0", "p 1"]) == Self.ids(before, ["p 0", "p 1"]))
+            return true
+        }
     }
 
     /// logrotate's `copytruncate` while shipper runs and has not read everything yet: the lines
