@@ -360,6 +360,9 @@ struct EndToEndTests {
             var config = testConfig(port: server.port)
             config.batch.timeout = .milliseconds(100)
             config.healthCheck = false
+            // A request that times out is sent again (no answer, no verdict): on a starved
+            // machine (a CI rehearsal beside a release build) 5 s timeouts made 5 requests of 3.
+            config.requestTimeout = .seconds(60)
             try await withOutput(config, dataDirectory: dir) { output in
                 let source = ArraySource(makeDocuments(3), batchSize: 1)
                 let started = ContinuousClock.now
