@@ -994,7 +994,7 @@ public final class Tailer {
         // beside it are generations (renamed away).
         for e in rewritten.values.sorted(by: { ($0.path, $0.inode) < ($1.path, $1.inode) }) {
             switch truncatedInPlace(e) {
-            case true?: readUnrecordedCopies(of: e, skippingHeads: checkpointedHeads, now: now)
+            case true?: readUnrecorded(Self.extendedNames(e.path).map { ($0, e.path) }, skippingHeads: checkpointedHeads, copiesOf: e.inode, now: now)
             case false?: addSiblings(of: e)
             case nil: break
             }
@@ -1113,7 +1113,16 @@ public final class Tailer {
     /// `siblings`, those written to since the checkpoint file was (mtime), not open, not
     /// compressed, and not a checkpointed file; oldest first. Lines read before the crash come
     /// again under the same ids (the identity is the head and inode).
-    private func readUnrecorded(_ siblings: [(path: String, namedAs: String)], skippingHeads heads: Set<UInt64>, now: Int64) {
+    ///
+    /// With `copiesOf`, the inode of a file truncated in place (``truncatedInPlace(_:)``), the
+    /// siblings are copies of content no checkpoint recorded: `copytruncate` made a new
+    /// generation, shipper read it in part and was killed before the next checkpoint write, then
+    /// a second `copytruncate` copied it to `app.log.1` (over the copy of the generation the
+    /// checkpoint names). They are read under the identity that content had at the path (its
+    /// head and that inode), so lines read before the crash come again under the same ids.
+    private func readUnrecorded(
+        _ siblings: [(path: String, namedAs: String)], skippingHeads heads: Set<UInt64>, copiesOf inode: UInt64? = nil, now: Int64
+    ) {
         guard let writtenAt = checkpointWrittenAt else { return }
         var found: [(mtime: Int64, path: String, namedAs: String)] = []
         for s in siblings {
@@ -1123,7 +1132,9 @@ public final class Tailer {
             if let head = headHash(path: s.path), heads.contains(head) { continue }
             found.append((Posix.mtime(st), s.path, s.namedAs))
         }
-        for s in found.sorted(by: { ($0.mtime, $0.path) < ($1.mtime, $1.path) }) { openNewerRotated(s.path, namedAs: s.namedAs, now: now) }
+        for s in found.sorted(by: { ($0.mtime, $0.path) < ($1.mtime, $1.path) }) {
+            openNewerRotated(s.path, namedAs: s.namedAs, copyOf: inode, now: now)
+        }
     }
 
     /// Whether the file at the path of `e`, on its inode with another head, is the checkpointed
@@ -1134,45 +1145,6 @@ public final class Tailer {
             let born = Posix.birthTime(e.path)
         else { return nil }
         return born <= writtenAt
-    }
-
-    /// Copies of content no checkpoint recorded, of a file truncated in place (``truncatedInPlace(_:)``):
-    /// `copytruncate` made a new generation, shipper read it in part and was killed before the
-    /// next checkpoint write, then a second `copytruncate` copied it to `app.log.1` (over the copy
-    /// of the generation the checkpoint names). Among the names that extend its path, files with
-    /// another inode, written to since the checkpoint file was, not open, not compressed and not
-    /// starting as a checkpointed file, are read whole, oldest first, under the identity the
-    /// generation had at the path (its head and the file's inode): lines read before the crash
-    /// come again under the same ids.
-    private func readUnrecordedCopies(of e: CheckpointEntry, skippingHeads heads: Set<UInt64>, now: Int64) {
-        guard let writtenAt = checkpointWrittenAt else { return }
-        var found: [(mtime: Int64, path: String)] = []
-        for path in Self.extendedNames(e.path) {
-            guard let st = Posix.status(path), Posix.isRegular(st), UInt64(truncatingIfNeeded: st.st_ino) != e.inode,
-                byKey[DevIno(st)] == nil, Posix.mtime(st) >= writtenAt,
-                !Self.looksCompressed(path: path, start: Posix.read(path: path, count: 6) ?? [])
-            else { continue }
-            if let head = headHash(path: path), heads.contains(head) { continue }
-            found.append((Posix.mtime(st), path))
-        }
-        let meta = metadata(forPath: e.path)
-        for c in found.sorted(by: { ($0.mtime, $0.path) < ($1.mtime, $1.path) }) {
-            guard let st = Posix.status(c.path), allowed(meta, key: DevIno(st), path: c.path), let f = openFile(c.path, key: DevIno(st)) else { continue }
-            guard let head = headHash(f, size: f.size, final: true) else {
-                Glibc.close(f.fd)
-                continue
-            }
-            f.metadata = meta
-            f.head = head
-            f.fingerprint = FileHash.mix(head, e.inode)
-            f.start(at: 0)
-            f.draining = true
-            f.drainSince = now
-            register(f)
-            logger.info(
-                "reading the copy of a truncated file's content that no checkpoint recorded",
-                metadata: ["path": "\(e.path)", "copy": "\(c.path)"])
-        }
     }
 
     /// Names and first bytes of compressed files, which kubelet and logrotate leave beside
@@ -1186,8 +1158,9 @@ public final class Tailer {
     }
 
     /// A rotated file newer than a recovered one that was never read: read it whole, with the
-    /// metadata of the name it was read under (`namedAs`). Compressed files are left alone.
-    private func openNewerRotated(_ path: String, namedAs: String, now: Int64) {
+    /// metadata of the name it was read under (`namedAs`). Compressed files are left alone. A
+    /// copy of content that was at `namedAs` on inode `copyOf` is read under that identity.
+    private func openNewerRotated(_ path: String, namedAs: String, copyOf inode: UInt64? = nil, now: Int64) {
         guard let st = Posix.status(path), Posix.isRegular(st) else { return }
         let key = DevIno(st)
         guard byKey[key] == nil else { return }
@@ -1195,9 +1168,10 @@ public final class Tailer {
         guard allowed(meta, key: key, path: path), let f = openFile(path, key: key) else { return }
         // A checkpoint of this very file (same inode and head) is resumed by its own entry; one
         // with the inode but another head belongs to a deleted file whose inode was reused.
-        let head = headHash(f, size: f.size)
+        let head = headHash(f, size: f.size, final: inode != nil)
         if dormant.values.contains(where: { $0.entry.inode == key.ino && $0.entry.head == head })
             || Self.looksCompressed(path: path, start: Posix.read(f.fd, at: 0, count: 6) ?? [])
+            || (inode != nil && head == nil)
         {
             Glibc.close(f.fd)
             return
@@ -1206,6 +1180,15 @@ public final class Tailer {
         f.start(at: 0)
         f.draining = true
         f.drainSince = now
+        if let inode, let head {
+            f.head = head
+            f.fingerprint = FileHash.mix(head, inode)
+            register(f)
+            logger.info(
+                "reading the copy of a truncated file's content that no checkpoint recorded",
+                metadata: ["path": "\(namedAs)", "copy": "\(path)"])
+            return
+        }
         register(f)
         ensureFingerprint(f)
         logger.info("reading a file rotated while shipper was stopped", metadata: ["path": "\(path)"])
