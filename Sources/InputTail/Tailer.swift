@@ -934,12 +934,12 @@ public final class Tailer {
         func addSiblings(of e: CheckpointEntry) {
             for path in Self.extendedNames(e.path) where !siblings.contains(where: { $0.path == path }) { siblings.append((path, e.path)) }
         }
-        var rewritten: [FileID: CheckpointEntry] = [:]
+        var rewritten: [FileID: (entry: CheckpointEntry, truncatedInPlace: Bool?)] = [:]
         for (id, d) in entries {
             switch placeOfContent(d.entry) {
             case .atItsPath: break
             case .elsewhere: addSiblings(of: d.entry)
-            case .inodeRewritten: rewritten[id] = d.entry
+            case .inodeRewritten(let truncatedInPlace): rewritten[id] = (d.entry, truncatedInPlace)
             }
         }
         func recoverCopy(_ id: FileID, _ e: CheckpointEntry) {
@@ -992,8 +992,8 @@ public final class Tailer {
         // in place and the files beside it are copies (some of content no checkpoint recorded);
         // born after, the checkpointed file was deleted and its inode reused, and the files
         // beside it are generations (renamed away).
-        for e in rewritten.values.sorted(by: { ($0.path, $0.inode) < ($1.path, $1.inode) }) {
-            switch truncatedInPlace(e) {
+        for (e, truncatedInPlace) in rewritten.values.sorted(by: { ($0.entry.path, $0.entry.inode) < ($1.entry.path, $1.entry.inode) }) {
+            switch truncatedInPlace {
             case true?: readUnrecorded(Self.extendedNames(e.path).map { ($0, e.path) }, skippingHeads: checkpointedHeads, copiesOf: e.inode, now: now)
             case false?: addSiblings(of: e)
             case nil: break
@@ -1096,15 +1096,19 @@ public final class Tailer {
         case atItsPath
         /// Another inode, or nothing, is at its path.
         case elsewhere
-        /// Its inode with another head is at its path: truncated and written again, or the
-        /// inode reused by a new file.
-        case inodeRewritten
+        /// Its inode with another head is at its path: truncated in place and written again
+        /// (`truncatedInPlace`: the file was born before the checkpoint file was written), or
+        /// the inode reused by a new file (born after); nil where the file system does not tell
+        /// birth times.
+        case inodeRewritten(truncatedInPlace: Bool?)
     }
 
     /// Where the checkpointed content of `e` is, as seen from its path.
     private func placeOfContent(_ e: CheckpointEntry) -> PlaceOfContent {
         guard let st = Posix.status(e.path), UInt64(truncatingIfNeeded: st.st_ino) == e.inode else { return .elsewhere }
-        return headHash(path: e.path) == e.head ? .atItsPath : .inodeRewritten
+        if headHash(path: e.path) == e.head { return .atItsPath }
+        guard let writtenAt = checkpointWrittenAt, let born = Posix.birthTime(e.path) else { return .inodeRewritten(truncatedInPlace: nil) }
+        return .inodeRewritten(truncatedInPlace: born <= writtenAt)
     }
 
     /// Generations no checkpoint recorded, read whole: a file created, read in part and rotated
@@ -1114,7 +1118,7 @@ public final class Tailer {
     /// compressed, and not a checkpointed file; oldest first. Lines read before the crash come
     /// again under the same ids (the identity is the head and inode).
     ///
-    /// With `copiesOf`, the inode of a file truncated in place (``truncatedInPlace(_:)``), the
+    /// With `copiesOf`, the inode of a file truncated in place (``PlaceOfContent/inodeRewritten(truncatedInPlace:)``), the
     /// siblings are copies of content no checkpoint recorded: `copytruncate` made a new
     /// generation, shipper read it in part and was killed before the next checkpoint write, then
     /// a second `copytruncate` copied it to `app.log.1` (over the copy of the generation the
@@ -1135,16 +1139,6 @@ public final class Tailer {
         for s in found.sorted(by: { ($0.mtime, $0.path) < ($1.mtime, $1.path) }) {
             openNewerRotated(s.path, namedAs: s.namedAs, copyOf: inode, now: now)
         }
-    }
-
-    /// Whether the file at the path of `e`, on its inode with another head, is the checkpointed
-    /// file truncated in place (born before the checkpoint file was written), not a new file on
-    /// its inode (born after); nil where the file system does not tell birth times.
-    private func truncatedInPlace(_ e: CheckpointEntry) -> Bool? {
-        guard let writtenAt = checkpointWrittenAt, let st = Posix.status(e.path), UInt64(truncatingIfNeeded: st.st_ino) == e.inode,
-            let born = Posix.birthTime(e.path)
-        else { return nil }
-        return born <= writtenAt
     }
 
     /// Names and first bytes of compressed files, which kubelet and logrotate leave beside
