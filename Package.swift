@@ -161,7 +161,8 @@ let package = Package(
             name: "ShipperRuntimeTests",
             dependencies: [
                 "ShipperRuntime", "ShipperConfig", "ShipperCore", "InputFormats", "StageParsers", "StageTransforms",
-                .product(name: "Logging", package: "swift-log"),
+                "BufferDisk", "OutputElasticsearch",
+                .product(name: "Logging", package: "swift-log"), .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
             swiftSettings: swiftSettings
         ),

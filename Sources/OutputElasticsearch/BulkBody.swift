@@ -103,7 +103,8 @@ public enum BulkBody {
 
     /// Appends one item (action line and document line); false (nothing appended) when the document
     /// is empty. Raw CR/LF bytes in the document (legal only as JSON whitespace) become spaces so the
-    /// document stays one line.
+    /// document stays one line; documents known to have none (``BulkItem/isSingleLine``) are not
+    /// scanned for them (the scans were 1.6 % of shipper's CPU to Elasticsearch).
     @discardableResult
     public static func append(_ item: BulkItem, to out: inout [UInt8]) -> Bool {
         let (hasContent, hasNewline) = item.document.withUnsafeBytes { doc -> (Bool, Bool) in
@@ -112,7 +113,7 @@ public enum BulkBody {
                 content = true
                 break
             }
-            guard let base = doc.baseAddress, content else { return (content, false) }
+            guard let base = doc.baseAddress, content, !item.isSingleLine else { return (content, false) }
             // (memchr twice: a single pass with Swift's SIMD32 `any` was 4 times slower, its
             // `any` is not specialized.)
             return (content, memchr(base, 0x0A, doc.count) != nil || memchr(base, 0x0D, doc.count) != nil)

@@ -31,13 +31,22 @@ public struct OutgoingDocument: Sendable, Equatable {
     /// The event as compact JSON, without a newline: a slice of the bytes the buffer read (the
     /// documents of one read share them; nothing is copied per document).
     public var document: ArraySlice<UInt8>
+    /// True when the document is known to hold no raw CR or LF byte, so that the bulk body need
+    /// not look for them: what shipper's encoders write (compact JSON, every control byte
+    /// escaped), which is all the buffer of `shipper run` holds. False: the body looks, and turns
+    /// any into spaces.
+    public var isSingleLine: Bool
 
-    public init(source: UInt64, offset: Int64, timestamp: Int64, attributes: [DocumentAttribute] = [], document: ArraySlice<UInt8>) {
+    public init(
+        source: UInt64, offset: Int64, timestamp: Int64, attributes: [DocumentAttribute] = [], document: ArraySlice<UInt8>,
+        isSingleLine: Bool = false
+    ) {
         self.source = source
         self.offset = offset
         self.timestamp = timestamp
         self.attributes = attributes
         self.document = document
+        self.isSingleLine = isSingleLine
     }
 
     public init(source: UInt64, offset: Int64, timestamp: Int64, attributes: [DocumentAttribute] = [], document: [UInt8]) {
@@ -97,14 +106,21 @@ public struct BulkItem: Sendable, Equatable {
     public var source: UInt64
     public var offset: Int64
     public var timestamp: Int64
+    /// Known to hold no raw CR or LF (see ``OutgoingDocument/isSingleLine``): copied into the
+    /// body without looking for them.
+    public var isSingleLine: Bool
 
-    public init(index: String, id: DocumentID, document: ArraySlice<UInt8>, source: UInt64 = 0, offset: Int64 = -1, timestamp: Int64 = 0) {
+    public init(
+        index: String, id: DocumentID, document: ArraySlice<UInt8>, source: UInt64 = 0, offset: Int64 = -1, timestamp: Int64 = 0,
+        isSingleLine: Bool = false
+    ) {
         self.index = index
         self.documentID = id
         self.document = document
         self.source = source
         self.offset = offset
         self.timestamp = timestamp
+        self.isSingleLine = isSingleLine
     }
 
     public init(index: String, id: String, document: [UInt8], source: UInt64 = 0, offset: Int64 = -1, timestamp: Int64 = 0) {

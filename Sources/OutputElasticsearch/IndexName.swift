@@ -260,7 +260,7 @@ public struct IndexResolver: Sendable {
                 items.append(
                     BulkItem(
                         index: name, id: DocumentID.make(doc), document: doc.document, source: doc.source, offset: doc.offset,
-                        timestamp: doc.timestamp))
+                        timestamp: doc.timestamp, isSingleLine: doc.isSingleLine))
             }
             return items
         }
@@ -276,7 +276,7 @@ public struct IndexResolver: Sendable {
             items.append(
                 BulkItem(
                     index: lastName, id: DocumentID.make(doc), document: doc.document, source: doc.source, offset: doc.offset,
-                    timestamp: doc.timestamp))
+                    timestamp: doc.timestamp, isSingleLine: doc.isSingleLine))
         }
         return items
     }

@@ -33,7 +33,7 @@ import Testing
                 body += Self.pieces[Int.random(in: 0..<Self.pieces.count, using: &rng)]
                 if Bool.random(using: &rng) {
                     // Runs of plain bytes of every length exercise the eight-byte steps.
-                    body += Array(repeating: UInt8(ascii: "a"), count: Int.random(in: 0...17, using: &rng))
+                    body += Array(repeating: UInt8(ascii: "a"), count: Int.random(in: 0...40, using: &rng))
                 }
             }
             body += Array(#"\n"#.utf8)

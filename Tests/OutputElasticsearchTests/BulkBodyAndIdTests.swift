@@ -84,6 +84,47 @@ struct BulkBodyAndIdTests {
         if !built.bytes.isEmpty { #expect(built.bytes.last == 0x0A, "the last line must end with a newline") }
     }
 
+    /// A CR or LF at every position of documents of every length up to 80 (the scans go a vector
+    /// at a time: each vector, its edges, the bytes after the last whole one) becomes a space, and
+    /// nothing else changes.
+    @Test func aLineBreakAtEveryPositionBecomesASpace() {
+        var checked = 0
+        for length in 2...80 {  // (a lone line break is a blank document, left out)
+            let plain = (0..<length).map { UInt8(ascii: "a") &+ UInt8($0 % 26) }
+            var out: [UInt8] = []
+            #expect(BulkBody.append(BulkItem(index: "i", id: "x", document: plain), to: &out))
+            #expect(Array(out.suffix(length + 1)) == plain + [0x0A], "length \(length), no line break")
+            for position in 0..<length {
+                for lineBreak: UInt8 in [0x0A, 0x0D] {
+                    var document = plain
+                    document[position] = lineBreak
+                    out.removeAll()
+                    #expect(BulkBody.append(BulkItem(index: "i", id: "x", document: document), to: &out))
+                    var expected = plain
+                    expected[position] = 0x20
+                    #expect(Array(out.suffix(length + 1)) == expected + [0x0A], "length \(length), \(lineBreak) at \(position)")
+                    checked += 1
+                }
+            }
+        }
+        #expect(checked == 6478)
+    }
+
+    /// An item marked single-line (documents shipper's encoders wrote) is copied without looking
+    /// for CR/LF: the mark is the caller's promise, so a break in such a document would stay.
+    @Test func itemsMarkedSingleLineAreCopiedWithoutTheScan() {
+        var item = BulkItem(index: "i", id: "x", document: Array("{\"a\":\n1}".utf8))
+        var out: [UInt8] = []
+        #expect(BulkBody.append(item, to: &out))
+        #expect(String(decoding: out, as: UTF8.self) == "{\"create\":{\"_index\":\"i\",\"_id\":\"x\"}}\n{\"a\": 1}\n")
+        item.isSingleLine = true
+        out.removeAll()
+        #expect(BulkBody.append(item, to: &out))
+        #expect(String(decoding: out, as: UTF8.self) == "{\"create\":{\"_index\":\"i\",\"_id\":\"x\"}}\n{\"a\":\n1}\n")
+        // Still left out when empty or blank.
+        #expect(!BulkBody.append(BulkItem(index: "i", id: .text("e"), document: Array(" \n".utf8)[...], isSingleLine: true), to: &out))
+    }
+
     @Test func buildingAgainReusesAndResets() {
         let items = [BulkItem(index: "a", id: "1", document: Array("{}".utf8)), BulkItem(index: "b", id: "2", document: [])]
         var built = BulkBody.build(items)

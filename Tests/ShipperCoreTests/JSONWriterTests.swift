@@ -275,6 +275,35 @@ import Testing
         #expect(checked == 8610)
     }
 
+    /// Plain bytes are copied a word at a time: two special bytes at every pair of positions in
+    /// strings of 48 and 49 bytes (the copy resumes after the first, in a later word or in the
+    /// tail) are written as JSONWriter writes them.
+    @Test func twoSpecialBytesAtEveryPairOfPositionsAreWrittenLikeJSONWriter() {
+        let specials: [[UInt8]] = [[0x22], [0x0A], [0xC3, 0xA9], [0xFF]]
+        var encoder = EventEncoder()
+        var checked = 0
+        for length in [48, 49] {
+            for first in 0..<length {
+                for second in first..<length {
+                    for special in specials {
+                        var v = (0..<length).map { UInt8(ascii: "a") + UInt8($0 % 26) }
+                        v.insert(contentsOf: special, at: second)
+                        v.insert(contentsOf: special, at: first)
+                        var e = LogEvent()
+                        e.set(FieldPath.intern("s"), string: v)
+                        var fast: [UInt8] = []
+                        var slow: [UInt8] = []
+                        encoder.encode(e, into: &fast)
+                        JSONWriter.write(e, into: &slow)
+                        #expect(fast == slow, "length \(length), at \(first) and \(second): \(special)")
+                        checked += 1
+                    }
+                }
+            }
+        }
+        #expect(checked == 9604)
+    }
+
     /// The encoder keeps the text of the last second written; every timestamp still reads as
     /// JSONWriter writes it: in the same second, across seconds, days and years, before 1970, at
     /// the extremes, in every precision.

@@ -79,11 +79,14 @@ struct BufferDocumentSource: DocumentSource {
         }
         receivedEvents.increment(by: records.count)
         receivedBytes.increment(by: bytes)
+        // Single-line: the buffer holds what `RecordBuilder`'s encoder wrote (compact JSON, every
+        // control byte escaped), checked by the record's CRC-32C when read.
         return DocumentBatch(
             documents: records.map {
                 OutgoingDocument(
                     source: $0.source, offset: $0.offset, timestamp: $0.timestamp,
-                    attributes: $0.attributes.map { DocumentAttribute(name: $0.name, value: $0.value) }, document: $0.document)
+                    attributes: $0.attributes.map { DocumentAttribute(name: $0.name, value: $0.value) }, document: $0.document,
+                    isSingleLine: true)
             }, position: batch.end)
     }
 
