@@ -11,6 +11,9 @@ public struct FieldBlock: Sendable {
     public let fields: [Field]
     /// The ``FieldPath/rootID``s of the fields' paths (that of `container` for `container.image.name`).
     let roots: [Int]
+    /// Bit `rootID % 64` set for each of ``roots``: a field whose bit is clear is under none of
+    /// them (one test per field of an event; the roots are compared only on a hit).
+    let rootMask: UInt64
     /// True when two fields of the block conflict with each other (then they are set one by one).
     let selfConflicting: Bool
 
@@ -29,6 +32,7 @@ public struct FieldBlock: Sendable {
         self.bytes = bytes
         self.fields = fields
         self.roots = roots
+        self.rootMask = roots.reduce(0) { $0 | 1 &<< (UInt64(truncatingIfNeeded: $1) & 63) }
         self.selfConflicting = conflicting
     }
 
@@ -59,10 +63,12 @@ extension LogEvent {
 
     /// True when one of the event's fields is under one of the block's top-level names.
     private func sharesRoot(with block: FieldBlock) -> Bool {
-        fields.withUnsafeBufferPointer { existing in
+        let mask = block.rootMask
+        return fields.withUnsafeBufferPointer { existing in
             block.roots.withUnsafeBufferPointer { roots in
                 for i in existing.indices {
                     let root = existing[i].path.rootID
+                    guard mask & (1 &<< (UInt64(truncatingIfNeeded: root) & 63)) != 0 else { continue }
                     for r in roots where r == root { return true }
                 }
                 return false
