@@ -79,10 +79,11 @@ public enum BulkBody {
         let count = indices?.count ?? items.count
         // Items are read in place (`items[i]` copied each one: a retain and release of its
         // index name and document per item).
+        var prefix = ActionPrefix()
         try items.withUnsafeBufferPointer { items in
             for k in 0..<count {
                 let i = indices?[k] ?? k
-                if append(items[i], to: &built.bytes) {
+                if append(items[i], prefix: &prefix, to: &built.bytes) {
                     built.included.append(i)
                 } else {
                     built.excluded.append((i, .emptyDocument))
@@ -100,6 +101,63 @@ public enum BulkBody {
     static let actionStart = Array(#"{"create":{"_index":"#.utf8)
     static let idKey = Array(#","_id":"#.utf8)
     static let actionEnd = Array("}}\n".utf8)
+
+    /// The start of the action line for the last index name seen, `{"create":{"_index":"NAME","_id":`:
+    /// items in a row mostly share their index.
+    struct ActionPrefix {
+        var index: String?
+        var bytes: [UInt8] = []
+
+        mutating func update(_ name: String) {
+            if index == name { return }
+            bytes.removeAll(keepingCapacity: true)
+            bytes.append(contentsOf: actionStart)
+            JSONWriter.writeString(name, into: &bytes)
+            bytes.append(contentsOf: idKey)
+            index = name
+        }
+    }
+
+    /// Bytes of an item's lines besides the prefix and the document: `"`, the 22 characters of a
+    /// hash id, `"}}\n`, and the document's `\n`.
+    private static let hashItemExtra = 1 + DocumentID.hashTextCount + 1 + 3 + 1
+
+    /// ``append(_:to:)`` with the action line's start from `prefix`: an item with a hash id and
+    /// a document known to be single-line is written with one capacity check and no escaping.
+    @inline(__always)
+    static func append(_ item: BulkItem, prefix: inout ActionPrefix, to out: inout [UInt8]) -> Bool {
+        guard item.isSingleLine, case .hash(let h1, let h2) = item.documentID else { return append(item, to: &out) }
+        return item.document.withUnsafeBytes { doc -> Bool in
+            var content = false
+            for b in doc where !(b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D) {
+                content = true
+                break
+            }
+            guard content, let docBase = doc.baseAddress else { return false }
+            prefix.update(item.index)
+            return prefix.bytes.withUnsafeBufferPointer { head in
+                out.append(addingCapacity: head.count &+ doc.count &+ hashItemExtra) { span in
+                    span.withUnsafeMutableBufferPointer { buffer, initialized in
+                        let p = buffer.baseAddress!
+                        p.update(from: head.baseAddress!, count: head.count)
+                        var at = head.count
+                        p[at] = 0x22
+                        at = DocumentID.writeHash(h1, h2, to: p, at: at &+ 1)
+                        p[at] = 0x22
+                        p[at &+ 1] = 0x7D
+                        p[at &+ 2] = 0x7D
+                        p[at &+ 3] = 0x0A
+                        at &+= 4
+                        UnsafeMutableRawPointer(p + at).copyMemory(from: docBase, byteCount: doc.count)
+                        at &+= doc.count
+                        p[at] = 0x0A
+                        initialized = at &+ 1
+                    }
+                }
+                return true
+            }
+        }
+    }
 
     /// Appends one item (action line and document line); false (nothing appended) when the document
     /// is empty. Raw CR/LF bytes in the document (legal only as JSON whitespace) become spaces so the

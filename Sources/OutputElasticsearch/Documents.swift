@@ -206,12 +206,38 @@ public enum DocumentID: Sendable, Hashable {
         case .text(let t):
             out.append(contentsOf: t.utf8)
         case .hash(let h1, let h2):
-            var bytes = (h1.littleEndian, h2.littleEndian)
-            withUnsafeBytes(of: &bytes) { b in
-                out.append(addingCapacity: Self.hashTextCount) { span in
-                    Base64.encode(b, table: Base64.urlSafe, into: &span)
+            out.append(addingCapacity: Self.hashTextCount) { span in
+                span.withUnsafeMutableBufferPointer { buffer, initialized in
+                    initialized = Self.writeHash(h1, h2, to: buffer.baseAddress!, at: 0)
                 }
             }
+        }
+    }
+
+    /// Writes the text of a hash id (base64url of its 16 bytes, little-endian, no padding:
+    /// ``hashTextCount`` bytes) at `start`; returns the position after it.
+    @inline(__always)
+    static func writeHash(_ h1: UInt64, _ h2: UInt64, to p: UnsafeMutablePointer<UInt8>, at start: Int) -> Int {
+        // A literal, not `Base64.urlSafe`: no global to reach and no array to retain per id.
+        let alphabet: StaticString = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+        let t = alphabet.utf8Start
+        var at = start
+        var bytes = (h1.littleEndian, h2.littleEndian)
+        return withUnsafeBytes(of: &bytes) { b in
+            var i = 0
+            while i < 15 {
+                let v = UInt32(b[i]) << 16 | UInt32(b[i &+ 1]) << 8 | UInt32(b[i &+ 2])
+                p[at] = t[Int(v >> 18 & 63)]
+                p[at &+ 1] = t[Int(v >> 12 & 63)]
+                p[at &+ 2] = t[Int(v >> 6 & 63)]
+                p[at &+ 3] = t[Int(v & 63)]
+                at &+= 4
+                i &+= 3
+            }
+            let v = UInt32(b[15]) << 16
+            p[at] = t[Int(v >> 18 & 63)]
+            p[at &+ 1] = t[Int(v >> 12 & 63)]
+            return at &+ 2
         }
     }
 

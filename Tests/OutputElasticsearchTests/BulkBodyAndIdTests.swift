@@ -125,6 +125,34 @@ struct BulkBodyAndIdTests {
         #expect(!BulkBody.append(BulkItem(index: "i", id: .text("e"), document: Array(" \n".utf8)[...], isSingleLine: true), to: &out))
     }
 
+    /// Items with hash ids and single-line documents take the body's fast path (the action line's
+    /// start kept per index name, one capacity check per item): the body is byte for byte what
+    /// appending each item the general way gives, with index names changing, needing escapes,
+    /// and text ids, blank documents and unmarked documents in between.
+    @Test func theFastPathWritesWhatTheGeneralPathWrites() {
+        var items: [BulkItem] = []
+        let names = ["logs", "logs", #"we"ird\"#, "logs", "logs-2", "logs-2"]
+        for k in 0..<60 {
+            let document = Array(#"{"n":\#(k),"m":"\#(String(repeating: "x", count: k))"}"#.utf8)
+            let id: DocumentID = k % 7 == 3 ? .text("t\(k)") : DocumentID.make(source: UInt64(k) &* 0x9E37_79B9, offset: Int64(k) * 977, document: document)
+            var item = BulkItem(index: names[k % names.count], id: id, document: document[...], isSingleLine: k % 5 != 4)
+            if k % 11 == 10 { item.document = Array("  ".utf8)[...] }
+            items.append(item)
+        }
+        var expected: [UInt8] = []
+        var included: [Int] = []
+        for (i, item) in items.enumerated() {
+            var general = item
+            general.isSingleLine = false
+            if BulkBody.append(general, to: &expected) { included.append(i) }
+        }
+        let built = BulkBody.build(items)
+        #expect(String(decoding: built.bytes, as: UTF8.self) == String(decoding: expected, as: UTF8.self))
+        #expect(built.included == included)
+        #expect(built.excluded.map(\.index) == items.indices.filter { !included.contains($0) })
+        #expect(included.count == 55)
+    }
+
     @Test func buildingAgainReusesAndResets() {
         let items = [BulkItem(index: "a", id: "1", document: Array("{}".utf8)), BulkItem(index: "b", id: "2", document: [])]
         var built = BulkBody.build(items)
