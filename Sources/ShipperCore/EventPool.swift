@@ -36,9 +36,19 @@ public final class EventPool: @unchecked Sendable {
     /// Takes the events out of `events` (leaving it empty, capacity kept) and keeps those worth
     /// keeping, emptied.
     public func recycle(_ events: inout [LogEvent]) {
+        recycle(&events) { _ in }
+    }
+
+    /// Calls `body` with each event of `events`, in order, and empties it for reuse right after,
+    /// in the same pass (the event is in the cache once, not twice); then takes them like
+    /// ``recycle(_:)``. When `body` throws, the events are left in `events`, those before the
+    /// one it threw for already emptied.
+    public func recycle(_ events: inout [LogEvent], each body: (inout LogEvent) throws -> Void) rethrows {
         let keep = min(events.count, maxEvents &- spare.count)
-        events.withUnsafeMutableBufferPointer { buffer in
-            for i in 0..<keep {
+        try events.withUnsafeMutableBufferPointer { buffer in
+            for i in buffer.indices {
+                try body(&buffer[i])
+                guard i < keep else { continue }
                 if keeps(buffer[i]) {
                     buffer[i].reset()
                 } else {

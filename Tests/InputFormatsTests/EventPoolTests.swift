@@ -71,6 +71,46 @@ import Testing
         #expect(pool.count == 0)
     }
 
+    /// `recycle(_:each:)` (the worker encodes each event and empties it in one pass): the body
+    /// sees every event whole and in order, the pool then keeps them emptied as `recycle(_:)`
+    /// does (at most `maxEvents`, none too big); a body that throws leaves the events in place.
+    @Test func recyclingWithABodySeesEachEventWholeFirst() throws {
+        struct Stop: Error {}
+        let pool = EventPool(maxEvents: 3, maxArenaBytes: 1024)
+        func made() -> [LogEvent] {
+            (0..<5).map { i in
+                var e = LogEvent(message: Array(String(repeating: "m", count: i == 2 ? 2000 : 10 + i).utf8))
+                e.origin = EventOrigin(source: 1, offset: Int64(i), endOffset: Int64(i) + 1)
+                return e
+            }
+        }
+        var events = made()
+        var seen: [String] = []
+        pool.recycle(&events) { seen.append(JSONWriter.string($0) + " \($0.origin.offset)") }
+        #expect(seen == made().map { JSONWriter.string($0) + " \($0.origin.offset)" })
+        #expect(events.isEmpty)
+        // Room for the first three; the one with a 2000-byte arena gave its place to an empty event.
+        #expect(pool.count == 3)
+        for _ in 0..<3 {
+            let e = pool.take()
+            #expect(e.fields.isEmpty && e.arena.isEmpty && e.origin == .unknown)
+            #expect(e.arena.capacity < 1024)
+        }
+
+        var failing = made()
+        var calls = 0
+        #expect(throws: Stop.self) {
+            try pool.recycle(&failing) { _ in
+                calls += 1
+                if calls == 2 { throw Stop() }
+            }
+        }
+        #expect(failing.count == 5)
+        #expect(failing[0].fields.isEmpty)  // emptied before the body threw for the second
+        #expect(JSONWriter.string(failing[1]) == JSONWriter.string(made()[1]))
+        #expect(pool.count == 0)
+    }
+
     @Test func keepsAtMostMaxEventsAndNoHugeArenas() {
         let pool = EventPool(maxEvents: 3, maxArenaBytes: 1024)
         var events = (0..<5).map { i in LogEvent(message: Array(repeating: UInt8(ascii: "a"), count: i == 0 ? 4096 : 10)) }

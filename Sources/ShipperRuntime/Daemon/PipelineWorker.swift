@@ -259,37 +259,44 @@ final class PipelineWorker {
         var state = entry!.state
         let first = batch.count
         let now = Timestamp.now()
+        // Container metadata and the host are added to each event as soon as it is decoded, while
+        // it is in the cache (a pass over the chunk's events afterwards missed it: 1.5 % of the CPU).
+        let meta = chunk.file.metadata
+        let host = hostBlocks[sourceIndex]
+        let addsMetadata = source.docker || meta != nil
+        var finishedEvents = first
+        func addBlocks() {
+            while finishedEvents < batch.count {
+                if addsMetadata { batch[finishedEvents].addContainerMetadata(meta) }
+                batch[finishedEvents].add(host)
+                finishedEvents += 1
+            }
+        }
         chunk.forEachLine { bytes, line in
             state.decoder.decode(bytes, origin: chunk.origin(of: line), now: now, into: &batch)
             state.lastEnd = line.endOffset
+            addBlocks()
         }
         if chunk.isLast {
             // The file is gone or rotated away and read to its end: nothing will complete a held chunk.
             state.decoder.flush(now: now, into: &batch)
             finished.insert(chunk.file.id)
+            addBlocks()
         }
         linesRead += chunk.lines.count
         if let firstLine = chunk.lines.first, let lastLine = chunk.lines.last {
             source.metrics.receivedEvents.increment(by: chunk.lines.count)
             source.metrics.receivedBytes.increment(by: Int(max(0, lastLine.endOffset - firstLine.offset)))
         }
-        if first < batch.count {
-            source.metrics.sentEvents.increment(by: batch.count - first)
-            let meta = chunk.file.metadata
-            let host = hostBlocks[sourceIndex]
-            for i in first..<batch.count {
-                if source.docker || meta != nil { batch[i].addContainerMetadata(meta) }
-                batch[i].add(host)
-            }
-        }
+        if first < batch.count { source.metrics.sentEvents.increment(by: batch.count - first) }
         files[chunk.file.id] = (sourceIndex, state)
     }
 
     private func appendWithoutWaiting(_ events: inout [ShipperCore.LogEvent]) async throws -> BufferAppendTicket {
         writer.reset()
-        try events.withEachEvent { try builder.append($0, to: &writer) }
         eventsOut += events.count
-        eventPool.recycle(&events)
+        // Each event is encoded and emptied for reuse in one pass (a second pass missed the cache).
+        try eventPool.recycle(&events) { try builder.append($0, to: &writer) }
         let ticket: BufferAppendTicket
         do {
             ticket = try await buffer.appendWithoutWaitingForSync(&writer)
