@@ -34,11 +34,18 @@
 //! (different for any two ids less than 2^32 apart), 0 in `.dat` segments. Frames are encoded
 //! with salt 0 and salted for the segment they are written to.
 //!
-//! **Reusing segment files.** The files of up to four segments every reader has acknowledged
-//! are kept (*spares*) instead of deleted while they fit in `max_size` with the segments, and
-//! become the next segments: renamed to the new id and written over from offset 0. An append
-//! that needs their room deletes them first. The kernel already has a spare's pages and the file
-//! system its blocks, so writing it costs less than filling a new file (and deleting the old one). A segment is cut to its size when sealed (rotation, `close()`); a crash
+//! **Reusing segment files.** The files of segments every reader has acknowledged are kept
+//! (*spares*) instead of deleted while they fit in `max_size` with the segments, and become the
+//! next segments: renamed to the new id and written over from offset 0. An append that needs
+//! their room deletes them first, the oldest, as many as it needs (deleting all of them made
+//! the next segments new files again). The kernel already has a spare's pages and the file system its
+//! blocks, so writing it costs less than filling a new file (and deleting the old one): on a VM
+//! that hands freed memory back to its host, a page the guest has not used lately costs about
+//! 1.5 CPU-seconds per GB to fault in again. Up to 16 spares are kept: while the readers lag,
+//! the lag rises and falls with each batch acknowledged, and the files freed when it falls are
+//! needed when it rises again (with at most four, 7 of the 15 files a 1 GB catch-up made were
+//! made after such a fall; with 16, 2 of 10). Once the readers have acknowledged everything and
+//! no segment was started for 30 seconds, the spares past four go at the next acknowledgement. A segment is cut to its size when sealed (rotation, `close()`); a crash
 //! before that leaves frames of the file's earlier life after the new ones. Those have another
 //! salt, so they fail the new segment's checks, and recovery cuts them like a torn tail: a bad
 //! tail that holds a whole frame salted for an earlier segment is what a reused file leaves, not
@@ -145,7 +152,9 @@ public final class DiskBuffer: Sendable {
     /// What opening the buffer found and repaired.
     public let recovery: BufferRecoveryReport
     /// The most acknowledged segment files kept to be reused (see "Reusing segment files").
-    static let maxSpares = 4
+    static let maxSpares = 16
+    /// The spares kept once the readers have caught up and no segment was started for a while.
+    static let quietSpares = 4
 
     let directory: String
     let segmentLimit: Int64
@@ -204,6 +213,10 @@ public final class DiskBuffer: Sendable {
         /// Acknowledged segments' files (and sizes), kept to be the next segments (renamed and
         /// written over) instead of deleted: see "Reusing segment files" above.
         var spares: [(file: FileHandle, size: Int64)] = []
+        /// When the last segment was started (``rotate()``).
+        var lastRotation: ContinuousClock.Instant?
+        /// How long no segment must have been started before spares past ``quietSpares`` go.
+        var spareQuietPeriod: Duration = .seconds(30)
         /// The sizes of `spares`, added up: they count in `max_size` with ``bytesOnDisk``.
         var spareBytes: Int64 = 0
         /// `max_size` in bytes.
@@ -329,21 +342,50 @@ public final class DiskBuffer: Sendable {
 
         /// Removes the oldest sealed segments every reader acknowledged completely; returns the
         /// files to delete. With `keepSpare`, up to ``maxSpares`` of them become ``spares`` while
-        /// the segments and the spares stay within `max_size`.
-        mutating func removeAcknowledgedSegments(keepSpare: Bool = true) -> [FileHandle] {
+        /// the segments and the spares stay within `max_size`. Once the readers have acknowledged
+        /// everything and no segment was started for ``spareQuietPeriod``, spares past
+        /// ``quietSpares`` go (see "Reusing segment files").
+        mutating func removeAcknowledgedSegments(keepSpare: Bool = true, now: ContinuousClock.Instant = .now) -> [FileHandle] {
             let minAck = minAckIndex
             var removed: [FileHandle] = []
             while let first = segments.first, first.sealed, first.endIndex <= minAck {
                 bytesOnDisk -= first.size
                 segments.removeFirst()
-                if keepSpare && !closed && spares.count < DiskBuffer.maxSpares && bytesOnDisk + spareBytes + first.size <= maxSize {
+                if keepSpare && !closed && spares.count < DiskBuffer.maxSpares
+                    && bytesOnDisk + spareBytes + first.size <= maxSize
+                {
                     spares.append((first.file, first.size))
                     spareBytes += first.size
                 } else {
                     removed.append(first.file)
                 }
             }
+            let quiet = lastRotation.map { now - $0 >= spareQuietPeriod } ?? true
+            if minAck >= totalRecords && spares.count > DiskBuffer.quietSpares && quiet {
+                // Caught up and quiet: keep the most recently acknowledged (their pages are
+                // likelier cached).
+                let extra = spares.count - DiskBuffer.quietSpares
+                for spare in spares[..<extra] {
+                    removed.append(spare.file)
+                    spareBytes -= spare.size
+                }
+                spares.removeFirst(extra)
+            }
             return removed
+        }
+
+        /// Removes the oldest ``spares`` until `need` more bytes fit in `max_size` with the
+        /// segments and the spares left (or none is left); returns their files, to delete.
+        mutating func takeSpares(makingRoomFor need: Int64) -> [FileHandle] {
+            var taken: [FileHandle] = []
+            var k = 0
+            while k < spares.count && bytesOnDisk + spareBytes + need > maxSize {
+                taken.append(spares[k].file)
+                spareBytes -= spares[k].size
+                k += 1
+            }
+            spares.removeFirst(k)
+            return taken
         }
 
         /// Empties ``spares``; returns their files, to delete.
@@ -712,8 +754,10 @@ public final class DiskBuffer: Sendable {
         while true {
             let (ready, deleted) = try state.withLock { s throws -> (Bool, [FileHandle]) in
                 if s.closed { throw BufferError.closed }
-                // Spare files make room first: they count in max_size.
-                if s.bytesOnDisk + s.spareBytes + need > s.maxSize && !s.spares.isEmpty { return (false, s.takeSpares()) }
+                // Spare files make room first (the oldest, as many as needed): they count in max_size.
+                if s.bytesOnDisk + s.spareBytes + need > s.maxSize && !s.spares.isEmpty {
+                    return (false, s.takeSpares(makingRoomFor: need))
+                }
                 if s.bytesOnDisk + need <= s.maxSize || s.segments.isEmpty { return (true, []) }
                 guard s.minAckIndex >= s.totalRecords else {
                     if s.noWaiting { throw BufferError.full }
@@ -886,6 +930,7 @@ public final class DiskBuffer: Sendable {
         let (old, id) = state.withLock { s -> ((file: FileHandle, size: Int64, reusedSize: Int64)?, UInt64) in
             let id = s.nextSegmentID
             s.nextSegmentID &+= 1
+            s.lastRotation = .now
             return (s.activeSegment.map { ($0.file, $0.size, $0.reusedSize) }, id)
         }
         let sync = config.fsync != .never
@@ -1323,6 +1368,11 @@ public final class DiskBuffer: Sendable {
     // MARK: Stats and closing
 
     /// Sizes, record counts and per-reader lag right now.
+    /// For tests: how long no segment must have been started before spares past four go.
+    func setSpareQuietPeriod(_ period: Duration) {
+        state.withLock { $0.spareQuietPeriod = period }
+    }
+
     public func stats() -> BufferStats {
         state.withLock { s in
             var lags: [BufferReaderLag] = []

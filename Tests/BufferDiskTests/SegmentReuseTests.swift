@@ -75,6 +75,35 @@ import Testing
         try await b.close()
     }
 
+    /// Up to 16 spares are kept (the lag rises and falls, and the files freed when it falls are
+    /// needed when it rises again); once everything is acknowledged and no segment was started
+    /// for the quiet period, the four most recently acknowledged stay.
+    @Test func sparesAreKeptThroughALagAndFourStayOnceQuiet() async throws {
+        let dir = try TempDir()
+        let b = try DiskBuffer(config: config(dir, segmentSize: 1024), readers: ["r"], logger: log.logger)
+        try await b.append(records(0..<118))  // 9 full segments of 13, the 10th active with 1
+        let initial = dir.segments()
+        #expect(initial.count == 10)
+        #expect(try await readAndAcknowledge(b, count: 78) == Array(0..<78))
+        #expect(b.stats().segments == 4 && b.stats().spareBytes == 6 * 13 * 78)
+        // Caught up, but a segment was started just now: all nine stay.
+        #expect(try await readAndAcknowledge(b, count: 40) == Array(78..<118))
+        #expect(b.stats().segments == 1 && b.stats().spareBytes == 9 * 13 * 78)
+        #expect(dir.segments() == initial)
+        // Quiet: at the next acknowledgement, the spares of segments 1 to 5 go.
+        b.setSpareQuietPeriod(.zero)
+        try await b.append(records(118..<119))
+        #expect(try await readAndAcknowledge(b, count: 1) == [118])
+        #expect(b.stats().segments == 1 && b.stats().spareBytes == 4 * 13 * 78)
+        #expect(dir.segments() == Array(initial[5...]))
+        // The next segments are written over the spares; nothing is lost.
+        try await b.append(records(119..<170))
+        #expect(try await readRecords(b, "r", count: 51).records.map(number) == Array(119..<170))
+        #expect(dir.segments().count == 5)
+        try await b.close()
+        #expect(log.messages(.error).isEmpty && log.messages(.warning).isEmpty)
+    }
+
     /// Spares count in `max_size`: an append that needs their room deletes them, and the files
     /// on disk stay within it.
     @Test func sparesMakeRoomForAnAppendThatNeedsIt() async throws {
@@ -87,6 +116,26 @@ import Testing
         #expect(b.stats().spareBytes == 0)
         #expect(dir.segments().reduce(0) { $0 + dir.size($1) } <= 4096)
         #expect(try await readRecords(b, "r", count: 30).records.map(number) == Array(40..<70))
+        try await b.close()
+    }
+
+    /// An append that needs only part of the spares' room deletes the oldest spare it needs to,
+    /// and the others are written over.
+    @Test func anAppendDeletesOnlyTheSparesItNeedsRoomFrom() async throws {
+        let dir = try TempDir()
+        let b = try DiskBuffer(config: config(dir, maxSize: 4096, segmentSize: 1024), readers: ["r"], logger: log.logger)
+        try await b.append(records(0..<40))
+        _ = try await readAndAcknowledge(b, count: 40)
+        let initial = dir.segments()  // spares 1, 2, 3; segment 4 active with 78 bytes
+        #expect(b.stats().spareBytes == 3 * 13 * 78)
+        // 1,014 bytes: 78 + 3,042 + 1,014 > 4,096; without segment 1's file, 3,120 fit. Segment
+        // 4 takes 12 records; the 13th goes to segment 5, the file of 3 (the latest acknowledged).
+        try await b.append(records(40..<53))
+        #expect(b.stats().spareBytes == 13 * 78)
+        let now = dir.segments()
+        #expect(now == [initial[1], initial[3], SegmentName.fileName(5)])
+        #expect(dir.segments().reduce(0) { $0 + dir.size($1) } <= 4096)
+        #expect(try await readRecords(b, "r", count: 13).records.map(number) == Array(40..<53))
         try await b.close()
     }
 
