@@ -14,10 +14,7 @@ import StageTransforms
 ///   (`parse_failed`), `_decode_failure` (`decode_failed`) or `_timestamp_failure`
 ///   (`timestamp_failed`).
 ///
-/// Counters are incremented once per batch. The failure tags are counted later, by the
-/// ``FailureTally`` the worker takes (``takeTally()``) and fills while it encodes the events,
-/// when each is in the cache: a pass of its own over the events' fields missed it (0.6–0.9 % of
-/// shipper's CPU). The per-event cost is one field lookup (`tags`).
+/// Counters are incremented once per batch; the per-event cost is one field lookup (`tags`).
 struct MeteredRouter {
     /// One pipeline's counters, and where its filter stages are.
     struct Meter {
@@ -46,9 +43,6 @@ struct MeteredRouter {
 
     private(set) var pipelines: [Pipeline]
     private var meters: [Meter]
-    /// The events passed on since the last ``takeTally()``, in order: runs of one pipeline's
-    /// output (nil: events no pipeline took), whose failure tags are not counted yet.
-    private var untallied: [(meter: Meter?, events: Int)] = []
 
     init(_ router: Router, factory: any MetricsFactory = MetricsSystem.factory) {
         pipelines = router.pipelines
@@ -57,10 +51,7 @@ struct MeteredRouter {
 
     /// Routes and processes a batch (see ``Router/process(_:)``).
     mutating func process(_ batch: consuming [LogEvent]) -> [LogEvent] {
-        if pipelines.isEmpty {
-            untallied.append((nil, batch.count))
-            return batch
-        }
+        if pipelines.isEmpty { return batch }
         if pipelines.count == 1 && pipelines[0].match == nil { return run(0, batch) }
         var groups = [[LogEvent]](repeating: [], count: pipelines.count + 1)
         var events = batch
@@ -73,7 +64,6 @@ struct MeteredRouter {
             groups[target].append(event)
         }
         var out = groups[pipelines.count]
-        untallied.append((nil, out.count))
         for i in pipelines.indices where !groups[i].isEmpty {
             var group: [LogEvent] = []
             swap(&group, &groups[i])
@@ -105,19 +95,30 @@ struct MeteredRouter {
         return out
     }
 
-    /// The failure tags of everything passed on since the last call, to count event by event
-    /// (in the order passed on) with ``FailureTally/observe(_:)`` and then ``FailureTally/record()``.
-    mutating func takeTally() -> FailureTally {
-        defer { untallied.removeAll(keepingCapacity: true) }
-        return FailureTally(runs: untallied)
-    }
-
-    /// Counts what pipeline `i` passed on and what its filters dropped; its failure tags are
-    /// counted by the next ``takeTally()``.
+    /// Counts what pipeline `i` passed on, its failure tags, and what its filters dropped.
     private mutating func count(_ i: Int, _ out: inout [LogEvent]) {
         let meter = meters[i]
         if !out.isEmpty { meter.sent.increment(by: out.count) }
-        untallied.append((meter, out.count))
+        var parse = 0
+        var decode = 0
+        var timestamp = 0
+        out.withEachEvent { event in
+            guard case .array(let tags)? = event[FieldPaths.tags] else { return }
+            for tag in event.elements(tags) {
+                guard case .string(let s) = tag else { continue }
+                let bytes = event.arena[s.range]
+                if bytes.elementsEqual(EventTags.parseFailure.utf8) {
+                    parse += 1
+                } else if bytes.elementsEqual(EventTags.decodeFailure.utf8) {
+                    decode += 1
+                } else if bytes.elementsEqual(EventTags.timestampFailure.utf8) {
+                    timestamp += 1
+                }
+            }
+        }
+        if parse > 0 { meter.parseFailed.increment(by: parse) }
+        if decode > 0 { meter.decodeFailed.increment(by: decode) }
+        if timestamp > 0 { meter.timestampFailed.increment(by: timestamp) }
         guard !meter.filters.isEmpty else { return }
         var discarded = 0
         for f in meter.filters {
@@ -126,56 +127,6 @@ struct MeteredRouter {
         if discarded > meter.lastDiscarded {
             meter.discarded.increment(by: discarded - meter.lastDiscarded)
             meters[i].lastDiscarded = discarded
-        }
-    }
-}
-
-/// Counts the failure tags (`_parse_failure`, `_decode_failure`, `_timestamp_failure`) of the
-/// events a ``MeteredRouter`` passed on, per pipeline, as they are shown one by one in the order
-/// they were passed on.
-struct FailureTally {
-    struct Run {
-        let meter: MeteredRouter.Meter?
-        var events: Int
-        var parse = 0
-        var decode = 0
-        var timestamp = 0
-    }
-
-    private var runs: [Run]
-    private var current = 0
-
-    init(runs: [(meter: MeteredRouter.Meter?, events: Int)]) {
-        self.runs = runs.filter { $0.events > 0 }.map { Run(meter: $0.meter, events: $0.events) }
-    }
-
-    /// Counts the next event's failure tags.
-    @inline(__always)
-    mutating func observe(_ event: borrowing LogEvent) {
-        while current < runs.count && runs[current].events == 0 { current += 1 }
-        guard current < runs.count else { return }
-        runs[current].events -= 1
-        guard runs[current].meter != nil, case .array(let tags)? = event[FieldPaths.tags] else { return }
-        for tag in event.elements(tags) {
-            guard case .string(let s) = tag else { continue }
-            let bytes = event.arena[s.range]
-            if bytes.elementsEqual(EventTags.parseFailure.utf8) {
-                runs[current].parse += 1
-            } else if bytes.elementsEqual(EventTags.decodeFailure.utf8) {
-                runs[current].decode += 1
-            } else if bytes.elementsEqual(EventTags.timestampFailure.utf8) {
-                runs[current].timestamp += 1
-            }
-        }
-    }
-
-    /// Adds the counts to the pipelines' counters.
-    func record() {
-        for run in runs {
-            guard let meter = run.meter else { continue }
-            if run.parse > 0 { meter.parseFailed.increment(by: run.parse) }
-            if run.decode > 0 { meter.decodeFailed.increment(by: run.decode) }
-            if run.timestamp > 0 { meter.timestampFailed.increment(by: run.timestamp) }
         }
     }
 }

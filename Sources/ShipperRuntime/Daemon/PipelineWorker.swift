@@ -139,12 +139,11 @@ final class PipelineWorker {
     /// Replaces the pipelines (SIGHUP). Events held by the old stages are flushed through them first.
     func replaceRouter(_ new: Router) async throws {
         var held = router.flush(now: nil)
-        // Appended before the router is replaced: the old one holds the tally of their tags.
+        router = MeteredRouter(new)
         if !held.isEmpty {
             let ticket = try await appendWithoutWaiting(&held)
             pendingCommits.append((ticket, safeOffsets()))
         }
-        router = MeteredRouter(new)
     }
 
     /// One round: read what is new, process it, make it durable, commit checkpoints.
@@ -296,14 +295,8 @@ final class PipelineWorker {
     private func appendWithoutWaiting(_ events: inout [ShipperCore.LogEvent]) async throws -> BufferAppendTicket {
         writer.reset()
         eventsOut += events.count
-        // Each event is encoded, its failure tags counted, and emptied for reuse in one pass
-        // (each other pass over the events missed the cache).
-        var tally = router.takeTally()
-        try eventPool.recycle(&events) { event in
-            try builder.append(event, to: &writer)
-            tally.observe(event)
-        }
-        tally.record()
+        // Each event is encoded and emptied for reuse in one pass (a second pass missed the cache).
+        try eventPool.recycle(&events) { try builder.append($0, to: &writer) }
         let ticket: BufferAppendTicket
         do {
             ticket = try await buffer.appendWithoutWaitingForSync(&writer)
