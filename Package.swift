@@ -163,6 +163,7 @@ let package = Package(
                 "ShipperRuntime", "ShipperConfig", "ShipperCore", "InputFormats", "StageParsers", "StageTransforms",
                 "BufferDisk", "OutputElasticsearch",
                 .product(name: "Logging", package: "swift-log"), .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],
             swiftSettings: swiftSettings
         ),

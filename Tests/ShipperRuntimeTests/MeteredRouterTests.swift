@@ -1,0 +1,66 @@
+import MetricsTestKit
+import ShipperConfig
+import ShipperCore
+import Testing
+
+@testable import ShipperRuntime
+
+/// The pipeline counters of `shipper run`: events in, out, dropped by filters, and failure tags,
+/// per pipeline; events no pipeline takes are not counted.
+@Suite struct MeteredRouterTests {
+    static let yaml = """
+        pipelines:
+          errors:
+            match: {stream: stderr}
+            stages:
+              - {type: modify, add_tags: [_parse_failure]}
+          web:
+            match: {service.name: web}
+            stages:
+              - {type: filter, drop: {message: noise}}
+          java:
+            match: {service.name: java}
+            stages:
+              - {type: multiline, mode: java}
+              - {type: modify, add_tags: [_timestamp_failure]}
+        """
+
+    func event(_ message: String, service: String, stream: String = "stdout", tags: [String] = []) -> LogEvent {
+        var e = LogEvent(message: Array(message.utf8))
+        e.set(FieldPath.intern("service.name"), string: service)
+        e.set(FieldPaths.stream, string: stream)
+        for t in tags { e.addTag(t) }
+        return e
+    }
+
+    func value(_ metrics: TestMetrics, _ label: String, _ pipeline: String, _ errorType: String? = nil) -> Int64 {
+        metrics.counters.filter { c in
+            c.label == label && c.dimensions.contains { $0 == ("component_id", pipeline) }
+                && (errorType == nil || c.dimensions.contains { $0 == ("error_type", errorType!) })
+        }.reduce(0) { $0 + $1.totalValue }
+    }
+
+    @Test func countsArePerPipeline() throws {
+        let metrics = TestMetrics()
+        var router = MeteredRouter(try Router(config: ConfigLoader.parse(yaml: Self.yaml, file: "t.yaml")), factory: metrics)
+        var out = router.process([
+            event("a", service: "web", stream: "stderr"),
+            event("b", service: "web", tags: [EventTags.decodeFailure]),
+            event("noise", service: "web"),
+            event("c", service: "other", tags: [EventTags.parseFailure]),  // no pipeline: not counted
+            event("d", service: "other", stream: "stderr", tags: [EventTags.decodeFailure]),
+            event("Exception in thread main", service: "java"),
+        ])
+        out += router.flush(now: nil)
+        #expect(out.count == 5)
+        #expect(value(metrics, "shipper_component_errors_total", "errors", "parse_failed") == 2)
+        #expect(value(metrics, "shipper_component_errors_total", "errors", "decode_failed") == 1)
+        #expect(value(metrics, "shipper_component_errors_total", "web", "decode_failed") == 1)
+        #expect(value(metrics, "shipper_component_errors_total", "web", "parse_failed") == 0)
+        #expect(value(metrics, "shipper_component_errors_total", "java", "timestamp_failed") == 1)
+        #expect(value(metrics, "shipper_component_sent_events_total", "web") == 1)
+        #expect(value(metrics, "shipper_component_discarded_events_total", "web") == 1)
+        #expect(value(metrics, "shipper_component_received_events_total", "errors") == 2)
+        #expect(value(metrics, "shipper_component_received_events_total", "java") == 1)
+    }
+}
