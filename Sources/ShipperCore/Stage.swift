@@ -6,6 +6,11 @@ public protocol Stage {
     /// Processes one event, appending what results to `output`.
     mutating func process(_ event: consuming LogEvent, into output: inout [LogEvent])
 
+    /// Like ``process(_:into:)``, appending to `spent` the events the stage is done with and did
+    /// not pass on (a line joined into a held event, an event a filter dropped), so that their
+    /// storage is used again (``EventPool``) instead of freed and allocated anew.
+    mutating func process(_ event: consuming LogEvent, into output: inout [LogEvent], spent: inout [LogEvent])
+
     /// Emits held-back events: all of them when `now` is nil (end of input, shutdown), otherwise
     /// those whose wait has timed out at `now`.
     mutating func flush(now: Timestamp?, into output: inout [LogEvent])
@@ -16,6 +21,10 @@ public protocol Stage {
 }
 
 extension Stage {
+    public mutating func process(_ event: consuming LogEvent, into output: inout [LogEvent], spent: inout [LogEvent]) {
+        process(event, into: &output)
+    }
+
     public mutating func flush(now: Timestamp?, into output: inout [LogEvent]) {}
     public func forEachHeldOrigin(_ body: (EventOrigin) -> Void) {}
 }

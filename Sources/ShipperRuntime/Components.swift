@@ -30,6 +30,11 @@ public struct Pipeline {
     public let name: String
     public let match: Condition?
     var stages: [any Stage]
+    /// Events the stages are done with (joined into another, dropped by a filter), kept for the
+    /// worker's ``EventPool`` when ``keepsSpent`` (``MeteredRouter/recycleSpent(into:)``), else
+    /// freed after each batch.
+    var spent: [LogEvent] = []
+    var keepsSpent = false
 
     public init(name: String, match: Condition?, stages: [any Stage]) {
         self.name = name
@@ -42,23 +47,31 @@ public struct Pipeline {
         var current = batch
         var next: [LogEvent] = []
         next.reserveCapacity(current.count)
+        var spent: [LogEvent] = []
+        swap(&spent, &self.spent)
         for i in stages.indices {
             next.removeAll(keepingCapacity: true)
-            current.drainEvents { stages[i].process($0, into: &next) }
+            current.drainEvents { stages[i].process($0, into: &next, spent: &spent) }
             swap(&current, &next)
         }
+        if !keepsSpent { spent.removeAll(keepingCapacity: true) }
+        swap(&spent, &self.spent)
         return current
     }
 
     /// Flushes held-back events; what stage i releases still goes through stages i+1….
     public mutating func flush(now: Timestamp?) -> [LogEvent] {
         var carried: [LogEvent] = []
+        var spent: [LogEvent] = []
+        swap(&spent, &self.spent)
         for i in stages.indices {
             var next: [LogEvent] = []
-            carried.drainEvents { stages[i].process($0, into: &next) }
+            carried.drainEvents { stages[i].process($0, into: &next, spent: &spent) }
             stages[i].flush(now: now, into: &next)
             carried = next
         }
+        if !keepsSpent { spent.removeAll(keepingCapacity: true) }
+        swap(&spent, &self.spent)
         return carried
     }
 }

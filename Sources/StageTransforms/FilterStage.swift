@@ -40,11 +40,17 @@ public struct FilterStage: Stage {
     }
 
     public mutating func process(_ event: consuming LogEvent, into output: inout [LogEvent]) {
+        var spent: [LogEvent] = []
+        process(event, into: &output, spent: &spent)
+    }
+
+    public mutating func process(_ event: consuming LogEvent, into output: inout [LogEvent], spent: inout [LogEvent]) {
         let event = event
         if condition.matches(event) == keepMatching {
             output.append(event)
         } else {
             discarded += 1
+            spent.append(event)
         }
     }
 }

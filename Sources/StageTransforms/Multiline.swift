@@ -251,6 +251,11 @@ public struct MultilineStage: Stage {
     public var pendingCount: Int { pending.count + (hasHot ? 1 : 0) }
 
     public mutating func process(_ event: consuming LogEvent, into output: inout [LogEvent]) {
+        var spent: [LogEvent] = []
+        process(event, into: &output, spent: &spent)
+    }
+
+    public mutating func process(_ event: consuming LogEvent, into output: inout [LogEvent], spent: inout [LogEvent]) {
         let key = event.streamKey
         if key != hotKey { switchHot(to: key) }
         guard let mi = event.index(of: FieldPaths.message), case .string(let line) = event.fields[mi].value,
@@ -273,6 +278,7 @@ public struct MultilineStage: Stage {
         if continues {
             if hot.lines < maxLines, hot.bytes &+ 1 &+ Int(line.count) <= maxBytes {
                 hot.append(line: line, of: event)
+                spent.append(event)  // its line is in the held event now
                 return
             }
             // Too long: emit what is held, continue in a new event; nothing is dropped.

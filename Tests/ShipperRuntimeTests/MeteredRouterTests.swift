@@ -63,4 +63,28 @@ import Testing
         #expect(value(metrics, "shipper_component_received_events_total", "errors") == 2)
         #expect(value(metrics, "shipper_component_received_events_total", "java") == 1)
     }
+
+    /// What the stages are done with (a line joined into a multiline event, an event a filter
+    /// dropped) goes to the worker's event pool, emptied; a plain `Router` keeps none of it.
+    @Test func spentEventsGoToThePool() throws {
+        var router = MeteredRouter(try Router(config: ConfigLoader.parse(yaml: Self.yaml, file: "t.yaml")), factory: TestMetrics())
+        let batch = [
+            event("Exception in thread main", service: "java"), event("\tat x.Y(Y.java:1)", service: "java"),
+            event("\tat x.Z(Z.java:2)", service: "java"), event("noise", service: "web"), event("kept", service: "web"),
+        ]
+        var out = router.process(batch)
+        out += router.flush(now: nil)
+        #expect(out.map { $0.string(FieldPaths.message) ?? "" } == ["kept", "Exception in thread main\n\tat x.Y(Y.java:1)\n\tat x.Z(Z.java:2)"])
+        let pool = EventPool()
+        router.recycleSpent(into: pool)
+        #expect(pool.count == 3)
+        let reused = pool.take()
+        #expect(reused.fields.isEmpty && reused.arena.isEmpty && reused.arena.capacity > 0)
+        router.recycleSpent(into: pool)
+        #expect(pool.count == 2)  // handed over once
+
+        var plain = try Router(config: ConfigLoader.parse(yaml: Self.yaml, file: "t.yaml"))
+        _ = plain.process(batch)
+        #expect(plain.pipelines.allSatisfy { $0.spent.isEmpty })
+    }
 }

@@ -69,6 +69,13 @@ func event(_ json: String) throws -> LogEvent {
         stage.process(try event(json), into: &out)
         #expect(out.count == (kept ? 1 : 0))
         #expect(stage.discarded == (kept ? 0 : 1))
+        // With a spent list, a dropped event goes there (for the worker's event pool).
+        var spent: [LogEvent] = []
+        out.removeAll()
+        stage.process(try event(json), into: &out, spent: &spent)
+        #expect(out.count == (kept ? 1 : 0) && spent.count == (kept ? 0 : 1))
+        #expect(stage.discarded == (kept ? 0 : 2))
+        if let dropped = spent.first { #expect(JSONWriter.string(dropped) == JSONWriter.string(try event(json))) }
     }
 
     @Test(arguments: ["{}", "keep: {a: 1}\ndrop: {b: 1}", "keep: {a: {exists: maybe}}"])

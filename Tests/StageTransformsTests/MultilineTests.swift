@@ -285,6 +285,20 @@ private let jetty12StackTrace = """
         #expect(out.map(flags) == [["multiline", "truncated"], ["multiline", "truncated"], ["truncated"], []])
     }
 
+    /// Each line joined into a held event is handed back as spent (for the worker's event pool),
+    /// whole, in order; lines that start an event, or that a limit split off, are not.
+    @Test func joinedLinesAreHandedBackAsSpent() throws {
+        var s = try stage(#"{"mode":"java","max_lines":3}"#)
+        let lines = physicalLines(["head", "\tat a(A.java:1)", "\tat b(B.java:2)", "\tat c(C.java:3)", "next", "\tat d(D.java:4)"].joined(separator: "\n"))
+        var out: [LogEvent] = []
+        var spent: [LogEvent] = []
+        for (text, offset) in lines { s.process(lineEvent(text, offset: offset), into: &out, spent: &spent) }
+        s.flush(now: nil, into: &out)
+        #expect(messages(out) == ["head\n\tat a(A.java:1)\n\tat b(B.java:2)", "\tat c(C.java:3)", "next\n\tat d(D.java:4)"])
+        #expect(spent.map { $0.string(FieldPaths.message) } == ["\tat a(A.java:1)", "\tat b(B.java:2)", "\tat d(D.java:4)"])
+        #expect(spent.map(\.origin.offset) == [lines[1].1, lines[2].1, lines[5].1])
+    }
+
     @Test func maxBytesSplitsWithoutLoss() throws {
         var s = try stage(#"{"mode":"java","max_bytes":"20"}"#)
         // "0123456789" + "\n" + " 12345678" = 20 bytes fits; the next line does not.

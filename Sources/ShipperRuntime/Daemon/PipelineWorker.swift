@@ -167,6 +167,7 @@ final class PipelineWorker {
             out.append(contentsOf: router.flush(now: now))
             lastFlush = now
         }
+        router.recycleSpent(into: eventPool)
         var ticket: BufferAppendTicket?
         if !out.isEmpty { ticket = try await appendWithoutWaiting(&out) }
         // Checkpoints wait for the fsync that makes these events durable; meanwhile the next
