@@ -252,6 +252,19 @@ import Testing
     /// Plain bytes are copied a word at a time: a byte that needs escaping or checking at every
     /// position of strings of every length up to 40 (inside a word, at its edges, in the tail
     /// after the last whole word, two in a row) is written as JSONWriter writes it.
+    /// Expects an event of one string field holding `value` to encode as JSONWriter writes it.
+    func expectEncodedAsJSONWriterDoes(
+        _ value: [UInt8], _ encoder: inout EventEncoder, _ what: String, sourceLocation: SourceLocation = #_sourceLocation
+    ) {
+        var e = LogEvent()
+        e.set(FieldPath.intern("s"), string: value)
+        var fast: [UInt8] = []
+        var slow: [UInt8] = []
+        encoder.encode(e, into: &fast)
+        JSONWriter.write(e, into: &slow)
+        #expect(fast == slow, "\(what)", sourceLocation: sourceLocation)
+    }
+
     @Test func aSpecialByteAtEveryPositionIsWrittenLikeJSONWriter() {
         let specials: [[UInt8]] = [[0x22], [0x5C], [0x0A], [0x01], [0x7F], [0xC3], [0xE2, 0x82, 0xAC], [0xF0, 0x9F, 0x98, 0x80], [0x22, 0x22], [0xFF]]
         var encoder = EventEncoder()
@@ -261,13 +274,7 @@ import Testing
                 for special in specials {
                     var v = [UInt8](repeating: UInt8(ascii: "a"), count: length)
                     v.insert(contentsOf: special, at: position)
-                    var e = LogEvent()
-                    e.set(FieldPath.intern("s"), string: v)
-                    var fast: [UInt8] = []
-                    var slow: [UInt8] = []
-                    encoder.encode(e, into: &fast)
-                    JSONWriter.write(e, into: &slow)
-                    #expect(fast == slow, "length \(length), at \(position): \(special)")
+                    expectEncodedAsJSONWriterDoes(v, &encoder, "length \(length), at \(position): \(special)")
                     checked += 1
                 }
             }
@@ -289,13 +296,7 @@ import Testing
                         var v = (0..<length).map { UInt8(ascii: "a") + UInt8($0 % 26) }
                         v.insert(contentsOf: special, at: second)
                         v.insert(contentsOf: special, at: first)
-                        var e = LogEvent()
-                        e.set(FieldPath.intern("s"), string: v)
-                        var fast: [UInt8] = []
-                        var slow: [UInt8] = []
-                        encoder.encode(e, into: &fast)
-                        JSONWriter.write(e, into: &slow)
-                        #expect(fast == slow, "length \(length), at \(first) and \(second): \(special)")
+                        expectEncodedAsJSONWriterDoes(v, &encoder, "length \(length), at \(first) and \(second): \(special)")
                         checked += 1
                     }
                 }
