@@ -38,14 +38,17 @@
 //! (*spares*) instead of deleted while they fit in `max_size` with the segments, and become the
 //! next segments: renamed to the new id and written over from offset 0. An append that needs
 //! their room deletes them first, the oldest, as many as it needs (deleting all of them made
-//! the next segments new files again). The kernel already has a spare's pages and the file system its
-//! blocks, so writing it costs less than filling a new file (and deleting the old one): on a VM
-//! that hands freed memory back to its host, a page the guest has not used lately costs about
-//! 1.5 CPU-seconds per GB to fault in again. Up to 16 spares are kept: while the readers lag,
-//! the lag rises and falls with each batch acknowledged, and the files freed when it falls are
-//! needed when it rises again (with at most four, 7 of the 15 files a 1 GB catch-up made were
-//! made after such a fall; with 16, 2 of 10). Once the readers have acknowledged everything and
-//! no segment was started for 30 seconds, the spares past four go at the next acknowledgement. A segment is cut to its size when sealed (rotation, `close()`); a crash
+//! the next segments new files again). The kernel already has a spare's pages and the file
+//! system its blocks, so writing it costs less than filling a new file (and deleting the old
+//! one): on a VM that hands freed memory back to its host, a page the guest has not used lately
+//! costs about 1.5 CPU-seconds per GB to fault in again. Up to 16 spares are kept: while the
+//! readers lag, the lag rises and falls with each batch acknowledged, and the files freed when
+//! it falls are needed when it rises again (with at most four, 7 of the 15 files a 1 GB catch-up
+//! made were made after such a fall; with 16, 2 of 10). Once the readers have acknowledged
+//! everything and no segment was started for 30 seconds, the spares past four go at the next
+//! acknowledgement.
+//!
+//! A segment is cut to its size when sealed (rotation, `close()`); a crash
 //! before that leaves frames of the file's earlier life after the new ones. Those have another
 //! salt, so they fail the new segment's checks, and recovery cuts them like a torn tail: a bad
 //! tail that holds a whole frame salted for an earlier segment is what a reused file leaves, not
@@ -1367,12 +1370,12 @@ public final class DiskBuffer: Sendable {
 
     // MARK: Stats and closing
 
-    /// Sizes, record counts and per-reader lag right now.
     /// For tests: how long no segment must have been started before spares past four go.
     func setSpareQuietPeriod(_ period: Duration) {
         state.withLock { $0.spareQuietPeriod = period }
     }
 
+    /// Sizes, record counts and per-reader lag right now.
     public func stats() -> BufferStats {
         state.withLock { s in
             var lags: [BufferReaderLag] = []
