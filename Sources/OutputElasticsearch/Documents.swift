@@ -218,27 +218,8 @@ public enum DocumentID: Sendable, Hashable {
     /// ``hashTextCount`` bytes) at `start`; returns the position after it.
     @inline(__always)
     static func writeHash(_ h1: UInt64, _ h2: UInt64, to p: UnsafeMutablePointer<UInt8>, at start: Int) -> Int {
-        // A literal, not `Base64.urlSafe`: no global to reach and no array to retain per id.
-        let alphabet: StaticString = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-        let t = alphabet.utf8Start
-        var at = start
         var bytes = (h1.littleEndian, h2.littleEndian)
-        return withUnsafeBytes(of: &bytes) { b in
-            var i = 0
-            while i < 15 {
-                let v = UInt32(b[i]) << 16 | UInt32(b[i &+ 1]) << 8 | UInt32(b[i &+ 2])
-                p[at] = t[Int(v >> 18 & 63)]
-                p[at &+ 1] = t[Int(v >> 12 & 63)]
-                p[at &+ 2] = t[Int(v >> 6 & 63)]
-                p[at &+ 3] = t[Int(v & 63)]
-                at &+= 4
-                i &+= 3
-            }
-            let v = UInt32(b[15]) << 16
-            p[at] = t[Int(v >> 18 & 63)]
-            p[at &+ 1] = t[Int(v >> 12 & 63)]
-            return at &+ 2
-        }
+        return start &+ withUnsafeBytes(of: &bytes) { Base64.encode($0, alphabet: Base64.urlSafe, padding: false, to: p + start) }
     }
 
     public static func == (a: DocumentID, b: DocumentID) -> Bool {
@@ -323,46 +304,60 @@ public enum Murmur3 {
 
 /// Base64 (RFC 4648), standard or URL-safe alphabet.
 public enum Base64 {
-    static let standard = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
-    static let urlSafe = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+    /// The alphabets, as literals: no global to reach and no array to retain per call.
+    static var standard: StaticString { "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/" }
+    static var urlSafe: StaticString { "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_" }
 
     public static func encode(_ bytes: [UInt8], url: Bool = false, padding: Bool = true) -> String {
-        let table = url ? urlSafe : standard
         var out: [UInt8] = []
         bytes.withUnsafeBytes { b in
             out.append(addingCapacity: (b.count + 2) / 3 * 4) { span in
-                encode(b, table: table, padding: padding, into: &span)
+                span.withUnsafeMutableBufferPointer { buffer, initialized in
+                    initialized = encode(b, alphabet: url ? urlSafe : standard, padding: padding, to: buffer.baseAddress!)
+                }
             }
         }
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// Appends the base64 text of `bytes` (at most `(bytes.count + 2) / 3 * 4` bytes) to `out`.
-    static func encode(_ bytes: UnsafeRawBufferPointer, table: [UInt8], padding: Bool = false, into out: inout OutputSpan<UInt8>) {
+    /// Writes the base64 text of `bytes` at `p`, which has room for `(bytes.count + 2) / 3 * 4`
+    /// bytes; returns the number written.
+    @inline(__always)
+    static func encode(_ bytes: UnsafeRawBufferPointer, alphabet: StaticString, padding: Bool, to p: UnsafeMutablePointer<UInt8>) -> Int {
+        let t = alphabet.utf8Start
         var i = 0
-        while i + 3 <= bytes.count {
-            let v = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2])
-            out.append(table[Int(v >> 18 & 63)])
-            out.append(table[Int(v >> 12 & 63)])
-            out.append(table[Int(v >> 6 & 63)])
-            out.append(table[Int(v & 63)])
-            i += 3
+        var at = 0
+        while i &+ 3 <= bytes.count {
+            let v = UInt32(bytes[i]) << 16 | UInt32(bytes[i &+ 1]) << 8 | UInt32(bytes[i &+ 2])
+            p[at] = t[Int(v >> 18 & 63)]
+            p[at &+ 1] = t[Int(v >> 12 & 63)]
+            p[at &+ 2] = t[Int(v >> 6 & 63)]
+            p[at &+ 3] = t[Int(v & 63)]
+            at &+= 4
+            i &+= 3
         }
-        let rest = bytes.count - i
+        let rest = bytes.count &- i
         if rest == 1 {
             let v = UInt32(bytes[i]) << 16
-            out.append(table[Int(v >> 18 & 63)])
-            out.append(table[Int(v >> 12 & 63)])
+            p[at] = t[Int(v >> 18 & 63)]
+            p[at &+ 1] = t[Int(v >> 12 & 63)]
+            at &+= 2
             if padding {
-                out.append(UInt8(ascii: "="))
-                out.append(UInt8(ascii: "="))
+                p[at] = UInt8(ascii: "=")
+                p[at &+ 1] = UInt8(ascii: "=")
+                at &+= 2
             }
         } else if rest == 2 {
-            let v = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8
-            out.append(table[Int(v >> 18 & 63)])
-            out.append(table[Int(v >> 12 & 63)])
-            out.append(table[Int(v >> 6 & 63)])
-            if padding { out.append(UInt8(ascii: "=")) }
+            let v = UInt32(bytes[i]) << 16 | UInt32(bytes[i &+ 1]) << 8
+            p[at] = t[Int(v >> 18 & 63)]
+            p[at &+ 1] = t[Int(v >> 12 & 63)]
+            p[at &+ 2] = t[Int(v >> 6 & 63)]
+            at &+= 3
+            if padding {
+                p[at] = UInt8(ascii: "=")
+                at &+= 1
+            }
         }
+        return at
     }
 }
