@@ -45,8 +45,8 @@
 //! readers lag, the lag rises and falls with each batch acknowledged, and the files freed when
 //! it falls are needed when it rises again (with at most four, 7 of the 15 files a 1 GB catch-up
 //! made were made after such a fall; with 16, 2 of 10). Once the readers have acknowledged
-//! everything and no segment was started for 30 seconds, the spares past four go at the next
-//! acknowledgement.
+//! everything and no segment was started for 30 seconds, the spares past four go, at the next
+//! acknowledgement or (with `fsync: <interval>`) the next periodic fsync.
 //!
 //! A segment is cut to its size when sealed (rotation, `close()`); a crash
 //! before that leaves frames of the file's earlier life after the new ones. Those have another
@@ -363,17 +363,20 @@ public final class DiskBuffer: Sendable {
                     removed.append(first.file)
                 }
             }
+            removed += trimQuietSpares(now: now)
+            return removed
+        }
+
+        /// Once the readers have acknowledged everything and no segment was started for
+        /// ``spareQuietPeriod``, removes the spares past ``quietSpares``, keeping the most
+        /// recently acknowledged (their pages are likelier cached); returns their files, to delete.
+        mutating func trimQuietSpares(now: ContinuousClock.Instant = .now) -> [FileHandle] {
             let quiet = lastRotation.map { now - $0 >= spareQuietPeriod } ?? true
-            if minAck >= totalRecords && spares.count > DiskBuffer.quietSpares && quiet {
-                // Caught up and quiet: keep the most recently acknowledged (their pages are
-                // likelier cached).
-                let extra = spares.count - DiskBuffer.quietSpares
-                for spare in spares[..<extra] {
-                    removed.append(spare.file)
-                    spareBytes -= spare.size
-                }
-                spares.removeFirst(extra)
-            }
+            guard minAckIndex >= totalRecords && spares.count > DiskBuffer.quietSpares && quiet else { return [] }
+            let extra = spares.count - DiskBuffer.quietSpares
+            let removed = spares[..<extra].map(\.file)
+            for spare in spares[..<extra] { spareBytes -= spare.size }
+            spares.removeFirst(extra)
             return removed
         }
 
@@ -1030,6 +1033,10 @@ public final class DiskBuffer: Sendable {
                 guard let self else { return }
                 do { try self.syncNow() } catch { self.logger.error("buffer: periodic fsync failed: \(error)") }
                 self.writePendingLedgers()
+                // Spares past four also go on a node that fell silent after a catch-up.
+                for f in self.state.withLock({ $0.trimQuietSpares() }) {
+                    do { try FS.remove(f.path) } catch { self.logger.error("buffer: \(error)") }
+                }
             }
         }
         state.withLock {

@@ -104,6 +104,25 @@ import Testing
         #expect(log.messages(.error).isEmpty && log.messages(.warning).isEmpty)
     }
 
+    /// With `fsync: <interval>`, the periodic fsync trims the spares too: a node that falls
+    /// silent after a catch-up (no more acknowledgements) keeps four.
+    @Test func thePeriodicFsyncTrimsTheSparesOnceQuiet() async throws {
+        let dir = try TempDir()
+        let b = try DiskBuffer(
+            config: config(dir, segmentSize: 1024, fsync: .interval(.milliseconds(20))), readers: ["r"], logger: log.logger)
+        try await b.append(records(0..<118))
+        let initial = dir.segments()
+        #expect(try await readAndAcknowledge(b, count: 118) == Array(0..<118))
+        #expect(b.stats().spareBytes == 9 * 13 * 78)  // a segment was started just now
+        b.setSpareQuietPeriod(.zero)
+        // (The files are deleted just after the spares are let go, outside the buffer's lock.)
+        try await eventually("the spares trimmed to four") {
+            b.stats().spareBytes == 4 * 13 * 78 && dir.segments() == Array(initial[5...])
+        }
+        try await b.close()
+        #expect(log.messages(.error).isEmpty)
+    }
+
     /// Spares count in `max_size`: an append that needs their room deletes them, and the files
     /// on disk stay within it.
     @Test func sparesMakeRoomForAnAppendThatNeedsIt() async throws {
