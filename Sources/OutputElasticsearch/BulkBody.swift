@@ -122,49 +122,21 @@ public enum BulkBody {
     /// hash id, `"}}\n`, and the document's `\n`.
     private static let hashItemExtra = 1 + DocumentID.hashTextCount + 1 + 3 + 1
 
-    /// ``append(_:to:)`` with the action line's start from `prefix`: an item with a hash id and
-    /// a document known to be single-line is written with one capacity check and no escaping.
-    @inline(__always)
-    static func append(_ item: BulkItem, prefix: inout ActionPrefix, to out: inout [UInt8]) -> Bool {
-        guard item.isSingleLine, case .hash(let h1, let h2) = item.documentID else { return append(item, to: &out) }
-        return item.document.withUnsafeBytes { doc -> Bool in
-            var content = false
-            for b in doc where !(b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D) {
-                content = true
-                break
-            }
-            guard content, let docBase = doc.baseAddress else { return false }
-            prefix.update(item.index)
-            return prefix.bytes.withUnsafeBufferPointer { head in
-                out.append(addingCapacity: head.count &+ doc.count &+ hashItemExtra) { span in
-                    span.withUnsafeMutableBufferPointer { buffer, initialized in
-                        let p = buffer.baseAddress!
-                        p.update(from: head.baseAddress!, count: head.count)
-                        var at = head.count
-                        p[at] = 0x22
-                        at = DocumentID.writeHash(h1, h2, to: p, at: at &+ 1)
-                        p[at] = 0x22
-                        p[at &+ 1] = 0x7D
-                        p[at &+ 2] = 0x7D
-                        p[at &+ 3] = 0x0A
-                        at &+= 4
-                        UnsafeMutableRawPointer(p + at).copyMemory(from: docBase, byteCount: doc.count)
-                        at &+= doc.count
-                        p[at] = 0x0A
-                        initialized = at &+ 1
-                    }
-                }
-                return true
-            }
-        }
-    }
-
     /// Appends one item (action line and document line); false (nothing appended) when the document
     /// is empty. Raw CR/LF bytes in the document (legal only as JSON whitespace) become spaces so the
     /// document stays one line; documents known to have none (``BulkItem/isSingleLine``) are not
     /// scanned for them (the scans were 1.6 % of shipper's CPU to Elasticsearch).
     @discardableResult
     public static func append(_ item: BulkItem, to out: inout [UInt8]) -> Bool {
+        var prefix = ActionPrefix()
+        return append(item, prefix: &prefix, to: &out)
+    }
+
+    /// ``append(_:to:)`` with the action line's start from `prefix` (kept from item to item). An
+    /// item with a hash id and a document without CR/LF, all of `shipper run`'s, is written with
+    /// one capacity check and no escaping.
+    @inline(__always)
+    static func append(_ item: BulkItem, prefix: inout ActionPrefix, to out: inout [UInt8]) -> Bool {
         let (hasContent, hasNewline) = item.document.withUnsafeBytes { doc -> (Bool, Bool) in
             var content = false
             for b in doc where !(b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D) {
@@ -177,9 +149,33 @@ public enum BulkBody {
             return (content, memchr(base, 0x0A, doc.count) != nil || memchr(base, 0x0D, doc.count) != nil)
         }
         if !hasContent { return false }
-        out.append(contentsOf: actionStart)
-        JSONWriter.writeString(item.index, into: &out)
-        out.append(contentsOf: idKey)
+        prefix.update(item.index)
+        if !hasNewline, case .hash(let h1, let h2) = item.documentID {
+            item.document.withUnsafeBytes { doc in
+                prefix.bytes.withUnsafeBufferPointer { head in
+                    out.append(addingCapacity: head.count &+ doc.count &+ hashItemExtra) { span in
+                        span.withUnsafeMutableBufferPointer { buffer, initialized in
+                            let p = buffer.baseAddress!
+                            p.update(from: head.baseAddress!, count: head.count)
+                            var at = head.count
+                            p[at] = 0x22
+                            at = DocumentID.writeHash(h1, h2, to: p, at: at &+ 1)
+                            p[at] = 0x22
+                            p[at &+ 1] = 0x7D
+                            p[at &+ 2] = 0x7D
+                            p[at &+ 3] = 0x0A
+                            at &+= 4
+                            UnsafeMutableRawPointer(p + at).copyMemory(from: doc.baseAddress!, byteCount: doc.count)
+                            at &+= doc.count
+                            p[at] = 0x0A
+                            initialized = at &+ 1
+                        }
+                    }
+                }
+            }
+            return true
+        }
+        out.append(contentsOf: prefix.bytes)
         item.documentID.writeJSON(into: &out)
         out.append(contentsOf: actionEnd)
         if hasNewline {

@@ -125,26 +125,29 @@ struct BulkBodyAndIdTests {
         #expect(!BulkBody.append(BulkItem(index: "i", id: .text("e"), document: Array(" \n".utf8)[...], isSingleLine: true), to: &out))
     }
 
-    /// Items with hash ids and single-line documents take the body's fast path (the action line's
-    /// start kept per index name, one capacity check per item): the body is byte for byte what
-    /// appending each item the general way gives, with index names changing, needing escapes,
-    /// and text ids, blank documents and unmarked documents in between.
+    /// Items with hash ids and documents without CR/LF take the body's fast path (the action
+    /// line's start kept per index name, one capacity check per item): the body is byte for byte
+    /// the action and document lines put together here, with index names changing and needing
+    /// escapes, and text ids, blank documents, unmarked documents and raw line breaks in between.
     @Test func theFastPathWritesWhatTheGeneralPathWrites() {
         var items: [BulkItem] = []
         let names = ["logs", "logs", #"we"ird\"#, "logs", "logs-2", "logs-2"]
         for k in 0..<60 {
-            let document = Array(#"{"n":\#(k),"m":"\#(String(repeating: "x", count: k))"}"#.utf8)
+            let document = Array(#"{"n":\#(k),"m":"\#(String(repeating: "x", count: k))"}"#.utf8) + (k % 13 == 6 ? [0x0A] : [])
             let id: DocumentID = k % 7 == 3 ? .text("t\(k)") : DocumentID.make(source: UInt64(k) &* 0x9E37_79B9, offset: Int64(k) * 977, document: document)
-            var item = BulkItem(index: names[k % names.count], id: id, document: document[...], isSingleLine: k % 5 != 4)
+            var item = BulkItem(index: names[k % names.count], id: id, document: document[...], isSingleLine: k % 5 != 4 && k % 13 != 6)
             if k % 11 == 10 { item.document = Array("  ".utf8)[...] }
             items.append(item)
         }
         var expected: [UInt8] = []
         var included: [Int] = []
-        for (i, item) in items.enumerated() {
-            var general = item
-            general.isSingleLine = false
-            if BulkBody.append(general, to: &expected) { included.append(i) }
+        for (i, item) in items.enumerated() where item.document.contains(where: { $0 != 0x20 }) {
+            expected += Array(#"{"create":{"_index":"#.utf8)
+            JSONWriter.writeString(item.index, into: &expected)
+            expected += Array(#","_id":"#.utf8)
+            JSONWriter.writeString(item.documentID.text, into: &expected)
+            expected += Array("}}\n".utf8) + item.document.map { $0 == 0x0A ? 0x20 : $0 } + [0x0A]
+            included.append(i)
         }
         let built = BulkBody.build(items)
         #expect(String(decoding: built.bytes, as: UTF8.self) == String(decoding: expected, as: UTF8.self))
