@@ -138,7 +138,7 @@ public struct EventEncoder {
                         let k = order[step]
                         switch fields[k].value {
                         case .string(let s):
-                            p = RawJSON.writeString(UnsafeRawBufferPointer(rebasing: arena[s.range]), to: base, at: p)
+                            p = RawJSON.writeString(arena, s.range, to: base, at: p)
                         case .int(let v):
                             p = RawJSON.writeInt(v, to: base, at: p)
                         case .timestamp(let t):
@@ -200,7 +200,7 @@ public struct EventEncoder {
     static func writeRaw(_ value: FieldValue, storage: ValueStorage, to base: UnsafeMutablePointer<UInt8>, at start: Int) -> Int {
         switch value {
         case .string(let s):
-            return RawJSON.writeString(UnsafeRawBufferPointer(rebasing: storage.arena[s.range]), to: base, at: start)
+            return RawJSON.writeString(storage.arena, s.range, to: base, at: start)
         case .int(let v):
             return RawJSON.writeInt(v, to: base, at: start)
         case .timestamp(let t):
@@ -374,18 +374,27 @@ struct SecondText {
 enum RawJSON {
     private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
 
-    /// Writes a quoted, escaped string (as ``JSONWriter/writeString(_:into:)`` does) at `p`;
-    /// needs `2 + 6 * bytes.count` bytes of room. Returns the position after it.
+    /// Writes `arena[range]` quoted and escaped (as ``JSONWriter/writeString(_:into:)`` does) at
+    /// `start`; needs `2 + 6 * range.count` bytes of room. Returns the position after it.
     ///
     /// Plain bytes are copied 8 at a time while they are checked (one pass, no `memmove` per
     /// run): a word is stored whole, and the position moves to its first byte that needs care,
-    /// which the next store overwrites. (8 bytes stored for 8 read stay within the room.)
+    /// which the next store overwrites. (8 bytes stored for 8 read stay within the room.) The
+    /// last 1 to 7 bytes are one word too when it can be read within `arena` (the bytes after the
+    /// string, or the string's last 8 bytes shifted down) and stored within the room: most
+    /// strings end there, and byte by byte their tails cost as much as the rest of the string.
     @inline(__always)
-    static func writeString(_ bytes: UnsafeRawBufferPointer, to base: UnsafeMutablePointer<UInt8>, at start: Int) -> Int {
+    static func writeString(
+        _ arena: UnsafeRawBufferPointer, _ range: Range<Int>, to base: UnsafeMutablePointer<UInt8>, at start: Int
+    ) -> Int {
+        let bytes = UnsafeRawBufferPointer(rebasing: arena[range])
         var p = start
         base[p] = 0x22
         p &+= 1
         let n = bytes.count
+        // Bytes readable from the string's start (within the arena).
+        let readable = arena.count &- range.lowerBound
+        let roomEnd = start &+ 2 &+ 6 &* n
         let out = UnsafeMutableRawPointer(base)
         var i = 0
         while i < n {
@@ -404,6 +413,25 @@ enum RawJSON {
                 p &+= 8
             }
             guard i < n else { break }
+            let rest = n &- i
+            if rest < 8 && p &+ 8 <= roomEnd {
+                // The tail as one word: its bytes low, whatever follows them above (borrows in
+                // `specialMask` run upwards, so the masked low bytes are exact).
+                var w: UInt64 = 0
+                var loaded = true
+                if i &+ 8 <= readable {
+                    w = arena.loadUnaligned(fromByteOffset: range.lowerBound &+ i, as: UInt64.self)
+                } else if n >= 8 {
+                    w = bytes.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self) &>> UInt64((8 &- rest) &* 8)
+                } else {
+                    loaded = false
+                }
+                if loaded && JSONBytes.specialMask(w) & ((1 &<< UInt64(rest &* 8)) &- 1) == 0 {
+                    out.storeBytes(of: w, toByteOffset: p, as: UInt64.self)
+                    p &+= rest
+                    break
+                }
+            }
             let b = bytes[i]
             if b >= 0x20 && b < 0x80 && b != 0x22 && b != 0x5C {
                 base[p] = b

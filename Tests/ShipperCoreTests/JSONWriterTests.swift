@@ -282,6 +282,38 @@ import Testing
         #expect(checked == 8610)
     }
 
+    /// A string's last 1 to 7 bytes are read as one word with the bytes that follow it in the
+    /// arena (another field's text here): whatever those are (quotes, zeros, invalid UTF-8, plain
+    /// text), and whatever the tail holds, the string is written as JSONWriter writes it, and so
+    /// is the next field. Fails if the tail word's bytes past the string were checked or kept.
+    @Test func aStringTailIsWrittenLikeJSONWriterWhateverFollowsItInTheArena() {
+        let tails: [[UInt8]] = [[], Array("b".utf8), Array("bcdefg".utf8), [0x22], Array("bc\\".utf8), [0xC3, 0xA9], [0x0A, 0x62], [0xFF]]
+        let followers: [[UInt8]] = [
+            Array(repeating: 0x22, count: 9), Array(repeating: 0, count: 9), Array(repeating: 0xFF, count: 9),
+            Array("plain text after".utf8), [0x5C], [],
+        ]
+        var encoder = EventEncoder()
+        var checked = 0
+        for head in 0...17 {
+            for tail in tails {
+                for after in followers {
+                    let v = (0..<head).map { UInt8(ascii: "a") + UInt8($0 % 26) } + tail
+                    var e = LogEvent()
+                    e.set(FieldPath.intern("s"), string: v)
+                    e.set(FieldPath.intern("t"), string: after)
+                    #expect(e.arena.count == v.count + after.count)  // the two texts back to back
+                    var fast: [UInt8] = []
+                    var slow: [UInt8] = []
+                    encoder.encode(e, into: &fast)
+                    JSONWriter.write(e, into: &slow)
+                    #expect(fast == slow, "\(String(decoding: fast, as: UTF8.self))")
+                    checked += 1
+                }
+            }
+        }
+        #expect(checked == 18 * 8 * 6)
+    }
+
     /// Plain bytes are copied a word at a time: two special bytes at every pair of positions in
     /// strings of 48 and 49 bytes (the copy resumes after the first, in a later word or in the
     /// tail) are written as JSONWriter writes them.
