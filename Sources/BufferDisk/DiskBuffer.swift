@@ -46,7 +46,8 @@
 //! it falls are needed when it rises again (with at most four, 7 of the 15 files a 1 GB catch-up
 //! made were made after such a fall; with 16, 2 of 10). Once the readers have acknowledged
 //! everything and no segment was started for 30 seconds, the spares past four go, at the next
-//! acknowledgement or (with `fsync: <interval>`) the next periodic fsync.
+//! acknowledgement or the next tick (the periodic fsync with `fsync: <interval>`, every 10 s
+//! with `always` or `never`).
 //!
 //! A segment is cut to its size when sealed (rotation, `close()`); a crash
 //! before that leaves frames of the file's earlier life after the new ones. Those have another
@@ -554,7 +555,10 @@ public final class DiskBuffer: Sendable {
 
         self.recovery = report
         self.state = Mutex(s)
-        if case let .interval(d) = config.fsync { startTicker(d.duration) }
+        switch config.fsync {
+        case .interval(let d): startTicker(d.duration, syncs: true)
+        case .always, .never: startTicker(config.spareTrimInterval, syncs: false)
+        }
     }
 
     /// Cuts or quarantines what follows the valid part of a segment; returns the size to use.
@@ -1026,14 +1030,18 @@ public final class DiskBuffer: Sendable {
         for w in done { w.wake() }
     }
 
-    private func startTicker(_ interval: Duration) {
+    /// Starts the periodic task: with `syncs` (`fsync: <interval>`) the periodic fsync and ledger
+    /// writes; in every mode the trim of the spares past four, so that they also go on a node
+    /// that fell silent after a catch-up (no more acknowledgements to trim them).
+    private func startTicker(_ interval: Duration, syncs: Bool) {
         let task = Task { [weak self] in
             while !Task.isCancelled {
                 do { try await Task.sleep(for: interval) } catch { return }
                 guard let self else { return }
-                do { try self.syncNow() } catch { self.logger.error("buffer: periodic fsync failed: \(error)") }
-                self.writePendingLedgers()
-                // Spares past four also go on a node that fell silent after a catch-up.
+                if syncs {
+                    do { try self.syncNow() } catch { self.logger.error("buffer: periodic fsync failed: \(error)") }
+                    self.writePendingLedgers()
+                }
                 for f in self.state.withLock({ $0.trimQuietSpares() }) {
                     do { try FS.remove(f.path) } catch { self.logger.error("buffer: \(error)") }
                 }
@@ -1041,7 +1049,7 @@ public final class DiskBuffer: Sendable {
         }
         state.withLock {
             $0.ticker = task
-            $0.ledgersOnTick = true
+            $0.ledgersOnTick = syncs
         }
     }
 

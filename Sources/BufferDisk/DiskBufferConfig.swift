@@ -35,6 +35,10 @@ public struct DiskBufferConfig: Decodable, Sendable, Equatable {
     /// Small enough that malloc serves pieces from its free lists instead of mapping fresh pages
     /// for each batch.
     public static let defaultReadPieceBytes = 128 << 10
+    /// With `fsync: always` or `never` (no periodic fsync to do it), how often the spares past four
+    /// are looked at once the readers have caught up (see "Reusing segment files" in
+    /// `DiskBuffer.swift`). Not a YAML option: tests make it short.
+    public var spareTrimInterval: Duration = .seconds(10)
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case path, fsync

@@ -93,7 +93,7 @@ import Testing
         #expect(throws: BufferError.io(operation: "inspect", path: dir.path + "/nope", errno: ENOENT)) {
             try BufferInspector.inspect(path: dir.path + "/nope")
         }
-        FileManager.default.createFile(atPath: dir.path + "/file", contents: Data())
+        #expect(FileManager.default.createFile(atPath: dir.path + "/file", contents: Data()))
         #expect(throws: BufferError.io(operation: "inspect", path: dir.path + "/file", errno: ENOTDIR)) {
             try BufferInspector.inspect(path: dir.path + "/file")
         }

@@ -104,12 +104,15 @@ import Testing
         #expect(log.messages(.error).isEmpty && log.messages(.warning).isEmpty)
     }
 
-    /// With `fsync: <interval>`, the periodic fsync trims the spares too: a node that falls
-    /// silent after a catch-up (no more acknowledgements) keeps four.
-    @Test func thePeriodicFsyncTrimsTheSparesOnceQuiet() async throws {
+    /// A tick trims the spares too (the periodic fsync with `fsync: <interval>`, a timer with
+    /// `always` and `never`): a node that falls silent after a catch-up (no more
+    /// acknowledgements) keeps four.
+    @Test(arguments: [DiskBufferFsync.interval(.milliseconds(20)), .never, .always])
+    func aTickTrimsTheSparesOnceQuiet(fsync: DiskBufferFsync) async throws {
         let dir = try TempDir()
-        let b = try DiskBuffer(
-            config: config(dir, segmentSize: 1024, fsync: .interval(.milliseconds(20))), readers: ["r"], logger: log.logger)
+        var c = config(dir, segmentSize: 1024, fsync: fsync)
+        c.spareTrimInterval = .milliseconds(20)
+        let b = try DiskBuffer(config: c, readers: ["r"], logger: log.logger)
         try await b.append(records(0..<118))
         let initial = dir.segments()
         #expect(try await readAndAcknowledge(b, count: 118) == Array(0..<118))
