@@ -6,17 +6,20 @@
 #
 #   Benchmarks/ab.sh nginx|jetty LINES ROUNDS DIR_A DIR_B [DIR…]
 #
-# Each DIR holds `shipper` and `es-test-server` (release builds, e.g. static as Benchmarks/e2e.sh
-# builds them). Prints one line per run (shipper CPU-s per million lines, user and system, peak
-# RSS, gzip -1 CPU-s of the input measured right after, the ratio) and, per DIR, the mean.
-# Exits 1 when a run does not deliver one document per event.
+# Each DIR holds `shipper` (a release build, e.g. static as Benchmarks/e2e.sh builds it); the
+# first DIR (or SERVER_DIR) holds the `es-test-server` every run uses. Prints one line per run
+# (shipper CPU-s per million lines, user and system, peak RSS, gzip -1 CPU-s of the input
+# measured right after, the ratio) and, per DIR, the mean. Exits 1 when a run does not deliver
+# one document per event.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . Benchmarks/stages.sh
-[ $# -ge 5 ] || { sed -n '2,12p' "$0" >&2; exit 2; }
+[ $# -ge 5 ] || { sed -n '2,13p' "$0" >&2; exit 2; }
 KIND=$1 LINES=$2 ROUNDS=$3
 shift 3
 DIRS=("$@")
+# One test server for every build compared (the first DIR's unless SERVER_DIR names another).
+server=${SERVER_DIR:-${DIRS[0]}}
 bench_stages "$KIND" || { echo "KIND must be nginx or jetty" >&2; exit 2; }
 case $KIND in
 nginx) image=nginx:1.27 ;;
@@ -38,7 +41,7 @@ n=0
 for _ in $(seq "$ROUNDS"); do
     for dir in "${DIRS[@]}"; do
         n=$((n + 1))
-        "$dir/es-test-server" --port 0 --no-mapping-emulation >"$work/es.out" 2>"$work/es.err" &
+        "$server/es-test-server" --port 0 --no-mapping-emulation --no-sources >"$work/es.out" 2>"$work/es.err" &
         es_pid=$!
         for _ in $(seq 100); do grep -q listening "$work/es.out" 2>/dev/null && break; sleep 0.1; done
         port=$(head -1 "$work/es.out" | sed 's/.*://')

@@ -72,7 +72,7 @@ run() {
     bench_stages "$kind"
     local port=0 out_yaml sink
     if [ "$output" = elasticsearch ]; then
-        "$SERVER_BIN/es-test-server" --port 0 --no-mapping-emulation >"$dir/es.out" 2>"$dir/es.err" &
+        "$SERVER_BIN/es-test-server" --port 0 --no-mapping-emulation --no-sources >"$dir/es.out" 2>"$dir/es.err" &
         es_pid=$!
         for _ in $(seq 100); do grep -q listening "$dir/es.out" 2>/dev/null && break; sleep 0.1; done
         port=$(head -1 "$dir/es.out" | sed 's/.*://')

@@ -86,3 +86,21 @@ long shipper_igzip_feed(shipper_igzip *c, const void *in, size_t n, void *out, s
     *done = s->internal_state.state == ZSTATE_END;
     return (long)(cap - s->avail_out);
 }
+
+long shipper_gunzip_member(const void *in, size_t n, void *out, size_t cap) {
+    if (n > UINT32_MAX || cap > UINT32_MAX) return -1;
+    // The state holds the 32 KiB window and the decoding tables: too big for a thread's stack.
+    struct inflate_state *s = malloc(sizeof(struct inflate_state));
+    if (s == NULL) return -1;
+    isal_inflate_init(s);
+    s->crc_flag = ISAL_GZIP;
+    s->next_in = (uint8_t *)in;
+    s->avail_in = (uint32_t)n;
+    s->next_out = out;
+    s->avail_out = (uint32_t)cap;
+    int status = isal_inflate(s);
+    long written = (long)(cap - s->avail_out);
+    int whole = status == ISAL_DECOMP_OK && s->block_state == ISAL_BLOCK_FINISH && s->avail_in == 0;
+    free(s);
+    return whole ? written : -1;
+}

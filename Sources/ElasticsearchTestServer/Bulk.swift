@@ -105,8 +105,9 @@ final class BulkOp: @unchecked Sendable {
     var dynamicTemplates: [String: String] = [:]
     var source: SourceFilter?
     var retryOnConflict = 0
-    /// index/create: the source line exactly as sent (without a trailing `\r`).
-    var sourceBytes: [UInt8] = []
+    /// index/create: the source line exactly as sent (without a trailing `\r`), a slice of the
+    /// request body (copied only when the document is stored).
+    var sourceBytes: ArraySlice<UInt8> = []
     var parsedSource: Result<JSONValue, JSONParseError>?
     /// index/create: `JSONValidator` found `sourceBytes` to be one JSON object `JSONParser`
     /// accepts; the tree is built only when something needs it (see ``document``).
@@ -128,7 +129,7 @@ final class BulkOp: @unchecked Sendable {
     var document: Result<JSONValue, JSONParseError>? {
         if parsedSource == nil && sourceValidated {
             do throws(JSONParseError) {
-                parsedSource = .success(try JSONParser.parse(sourceBytes))
+                parsedSource = .success(try sourceBytes.withUnsafeBufferPointer { b throws(JSONParseError) in try JSONParser.parse(b, from: 0, to: b.count) })
             } catch {
                 parsedSource = .failure(error)
             }
@@ -194,7 +195,7 @@ enum BulkParser {
                     if end > from && buf[end - 1] == 0x0D { end -= 1 }
                     let sourceStart = from
                     from = sourceEnd + 1
-                    op.sourceBytes = Array(UnsafeBufferPointer(rebasing: buf[sourceStart..<end]))
+                    op.sourceBytes = body[sourceStart..<end]
                     if JSONValidator.validate(buf, from: sourceStart, to: end, scratch: &scratch) == .object {
                         op.sourceValidated = true
                     } else {
@@ -262,7 +263,7 @@ enum BulkParser {
                 from = sourceEnd + 1
                 switch action {
                 case .index, .create:
-                    op.sourceBytes = Array(UnsafeBufferPointer(rebasing: buf[sourceStart..<end]))
+                    op.sourceBytes = body[sourceStart..<end]
                     if JSONValidator.validate(buf, from: sourceStart, to: end, scratch: &scratch) == .object {
                         op.sourceValidated = true
                     } else {
@@ -500,11 +501,16 @@ struct BulkExecutor {
         self.faults = faults
         self.idGenerator = idGenerator
         self.mappingEmulation = cluster.configuration.mappingEmulation
+        self.storeSources = cluster.configuration.storeSources
     }
 
     private var config: ElasticsearchTestServerConfiguration { cluster.configuration }
     /// `config.mappingEmulation`, read once (copying the configuration for every document costs).
     private let mappingEmulation: Bool
+    /// `config.storeSources`, read once.
+    private let storeSources: Bool
+    /// What a document keeps as its source when sources are not stored (one shared array).
+    private static let unstoredSource: [UInt8] = Array("{}".utf8)
 
     mutating func run(_ ops: [BulkOp]) -> BulkOutcome {
         var items: [BulkItemResult] = []
@@ -890,7 +896,7 @@ struct BulkExecutor {
         let tombstone = idx.tombstones.isEmpty ? nil : idx.tombstones[id]
         let version = external ?? ((existing?.version ?? tombstone ?? 0) + 1)
         let seq = idx.takeSeqNo()
-        idx.docs[key] = DocState(source: op.sourceBytes, version: version, seqNo: seq)
+        idx.docs[key] = DocState(source: storeSources ? Array(op.sourceBytes) : Self.unstoredSource, version: version, seqNo: seq)
         if tombstone != nil { idx.tombstones[id] = nil }
         idx.indexTotal += 1
         return WriteResult(

@@ -25,6 +25,10 @@ public struct ElasticsearchTestServerConfiguration: Sendable {
     /// Emulate dynamic mapping: field types are inferred on first use and later documents whose values do
     /// not fit get `document_parsing_exception` items, like ES does. Off = store anything that is valid JSON.
     public var mappingEmulation: Bool = true
+    /// Keep each document's source. Off (benchmarks): documents keep only their id, version and
+    /// sequence number, and read back as `{}`; a million documents would otherwise hold about a
+    /// gigabyte, and filling that much fresh memory cost the server more than decoding the bodies.
+    public var storeSources: Bool = true
     /// `index.mapping.total_fields.limit`.
     public var totalFieldsLimit: Int = 1000
     /// Gzip responses when the client sends `Accept-Encoding: gzip` (ES `http.compression`).

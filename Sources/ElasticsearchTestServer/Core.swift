@@ -1201,7 +1201,7 @@ final class ServerCore: @unchecked Sendable {
         if ctx.params["require_data_stream"] != nil { op.requireDataStream = try ctx.bool("require_data_stream") }
         if action != .delete {
             if ctx.body.isEmpty { throw ESError.parseException("request body is required") }
-            op.sourceBytes = ctx.body
+            op.sourceBytes = ctx.body[...]
             do throws(JSONParseError) {
                 op.parsedSource = .success(try JSONParser.parse(ctx.body))
             } catch {

@@ -25,6 +25,8 @@ struct ESTestServerCommand: AsyncParsableCommand {
     var pipelines: [String] = []
     @Flag(help: "Do not install the built-in logs-*-*/metrics-*-*/synthetics-*-* data stream templates.") var noBuiltinTemplates = false
     @Flag(help: "Disable dynamic mapping emulation (any valid JSON object is stored).") var noMappingEmulation = false
+    @Flag(help: "Keep only ids, versions and counts of documents, not their sources (they read back as {}): for benchmarks.")
+    var noSources = false
     @Flag(help: "action.auto_create_index=false.") var noAutoCreate = false
 
     @Option(help: "Seed for all random fault decisions.") var seed: UInt64 = 0
@@ -70,6 +72,7 @@ struct ESTestServerCommand: AsyncParsableCommand {
         config.pipelines = Set(pipelines)
         config.builtInDataStreamTemplates = !noBuiltinTemplates
         config.mappingEmulation = !noMappingEmulation
+        config.storeSources = !noSources
         config.autoCreateIndex = !noAutoCreate
         config.requestLogLimit = verbose ? 1000 : 10_000
         if let tlsCert, let tlsKey { config.tls = TLSFiles(certificateFile: tlsCert, privateKeyFile: tlsKey) }

@@ -1,3 +1,4 @@
+import CIsal
 @testable import ElasticsearchTestServer
 import Testing
 
@@ -183,6 +184,69 @@ struct BulkFastPathTests {
                 // Compact as the tree path writes it.
                 #expect(fast.body == JSONWriter.compact(try JSONParser.parse(fast.body)))
             }
+        }
+    }
+
+    /// ISA-L decodes one intact gzip member, exactly; anything else is left to the general decoder
+    /// (-1): a damaged CRC-32, bytes after the member, a second member, too little room, a cut
+    /// member, not gzip at all.
+    @Test func isalDecodesExactlyOneIntactMember() throws {
+        let text = Array((0..<500).map { #"{"n":\#($0),"msg":"a log line"}"# + "\n" }.joined().utf8)
+        let gz = try TestClient.gzip(text)
+        func gunzip(_ input: [UInt8], room: Int) -> [UInt8]? {
+            var out = [UInt8](repeating: 0, count: room)
+            let n = input.withUnsafeBytes { i in out.withUnsafeMutableBytes { o in shipper_gunzip_member(i.baseAddress, i.count, o.baseAddress, room) } }
+            return n < 0 ? nil : Array(out[..<n])
+        }
+        #expect(gunzip(gz, room: text.count) == text)
+        #expect(gunzip(gz, room: text.count + 100) == text)
+        var crc = gz
+        crc[crc.count - 8] ^= 0x01
+        for (what, input, room) in [
+            ("damaged CRC", crc, text.count), ("a byte after", gz + [0], text.count), ("two members", gz + gz, 2 * text.count),
+            ("too little room", gz, text.count - 1), ("cut", Array(gz.dropLast(9)), text.count), ("not gzip", Array("not gzip".utf8), 100),
+        ] {
+            #expect(gunzip(input, room: room) == nil, "\(what)")
+        }
+    }
+
+    /// gzip bodies are decoded into one array that the next body on the connection reuses: bodies
+    /// in a row (the largest first, so the array is never too small) each arrive whole, and each
+    /// body the request log keeps stays the one sent. A damaged CRC-32, or bytes after the member,
+    /// get the general decoder's answer.
+    @Test func gzipBodiesInARowKeepTheirOwnBytes() async throws {
+        var config = ElasticsearchTestServerConfiguration()
+        config.recordBodies = true
+        try await withServer(config) { server in
+            let bodies = [300, 20, 150].enumerated().map { k, count in
+                (0..<count).map { #"{"create":{"_index":"r","_id":"\#(k)-\#($0)"}}"# + "\n" + #"{"k":\#(k),"n":\#($0)}"# + "\n" }.joined()
+            }
+            var damaged = try TestClient.gzip(Array(bodies[1].utf8))
+            damaged[damaged.count - 8] ^= 0x01
+            let crc = damaged
+            let trailing = try TestClient.gzip(Array(bodies[1].utf8)) + [0x00]
+            let statuses = try await TestClient.withConnection(port: server.port) { conn in
+                var out: [Int] = []
+                for b in bodies {
+                    let r = try await conn.send(
+                        "POST", "/_bulk?filter_path=errors", headers: [("Content-Encoding", "gzip")], body: try TestClient.gzip(Array(b.utf8)),
+                        contentType: "application/x-ndjson")
+                    out.append(r.status)
+                }
+                for bad in [crc, trailing] {
+                    let r = try await conn.send(
+                        "POST", "/_bulk?filter_path=errors", headers: [("Content-Encoding", "gzip")], body: bad, contentType: "application/x-ndjson")
+                    out.append(r.status)
+                }
+                return out
+            }
+            // Bytes after the member are ignored, as Java's GZIPInputStream ignores what does not
+            // start another member: the last body is the second one again.
+            #expect(statuses == [200, 200, 200, 400, 200])
+            #expect(server.count(index: "r") == 470)
+            let logged = server.requests.filter { $0.status == 200 }.map { String(decoding: $0.body ?? [], as: UTF8.self) }
+            let intact = logged == bodies + [bodies[1]]
+            #expect(intact, "logged bodies of \(logged.map(\.utf8.count)) bytes")
         }
     }
 

@@ -303,6 +303,24 @@ struct BulkTests {
         }
     }
 
+    /// Without stored sources (the benchmark's `--no-sources`), documents are still counted,
+    /// versioned and in conflict on create; they read back as `{}`.
+    @Test func documentsWithoutStoredSources() async throws {
+        var c = ElasticsearchTestServerConfiguration()
+        c.storeSources = false
+        try await withServer(c) { server in
+            let nd = #"{"create":{"_index":"ns","_id":"a"}}"# + "\n" + #"{"m":"one"}"# + "\n"
+                + #"{"index":{"_index":"ns","_id":"b"}}"# + "\n" + #"{"m":"two"}"# + "\n"
+                + #"{"create":{"_index":"ns","_id":"a"}}"# + "\n" + #"{"m":"again"}"# + "\n"
+            let r = try await TestClient.bulk(port: server.port, nd)
+            #expect(r.status == 200)
+            #expect(server.count(index: "ns") == 2)
+            #expect(server.document(index: "ns", id: "a")?.sourceString == "{}")
+            #expect(server.document(index: "ns", id: "b")?.version == 1)
+            #expect(r.itemStatuses == [201, 201, 409])
+        }
+    }
+
     @Test func requestTooLarge() async throws {
         var c = ElasticsearchTestServerConfiguration()
         c.maxContentLength = 1000

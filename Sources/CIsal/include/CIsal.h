@@ -25,4 +25,10 @@ void shipper_igzip_begin(shipper_igzip *c);
 /// `last`, once everything is written). Returns the bytes written, or -1 when ISA-L failed. Call
 /// again with the rest (and more room) until everything is consumed, and after `last` until `done`.
 long shipper_igzip_feed(shipper_igzip *c, const void *in, size_t n, void *out, size_t cap, int last, size_t *consumed, int *done);
+
+/// Decompresses `in` (`n` bytes), which must be exactly one gzip member (RFC 1952, its CRC-32
+/// checked), into `out` (`cap` bytes of room), with ISA-L's inflate. Returns the bytes written, or
+/// -1 when the input is anything else (not gzip, damaged, bytes after the member, more output than
+/// `cap`, out of memory): callers then decode it the general way, which says what is wrong.
+long shipper_gunzip_member(const void *in, size_t n, void *out, size_t cap);
 #endif
