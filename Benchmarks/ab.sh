@@ -7,14 +7,15 @@
 #   Benchmarks/ab.sh nginx|jetty LINES ROUNDS DIR_A DIR_B [DIR…]
 #
 # Each DIR holds `shipper` (a release build, e.g. static as Benchmarks/e2e.sh builds it); the
-# first DIR (or SERVER_DIR) holds the `es-test-server` every run uses. Prints one line per run
+# first DIR (or SERVER_DIR) holds the `es-test-server` every run uses (started with
+# --no-sources; SERVER_FLAGS= for a server older than that flag). Prints one line per run
 # (shipper CPU-s per million lines, user and system, peak RSS, gzip -1 CPU-s of the input
 # measured right after, the ratio) and, per DIR, the mean. Exits 1 when a run does not deliver
 # one document per event.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . Benchmarks/stages.sh
-[ $# -ge 5 ] || { sed -n '2,13p' "$0" >&2; exit 2; }
+[ $# -ge 5 ] || { sed -n '2,14p' "$0" >&2; exit 2; }
 KIND=$1 LINES=$2 ROUNDS=$3
 shift 3
 DIRS=("$@")
@@ -41,7 +42,7 @@ n=0
 for _ in $(seq "$ROUNDS"); do
     for dir in "${DIRS[@]}"; do
         n=$((n + 1))
-        "$server/es-test-server" --port 0 --no-mapping-emulation --no-sources >"$work/es.out" 2>"$work/es.err" &
+        "$server/es-test-server" --port 0 --no-mapping-emulation ${SERVER_FLAGS---no-sources} >"$work/es.out" 2>"$work/es.err" &
         es_pid=$!
         for _ in $(seq 100); do grep -q listening "$work/es.out" 2>/dev/null && break; sleep 0.1; done
         port=$(head -1 "$work/es.out" | sed 's/.*://')
