@@ -426,10 +426,17 @@ enum RawJSON {
                 } else {
                     loaded = false
                 }
-                if loaded && JSONBytes.specialMask(w) & ((1 &<< UInt64(rest &* 8)) &- 1) == 0 {
+                if loaded {
+                    let special = JSONBytes.specialMask(w) & ((1 &<< UInt64(rest &* 8)) &- 1)
                     out.storeBytes(of: w, toByteOffset: p, as: UInt64.self)
-                    p &+= rest
-                    break
+                    if special == 0 {
+                        p &+= rest
+                        break
+                    }
+                    // As in the loop above: the plain bytes before the first that needs care stay.
+                    let plain = special.trailingZeroBitCount >> 3
+                    i &+= plain
+                    p &+= plain
                 }
             }
             let b = bytes[i]
