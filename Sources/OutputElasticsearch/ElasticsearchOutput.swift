@@ -455,9 +455,8 @@ public final class ElasticsearchOutput: Sendable {
     /// exists; a chunk is compressed while it is still in the cache). igzip copies about 64 KiB of
     /// every call's input into its window (32 KiB in, 32 KiB of history kept): with 64 KiB chunks
     /// that copied every byte once more (1.5 % of shipper's CPU on the nginx run), at 256 KiB a
-    /// quarter.
-    /// Each body being built holds a chunk: 512 KiB cost 1 MiB of peak RSS on the jetty run for
-    /// no gain the end-to-end runs could tell from noise.
+    /// quarter. Each body being built holds a chunk: 512 KiB cost 1 MiB of peak RSS on the jetty
+    /// run for no gain the end-to-end runs could tell from noise.
     static let bodyChunkBytes = 256 << 10
 
     /// The request body for `items[i]`, `i` in `indices`: gzip-compressed while it is built, or
