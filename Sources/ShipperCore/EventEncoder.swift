@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Encodes events to JSON like ``JSONWriter``, remembering the nesting of each field layout it
 /// has seen.
 ///
@@ -37,6 +45,39 @@ public struct EventEncoder {
     /// Layouts planned so far (for tests and metrics).
     public private(set) var planned = 0
 
+    /// The JSON of a block's fields (``FieldBlock``) in one layout, values included, written once
+    /// and copied for every event whose block fields are still as ``LogEvent/add(_:)`` put them:
+    /// the plan's steps from `firstStep`, one per field of the block (the layout has them in a row
+    /// from field `index`). `firstStep` is -1 when they are not consecutive steps of the plan (then
+    /// they are written one by one). Plain values, found without reference counting: the bytes
+    /// are in ``runBytes``, the text and slices the run was made from in ``runText`` and
+    /// ``runSlices`` (an event's block fields are compared with them).
+    struct BlockRun {
+        var plan: ObjectIdentifier
+        var block: UInt64
+        var index: Int
+        var firstStep: Int
+        var steps: Int
+        var bytes: Range<Int>
+        var text: Range<Int>
+        var slices: Range<Int>
+    }
+
+    /// At most `maxRuns` runs and `maxRunBytes` of their bytes and text, then all are dropped and
+    /// made again as events need them (a chunk of a file's lines shares one: a node with more
+    /// containers than that makes one run per chunk).
+    private var runs: [BlockRun] = []
+    private var runBytes: [UInt8] = []
+    private var runText: [UInt8] = []
+    private var runSlices: [ArenaSlice] = []
+    /// The plans of the runs, held so that no other plan takes their address while they are here.
+    private var runPlans: [Plan] = []
+    private var lastRun = -1
+    static let maxRuns = 256
+    static let maxRunBytes = 512 << 10
+    /// Events whose block fields were written as a prepared run (for tests and metrics).
+    public private(set) var blockRunsWritten = 0
+
     public init() {}
 
     /// Appends the event as one compact JSON object, byte for byte what ``JSONWriter/write(_:into:)`` writes.
@@ -70,15 +111,25 @@ public struct EventEncoder {
             event.withStorage { Self.write(event.fields, plan: plan, storage: $0, into: &out) }
             return
         }
+        // A block's fields still as added: one copy of their prepared JSON (the bound counts them).
+        var run = BlockRun(plan: ObjectIdentifier(plan), block: 0, index: 0, firstStep: -1, steps: 0, bytes: 0..<0, text: 0..<0, slices: 0..<0)
+        if event.blockMark.block != 0, let r = blockRun(plan, event), intact(r, event) {
+            run = r
+            blockRunsWritten &+= 1
+        }
         // Written straight into the array's spare capacity: one capacity check per event, no copy.
         // (The closures see the event's storage through pointers: capturing the event copied it.)
         event.withStorage { storage in
             event.fields.withUnsafeBufferPointer { fields in
+                runBytes.withUnsafeBufferPointer { prepared in
                 out.append(addingCapacity: bound) { span in
                     span.withUnsafeMutableBufferPointer { buffer, initialized in
-                        initialized = Self.write(fields, storage: storage, plan: plan, seconds: &seconds, to: buffer.baseAddress!)
+                        initialized = Self.write(
+                            fields, storage: storage, plan: plan, run: run, prepared: prepared.baseAddress, seconds: &seconds,
+                            to: buffer.baseAddress!)
                         assert(initialized <= bound, "EventEncoder wrote \(initialized) bytes, bound \(bound)")
                     }
+                }
                 }
             }
         }
@@ -119,19 +170,129 @@ public struct EventEncoder {
         return plan
     }
 
-    /// Writes the event (no object values) by its plan at `base`, which has room for the bound.
+    /// The run of the event's block in `plan` (its layout), made the first time; nil when the
+    /// layout does not have the block's fields as consecutive steps.
+    @inline(__always)
+    private mutating func blockRun(_ plan: Plan, _ event: LogEvent) -> BlockRun? {
+        let id = ObjectIdentifier(plan)
+        let block = event.blockMark.block
+        let found: BlockRun? = runs.withUnsafeBufferPointer { runs in
+            if lastRun >= 0, runs[lastRun].plan == id, runs[lastRun].block == block { return runs[lastRun] }
+            for i in runs.indices where runs[i].plan == id && runs[i].block == block {
+                lastRun = i
+                return runs[i]
+            }
+            return nil
+        }
+        if let found { return found.firstStep >= 0 ? found : nil }
+        if runs.count >= Self.maxRuns || runBytes.count + runText.count > Self.maxRunBytes {
+            runs.removeAll(keepingCapacity: true)
+            runBytes.removeAll(keepingCapacity: true)
+            runText.removeAll(keepingCapacity: true)
+            runSlices.removeAll(keepingCapacity: true)
+            runPlans.removeAll(keepingCapacity: true)
+        }
+        let made = makeRun(plan, event)
+        runs.append(made)
+        runPlans.append(plan)
+        lastRun = runs.count - 1
+        return made.firstStep >= 0 ? made : nil
+    }
+
+    /// Prepares the run of the event's block in the layout of `plan` (the event's), from the
+    /// event's own block fields: `blockMark.fields` fields in a row, each a string in the
+    /// arena from `blockMark.base` on, back to back, as ``LogEvent/add(_:)`` appended them
+    /// (fields before them may have gone since).
+    private mutating func makeRun(_ plan: Plan, _ event: LogEvent) -> BlockRun {
+        let mark = event.blockMark
+        let k = Int(mark.fields)
+        let base = Int(mark.base)
+        var run = BlockRun(plan: ObjectIdentifier(plan), block: mark.block, index: -1, firstStep: -1, steps: 0, bytes: 0..<0, text: 0..<0, slices: 0..<0)
+        let fields = event.fields
+        // The block's fields: k strings whose text runs from `base` to `base + mark.bytes`.
+        guard k > 0, base >= 0, base + Int(mark.bytes) <= event.arena.count,
+            let index = fields.firstIndex(where: { if case .string(let s) = $0.value { return s.lowerBound == base } else { return false } }),
+            index + k <= fields.count
+        else { return run }
+        var next = base
+        var slices: [ArenaSlice] = []
+        for j in index..<(index + k) {
+            guard case .string(let s) = fields[j].value, s.lowerBound == next else { return run }
+            slices.append(ArenaSlice(start: s.lowerBound - base, count: Int(s.count)))
+            next = s.upperBound
+        }
+        guard next == base + Int(mark.bytes) else { return run }
+        // Grouping may order the block's fields among themselves; nothing else may come between.
+        let ofBlock = index..<(index + k)
+        guard let first = plan.order.firstIndex(where: { ofBlock.contains($0) }), first + k <= plan.order.count else { return run }
+        for step in first..<(first + k) where !ofBlock.contains(plan.order[step]) { return run }
+        let bytesStart = runBytes.count
+        event.withStorage { storage in
+            for step in first..<(first + k) {
+                runBytes.append(contentsOf: plan.bytes[plan.prefixes[step]])
+                JSONWriter.writeValue(fields[plan.order[step]].value, storage: storage, into: &runBytes)
+            }
+        }
+        let textStart = runText.count
+        runText.append(contentsOf: event.arena[base..<next])
+        let slicesStart = runSlices.count
+        runSlices.append(contentsOf: slices)
+        run.index = index
+        run.firstStep = first
+        run.steps = k
+        run.bytes = bytesStart..<runBytes.count
+        run.text = textStart..<runText.count
+        run.slices = slicesStart..<runSlices.count
+        return run
+    }
+
+    /// True when the event's block fields (at `run.index`, where the plan, which matched the
+    /// event, has the paths the run was made with) hold the text the run was made from, where
+    /// ``LogEvent/add(_:)`` put it.
+    @inline(__always)
+    private func intact(_ run: BlockRun, _ event: LogEvent) -> Bool {
+        let base = Int(event.blockMark.base)
+        let count = run.text.count
+        guard Int(event.blockMark.bytes) == count, base >= 0, base + count <= event.arena.count else { return false }
+        let slicesMatch = event.fields.withUnsafeBufferPointer { fields in
+            runSlices.withUnsafeBufferPointer { slices in
+                var i = run.index
+                for j in run.slices {
+                    guard case .string(let s) = fields[i].value, s.lowerBound == base &+ slices[j].lowerBound, s.count == slices[j].count else { return false }
+                    i &+= 1
+                }
+                return true
+            }
+        }
+        guard slicesMatch, count > 0 else { return slicesMatch }
+        return event.arena.withUnsafeBytes { arena in
+            runText.withUnsafeBytes { memcmp(arena.baseAddress! + base, $0.baseAddress! + run.text.lowerBound, count) == 0 }
+        }
+    }
+
+    /// Writes the event (no object values) by its plan at `base`, which has room for the bound;
+    /// the steps of `run` as its prepared bytes.
     @inline(__always)
     private static func write(
-        _ fields: UnsafeBufferPointer<Field>, storage: ValueStorage, plan: Plan, seconds: inout SecondText,
-        to base: UnsafeMutablePointer<UInt8>
+        _ fields: UnsafeBufferPointer<Field>, storage: ValueStorage, plan: Plan, run: BlockRun, prepared: UnsafePointer<UInt8>?,
+        seconds: inout SecondText, to base: UnsafeMutablePointer<UInt8>
     ) -> Int {
         var p = 0
         let arena = storage.arena
+        let runStep = run.firstStep
         plan.bytes.withUnsafeBufferPointer { bytes in
             plan.prefixes.withUnsafeBufferPointer { prefixes in
                 plan.order.withUnsafeBufferPointer { order in
                     let planBase = bytes.baseAddress!
-                    for step in 0..<fields.count {
+                    var step = 0
+                    while step < fields.count {
+                        defer { step &+= 1 }
+                        if step == runStep, let prepared {
+                            (base + p).update(from: prepared + run.bytes.lowerBound, count: run.bytes.count)
+                            p &+= run.bytes.count
+                            step &+= run.steps &- 1
+                            continue
+                        }
                         let r = prefixes[step]
                         copyRun(from: planBase + r.lowerBound, count: r.count, to: base + p)
                         p &+= r.count

@@ -120,6 +120,8 @@ public struct LogEvent: Sendable {
     public var origin: EventOrigin
     /// Grouping key for stages that join lines (multiline, partial chunks): the source and stream.
     public var streamKey: UInt64
+    /// Where a ``FieldBlock`` was added in one copy (the first such block), for ``EventEncoder``.
+    public var blockMark = BlockMark.none
 
     @inlinable
     public init(fields: [Field] = [], arena: [UInt8] = [], origin: EventOrigin = .unknown, streamKey: UInt64 = 0) {
@@ -129,6 +131,7 @@ public struct LogEvent: Sendable {
         self.members = []
         self.origin = origin
         self.streamKey = streamKey
+        self.blockMark = .none
     }
 
     /// Creates an event whose `message` is `message`.
@@ -395,6 +398,7 @@ public struct LogEvent: Sendable {
         if !members.isEmpty { members.removeAll(keepingCapacity: true) }
         origin = .unknown
         streamKey = 0
+        blockMark = .none
     }
 }
 

@@ -1,4 +1,5 @@
 import InputFormats
+import InputTail
 import ShipperCore
 import StageParsers
 
@@ -96,8 +97,20 @@ public enum ThroughputBenchmark {
         }
     }
 
+    /// The block `shipper run` adds to each event of the benchmark's container (Swarm service
+    /// `bench_nginx`): its metadata and `host.name`.
+    static func metadataBlock() throws -> FieldBlock {
+        let id = String(repeating: "a", count: 64)
+        let config = #"{"ID":"\#(id)","Name":"/bench_nginx.1.x","Config":{"Image":"nginx:1.27","Labels":{"com.docker.swarm.service.name":"bench_nginx"}}}"#
+        let meta = try ContainerMetadata(configJSON: Array(config.utf8), id: id)
+        return FieldBlock(meta.fieldBlock, FieldBlock([(FieldPath.intern("host.name"), "node-1")]))
+    }
+
     /// Runs the benchmark on `lines` generated lines, `rounds` times, and returns the fastest round.
-    public static func run(lines: Int, rounds: Int = 3) throws -> Result {
+    /// `metadata`: each event gets a container's metadata and `host.name` after decoding, as
+    /// `shipper run` adds them to the events of a Docker source.
+    public static func run(lines: Int, rounds: Int = 3, metadata: Bool = false) throws -> Result {
+        let block = metadata ? try metadataBlock() : nil
         let input = SampleLogs.nginxDockerLines(count: lines)
         let parse = ParseStage(config: ParseStageConfig(parsers: [
             ParserSpec(name: "nginx_access", parser: try NginxAccessParser(config: try decodeNginxConfig(format: "main"))),
@@ -122,7 +135,8 @@ public enum ThroughputBenchmark {
             // Room for the parsed fields, as `shipper run` gives its decoders.
             // Events are given back to the decoder's pool once encoded, as `shipper run` does.
             let pool = EventPool()
-            var decoder = DockerJSONDecoder(options: LineDecoderOptions(extraArenaBytes: 64, extraFields: 24, pool: pool))
+            var decoder = DockerJSONDecoder(
+                options: LineDecoderOptions(extraArenaBytes: 64 + (block?.bytes.count ?? 0), extraFields: 24 + (block?.fields.count ?? 0), pool: pool))
             var events: [LogEvent] = []
             events.reserveCapacity(1024)
             var output: [UInt8] = []
@@ -139,9 +153,11 @@ public enum ThroughputBenchmark {
                 while offset < buf.count {
                     guard let hit = memchr(buf.baseAddress! + offset, 0x0A, buf.count - offset) else { break }
                     let nl = UnsafeRawPointer(hit) - buf.baseAddress!
+                    let decoded = events.count
                     decoder.decode(
                         UnsafeRawBufferPointer(rebasing: buf[offset..<nl]),
                         origin: LineOrigin(source: 1, offset: Int64(offset), endOffset: Int64(nl + 1)), now: now, into: &events)
+                    if let block { for i in decoded..<events.count { events[i].add(block) } }
                     offset = nl + 1
                     if events.count >= 1024 {
                         flush(&events, pool, parse, &encoder, &output, &outputBytes, &failures, &count)

@@ -32,6 +32,34 @@ import Testing
         #expect(JSONWriter.string(actual) == JSONWriter.string(expected), "\(name)")
         #expect(actual.fields.map(\.path.dotted) == expected.fields.map(\.path.dotted), "\(name)")
     }
+
+    /// Two blocks made one (the container's metadata and the host, as `shipper run` adds them):
+    /// the same as adding one after the other.
+    @Test(arguments: cases)
+    func aCombinedBlockEqualsAddingBothInTurn(name: String, before: [(String, String)], block: [(FieldPath, String)]) {
+        let second = FieldBlock([(FieldPath.intern("host.name"), "node-1"), (FieldPath.intern("cloud.region"), "eu")])
+        var expected = LogEvent()
+        for (path, value) in before { expected.set(FieldPath.intern(path), string: value) }
+        var actual = expected
+        expected.add(FieldBlock(block))
+        expected.add(second)
+        actual.add(FieldBlock(FieldBlock(block), second))
+        #expect(JSONWriter.string(actual) == JSONWriter.string(expected), "\(name)")
+        #expect(actual.fields.map(\.path.dotted) == expected.fields.map(\.path.dotted), "\(name)")
+        #expect(FieldBlock(block).pairs.map { "\($0.0.dotted)=\($0.1)" } == block.map { "\($0.0.dotted)=\($0.1)" })
+    }
+
+    @Test func blocksHaveTheirOwnIdentity() {
+        let a = FieldBlock(Self.metadata)
+        let b = FieldBlock(Self.metadata)
+        #expect(a.storage.id != b.storage.id)
+        #expect(a.storage.id != 0 && b.storage.id != 0)
+        var e = LogEvent()
+        e.add(a)
+        e.add(b)  // conflicts with a: set field by field, the mark stays a's
+        #expect(e.blockMark.block == a.storage.id)
+        #expect(e.blockMark.fields == Int32(Self.metadata.count))
+    }
 }
 
 @Suite struct FieldLayoutTests {

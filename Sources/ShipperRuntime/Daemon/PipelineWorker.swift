@@ -53,6 +53,9 @@ final class PipelineWorker {
         var fingerprint: UInt64
         var lastEnd: Int64
         var committed: Int64
+        /// The container's metadata block and the host block as one (one copy per event, one run
+        /// for the encoder), with the metadata block it was made from.
+        var blocks: (metadata: FieldBlock.Storage, combined: FieldBlock)?
     }
 
     private(set) var sources: [Source]
@@ -265,11 +268,23 @@ final class PipelineWorker {
         let meta = chunk.file.metadata
         let host = hostBlocks[sourceIndex]
         let addsMetadata = source.docker || meta != nil
+        // What each event gets: the container's metadata and the host in one block, or without
+        // metadata (a Docker source whose container's config is missing) the tag and the host.
+        var block = host
+        if let meta {
+            if let made = state.blocks, made.metadata === meta.fieldBlock.storage {
+                block = made.combined
+            } else {
+                block = FieldBlock(meta.fieldBlock, host)
+                state.blocks = (meta.fieldBlock.storage, block)
+            }
+        }
+        let tagsMissingMetadata = addsMetadata && meta == nil
         var finishedEvents = first
         func addBlocks() {
             while finishedEvents < batch.count {
-                if addsMetadata { batch[finishedEvents].addContainerMetadata(meta) }
-                batch[finishedEvents].add(host)
+                if tagsMissingMetadata { batch[finishedEvents].addContainerMetadata(nil) }
+                batch[finishedEvents].add(block)
                 finishedEvents += 1
             }
         }

@@ -22,6 +22,9 @@ extension ShipperCommand {
         @Option(help: "Rounds; the fastest is reported.")
         var rounds = 3
 
+        @Flag(help: "Add a Swarm container's metadata and host.name to each event, as `shipper run` does for a Docker source.")
+        var metadata = false
+
         @Option(help: "Write the generated Docker json-file lines to this file instead of measuring.")
         var writeSample: String?
 
@@ -63,7 +66,7 @@ extension ShipperCommand {
                 guard fwrite(bytes, 1, bytes.count, f) == bytes.count else { throw ValidationError("cannot write \(path): \(String(cString: strerror(errno)))") }
                 return
             }
-            let r = try ThroughputBenchmark.run(lines: lines, rounds: rounds)
+            let r = try ThroughputBenchmark.run(lines: lines, rounds: rounds, metadata: metadata)
             StandardStreams.write(r.report + "\n", to: .standardOutput)
         }
     }
