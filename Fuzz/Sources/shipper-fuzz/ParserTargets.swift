@@ -74,13 +74,31 @@ enum ParserTargets {
 
     static let filePath = FieldPath.intern("log.file.path")
 
-    /// An event as a decoder makes it: fields before and after `message`.
+    /// Blocks `shipper run` adds after decoding: a container's metadata and the host (which
+    /// the encoder writes as a prepared run while intact), and one whose fields parsers also set
+    /// (replaced or removed by the parse, so the run no longer applies).
+    static let blocks = [
+        FieldBlock(
+            FieldBlock([
+                (FieldPath.intern("container.id"), "0123abcd"), (FieldPath.intern("container.name"), "web.1.x"),
+                (FieldPath.intern("container.labels.com_docker_swarm_service_name"), "web"), (FieldPath.intern("service.name"), "web"),
+            ]),
+            FieldBlock([(FieldPath.intern("host.name"), "node-1")])),
+        FieldBlock([
+            (FieldPath.intern("source.address"), "block"), (FieldPath.intern("http.version"), "9"), (FieldPath.intern("url.path"), "/b"),
+            (FieldPath.intern("log.level"), "info"), (FieldPath.intern("user.name"), "\"q\""),
+        ]),
+    ]
+
+    /// An event as a decoder makes it: fields before and after `message`; for two inputs in three,
+    /// then one of ``blocks``.
     static func event(message: UnsafeRawBufferPointer) -> LogEvent {
         var event = LogEvent()
         event.set(FieldPaths.timestamp, .timestamp(now))
         event.set(filePath, string: "/var/lib/docker/containers/0123abcd/0123abcd-json.log".utf8)
         event.set(FieldPaths.message, string: message)
         event.set(FieldPaths.stream, string: "stdout".utf8)
+        if message.count % 3 != 0 { event.add(blocks[message.count % 3 - 1]) }
         return event
     }
 
