@@ -112,24 +112,37 @@ public struct EventEncoder {
             return
         }
         // A block's fields still as added: one copy of their prepared JSON (the bound counts them).
-        var run = BlockRun(plan: ObjectIdentifier(plan), block: 0, index: 0, firstStep: -1, steps: 0, bytes: 0..<0, text: 0..<0, slices: 0..<0)
+        var run: BlockRun?
         if event.blockMark.block != 0, let r = blockRun(plan, event), intact(r, event) {
             run = r
             blockRunsWritten &+= 1
         }
         // Written straight into the array's spare capacity: one capacity check per event, no copy.
         // (The closures see the event's storage through pointers: capturing the event copied it.)
-        event.withStorage { storage in
-            event.fields.withUnsafeBufferPointer { fields in
-                runBytes.withUnsafeBufferPointer { prepared in
-                out.append(addingCapacity: bound) { span in
-                    span.withUnsafeMutableBufferPointer { buffer, initialized in
-                        initialized = Self.write(
-                            fields, storage: storage, plan: plan, run: run, prepared: prepared.baseAddress, seconds: &seconds,
-                            to: buffer.baseAddress!)
-                        assert(initialized <= bound, "EventEncoder wrote \(initialized) bytes, bound \(bound)")
+        if let run {
+            runBytes.withUnsafeBufferPointer { prepared in
+                event.withStorage { storage in
+                    event.fields.withUnsafeBufferPointer { fields in
+                        out.append(addingCapacity: bound) { span in
+                            span.withUnsafeMutableBufferPointer { buffer, initialized in
+                                initialized = Self.write(
+                                    fields, storage: storage, plan: plan, run: run, prepared: prepared.baseAddress!, seconds: &seconds,
+                                    to: buffer.baseAddress!)
+                                assert(initialized <= bound, "EventEncoder wrote \(initialized) bytes, bound \(bound)")
+                            }
+                        }
                     }
                 }
+            }
+            return
+        }
+        event.withStorage { storage in
+            event.fields.withUnsafeBufferPointer { fields in
+                out.append(addingCapacity: bound) { span in
+                    span.withUnsafeMutableBufferPointer { buffer, initialized in
+                        initialized = Self.write(fields, storage: storage, plan: plan, seconds: &seconds, to: buffer.baseAddress!)
+                        assert(initialized <= bound, "EventEncoder wrote \(initialized) bytes, bound \(bound)")
+                    }
                 }
             }
         }
@@ -270,46 +283,19 @@ public struct EventEncoder {
         }
     }
 
-    /// Writes the event (no object values) by its plan at `base`, which has room for the bound;
-    /// the steps of `run` as its prepared bytes.
+    /// Writes the event (no object values) by its plan at `base`, which has room for the bound.
     @inline(__always)
     private static func write(
-        _ fields: UnsafeBufferPointer<Field>, storage: ValueStorage, plan: Plan, run: BlockRun, prepared: UnsafePointer<UInt8>?,
-        seconds: inout SecondText, to base: UnsafeMutablePointer<UInt8>
+        _ fields: UnsafeBufferPointer<Field>, storage: ValueStorage, plan: Plan, seconds: inout SecondText,
+        to base: UnsafeMutablePointer<UInt8>
     ) -> Int {
         var p = 0
-        let arena = storage.arena
-        let runStep = run.firstStep
         plan.bytes.withUnsafeBufferPointer { bytes in
             plan.prefixes.withUnsafeBufferPointer { prefixes in
                 plan.order.withUnsafeBufferPointer { order in
                     let planBase = bytes.baseAddress!
-                    var step = 0
-                    while step < fields.count {
-                        defer { step &+= 1 }
-                        if step == runStep, let prepared {
-                            (base + p).update(from: prepared + run.bytes.lowerBound, count: run.bytes.count)
-                            p &+= run.bytes.count
-                            step &+= run.steps &- 1
-                            continue
-                        }
-                        let r = prefixes[step]
-                        copyRun(from: planBase + r.lowerBound, count: r.count, to: base + p)
-                        p &+= r.count
-                        let k = order[step]
-                        switch fields[k].value {
-                        case .string(let s):
-                            p = RawJSON.writeString(arena, s.range, to: base, at: p)
-                        case .int(let v):
-                            p = RawJSON.writeInt(v, to: base, at: p)
-                        case .timestamp(let t):
-                            base[p] = 0x22
-                            p = seconds.write(t, to: base, at: p &+ 1)
-                            base[p] = 0x22
-                            p &+= 1
-                        default:
-                            p = Self.writeRaw(fields[k].value, storage: storage, to: base, at: p)
-                        }
+                    for step in 0..<fields.count {
+                        writeStep(step, fields, storage, planBase, prefixes, order, &seconds, base, &p)
                     }
                     let r = plan.suffix
                     copyRun(from: planBase + r.lowerBound, count: r.count, to: base + p)
@@ -318,6 +304,65 @@ public struct EventEncoder {
             }
         }
         return p
+    }
+
+    /// ``write(_:storage:plan:seconds:to:)`` with the steps of `run` as its prepared bytes (in
+    /// `prepared`).
+    @inline(__always)
+    private static func write(
+        _ fields: UnsafeBufferPointer<Field>, storage: ValueStorage, plan: Plan, run: BlockRun, prepared: UnsafePointer<UInt8>,
+        seconds: inout SecondText, to base: UnsafeMutablePointer<UInt8>
+    ) -> Int {
+        var p = 0
+        let runStep = run.firstStep
+        plan.bytes.withUnsafeBufferPointer { bytes in
+            plan.prefixes.withUnsafeBufferPointer { prefixes in
+                plan.order.withUnsafeBufferPointer { order in
+                    let planBase = bytes.baseAddress!
+                    var step = 0
+                    while step < fields.count {
+                        if step == runStep {
+                            (base + p).update(from: prepared + run.bytes.lowerBound, count: run.bytes.count)
+                            p &+= run.bytes.count
+                            step &+= run.steps
+                            continue
+                        }
+                        writeStep(step, fields, storage, planBase, prefixes, order, &seconds, base, &p)
+                        step &+= 1
+                    }
+                    let r = plan.suffix
+                    copyRun(from: planBase + r.lowerBound, count: r.count, to: base + p)
+                    p &+= r.count
+                }
+            }
+        }
+        return p
+    }
+
+    /// Writes the plan's step `step` (its prefix, then its field's value) at `base + p`.
+    @inline(__always)
+    private static func writeStep(
+        _ step: Int, _ fields: UnsafeBufferPointer<Field>, _ storage: ValueStorage, _ planBase: UnsafePointer<UInt8>,
+        _ prefixes: UnsafeBufferPointer<Range<Int>>, _ order: UnsafeBufferPointer<Int>, _ seconds: inout SecondText,
+        _ base: UnsafeMutablePointer<UInt8>, _ p: inout Int
+    ) {
+        let r = prefixes[step]
+        copyRun(from: planBase + r.lowerBound, count: r.count, to: base + p)
+        p &+= r.count
+        let k = order[step]
+        switch fields[k].value {
+        case .string(let s):
+            p = RawJSON.writeString(storage.arena, s.range, to: base, at: p)
+        case .int(let v):
+            p = RawJSON.writeInt(v, to: base, at: p)
+        case .timestamp(let t):
+            base[p] = 0x22
+            p = seconds.write(t, to: base, at: p &+ 1)
+            base[p] = 0x22
+            p &+= 1
+        default:
+            p = Self.writeRaw(fields[k].value, storage: storage, to: base, at: p)
+        }
     }
 
     /// Copies a run of a plan's bytes 16 at a time (runs are short: a memmove call per key cost
