@@ -112,35 +112,33 @@ public struct EventEncoder {
             return
         }
         // A block's fields still as added: one copy of their prepared JSON (the bound counts them).
-        var run: BlockRun?
-        if event.blockMark.block != 0, let r = blockRun(plan, event), intact(r, event) {
-            run = r
+        if event.blockMark.block != 0, let run = blockRun(plan, event), intact(run, event) {
             blockRunsWritten &+= 1
-        }
-        // Written straight into the array's spare capacity: one capacity check per event, no copy.
-        // (The closures see the event's storage through pointers: capturing the event copied it.)
-        if let run {
             runBytes.withUnsafeBufferPointer { prepared in
-                event.withStorage { storage in
-                    event.fields.withUnsafeBufferPointer { fields in
-                        out.append(addingCapacity: bound) { span in
-                            span.withUnsafeMutableBufferPointer { buffer, initialized in
-                                initialized = Self.write(
-                                    fields, storage: storage, plan: plan, run: run, prepared: prepared.baseAddress!, seconds: &seconds,
-                                    to: buffer.baseAddress!)
-                                assert(initialized <= bound, "EventEncoder wrote \(initialized) bytes, bound \(bound)")
-                            }
-                        }
-                    }
+                Self.append(event, bound: bound, to: &out) { fields, storage, base in
+                    Self.write(fields, storage: storage, plan: plan, run: run, prepared: prepared.baseAddress!, seconds: &seconds, to: base)
                 }
             }
             return
         }
+        Self.append(event, bound: bound, to: &out) { fields, storage, base in
+            Self.write(fields, storage: storage, plan: plan, seconds: &seconds, to: base)
+        }
+    }
+
+    /// Appends what `write` writes of the event (at most `bound` bytes) straight into the array's
+    /// spare capacity: one capacity check per event, no copy. (The closures see the event's storage
+    /// through pointers: capturing the event copied it.)
+    @inline(__always)
+    private static func append(
+        _ event: LogEvent, bound: Int, to out: inout [UInt8],
+        _ write: (UnsafeBufferPointer<Field>, ValueStorage, UnsafeMutablePointer<UInt8>) -> Int
+    ) {
         event.withStorage { storage in
             event.fields.withUnsafeBufferPointer { fields in
                 out.append(addingCapacity: bound) { span in
                     span.withUnsafeMutableBufferPointer { buffer, initialized in
-                        initialized = Self.write(fields, storage: storage, plan: plan, seconds: &seconds, to: buffer.baseAddress!)
+                        initialized = write(fields, storage, buffer.baseAddress!)
                         assert(initialized <= bound, "EventEncoder wrote \(initialized) bytes, bound \(bound)")
                     }
                 }
@@ -289,21 +287,11 @@ public struct EventEncoder {
         _ fields: UnsafeBufferPointer<Field>, storage: ValueStorage, plan: Plan, seconds: inout SecondText,
         to base: UnsafeMutablePointer<UInt8>
     ) -> Int {
-        var p = 0
-        plan.bytes.withUnsafeBufferPointer { bytes in
-            plan.prefixes.withUnsafeBufferPointer { prefixes in
-                plan.order.withUnsafeBufferPointer { order in
-                    let planBase = bytes.baseAddress!
-                    for step in 0..<fields.count {
-                        writeStep(step, fields, storage, planBase, prefixes, order, &seconds, base, &p)
-                    }
-                    let r = plan.suffix
-                    copyRun(from: planBase + r.lowerBound, count: r.count, to: base + p)
-                    p &+= r.count
-                }
+        withPlan(plan, to: base) { planBase, prefixes, order, p in
+            for step in 0..<fields.count {
+                writeStep(step, fields, storage, planBase, prefixes, order, &seconds, base, &p)
             }
         }
-        return p
     }
 
     /// ``write(_:storage:plan:seconds:to:)`` with the steps of `run` as its prepared bytes (in
@@ -313,25 +301,35 @@ public struct EventEncoder {
         _ fields: UnsafeBufferPointer<Field>, storage: ValueStorage, plan: Plan, run: BlockRun, prepared: UnsafePointer<UInt8>,
         seconds: inout SecondText, to base: UnsafeMutablePointer<UInt8>
     ) -> Int {
+        withPlan(plan, to: base) { planBase, prefixes, order, p in
+            var step = 0
+            while step < fields.count {
+                if step == run.firstStep {
+                    (base + p).update(from: prepared + run.bytes.lowerBound, count: run.bytes.count)
+                    p &+= run.bytes.count
+                    step &+= run.steps
+                    continue
+                }
+                writeStep(step, fields, storage, planBase, prefixes, order, &seconds, base, &p)
+                step &+= 1
+            }
+        }
+    }
+
+    /// Calls `steps` with the plan's bytes, prefixes and order and the count written at `base`
+    /// (0), then writes the plan's suffix; returns the count.
+    @inline(__always)
+    private static func withPlan(
+        _ plan: Plan, to base: UnsafeMutablePointer<UInt8>,
+        _ steps: (UnsafePointer<UInt8>, UnsafeBufferPointer<Range<Int>>, UnsafeBufferPointer<Int>, inout Int) -> Void
+    ) -> Int {
         var p = 0
-        let runStep = run.firstStep
         plan.bytes.withUnsafeBufferPointer { bytes in
             plan.prefixes.withUnsafeBufferPointer { prefixes in
                 plan.order.withUnsafeBufferPointer { order in
-                    let planBase = bytes.baseAddress!
-                    var step = 0
-                    while step < fields.count {
-                        if step == runStep {
-                            (base + p).update(from: prepared + run.bytes.lowerBound, count: run.bytes.count)
-                            p &+= run.bytes.count
-                            step &+= run.steps
-                            continue
-                        }
-                        writeStep(step, fields, storage, planBase, prefixes, order, &seconds, base, &p)
-                        step &+= 1
-                    }
+                    steps(bytes.baseAddress!, prefixes, order, &p)
                     let r = plan.suffix
-                    copyRun(from: planBase + r.lowerBound, count: r.count, to: base + p)
+                    copyRun(from: bytes.baseAddress! + r.lowerBound, count: r.count, to: base + p)
                     p &+= r.count
                 }
             }
