@@ -11,7 +11,8 @@ import Synchronization
 /// fields stay as added, ``EventEncoder`` writes them as one run of JSON prepared once per block
 /// and layout, instead of escaping each value again for every event.
 public struct FieldBlock: Sendable {
-    /// What the block holds; its identity tells blocks apart (see ``LogEvent/blockMark``).
+    /// What the block holds, and the ``id`` that marks the events it was added to (see
+    /// ``LogEvent/blockMark``).
     public final class Storage: Sendable {
         /// A number no other block made by this process has (never 0).
         public let id: UInt64
