@@ -103,7 +103,7 @@ public enum ThroughputBenchmark {
         let id = String(repeating: "a", count: 64)
         let config = #"{"ID":"\#(id)","Name":"/bench_nginx.1.x","Config":{"Image":"nginx:1.27","Labels":{"com.docker.swarm.service.name":"bench_nginx"}}}"#
         let meta = try ContainerMetadata(configJSON: Array(config.utf8), id: id)
-        return FieldBlock(meta.fieldBlock, FieldBlock([(FieldPath.intern("host.name"), "node-1")]))
+        return FieldBlock(meta.fieldBlock, FieldBlock([(PipelineWorker.hostNamePath, "node-1")]))
     }
 
     /// Runs the benchmark on `lines` generated lines, `rounds` times, and returns the fastest round.

@@ -267,7 +267,6 @@ final class PipelineWorker {
         // it is in the cache (a pass over the chunk's events afterwards missed it: 1.5 % of the CPU).
         let meta = chunk.file.metadata
         let host = hostBlocks[sourceIndex]
-        let addsMetadata = source.docker || meta != nil
         // What each event gets: the container's metadata and the host in one block, or without
         // metadata (a Docker source whose container's config is missing) the tag and the host.
         var block = host
@@ -279,7 +278,7 @@ final class PipelineWorker {
                 state.blocks = (meta.fieldBlock.storage, block)
             }
         }
-        let tagsMissingMetadata = addsMetadata && meta == nil
+        let tagsMissingMetadata = source.docker && meta == nil
         var finishedEvents = first
         func addBlocks() {
             while finishedEvents < batch.count {
