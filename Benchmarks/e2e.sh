@@ -8,9 +8,11 @@
 #   each -> disk buffer (fsync 500ms) -> Elasticsearch test server with gzip
 #        -> disk buffer (fsync 500ms) -> file output (no gzip)
 #
-# and, once per input file in the same run, the CPU time of `gzip -1` and `wc -l` on it as the reference.
+# and, in the same run, the CPU time of `gzip -1` and `wc -l` on each input file as the reference.
 #
 #   Benchmarks/e2e.sh [LINES]            # LINES per input (default 1000000); release builds
+#   ROUNDS=5 Benchmarks/e2e.sh           # each combination 5 times, gzip -1 measured again before
+#                                        # each round; then the median, min and max per combination
 #   BUILD=debug Benchmarks/e2e.sh 50000  # the CI smoke run: checks that it works, times nothing
 #   BIN_DIR=DIR Benchmarks/e2e.sh 300000 # shipper and es-test-server from DIR (no build)
 #
@@ -21,13 +23,17 @@
 #
 # One block per combination: lines/s, CPU-seconds per million lines (user+sys of shipper), peak
 # RSS, the test server's CPU, bytes on the wire vs uncompressed (or bytes written), and
-# shipper-CPU / gzip-1-CPU. Exits 1 when the test server did not get every event as one document,
+# shipper-CPU / gzip-1-CPU (gzip -1 measured on the same file just before the round). On a VM one
+# run can differ from the next by ±10 % (neighbours, fresh page-cache pages), so with ROUNDS > 1 it
+# also prints, per combination, the median of the rounds' ratios and CPU-seconds with their range,
+# and the highest peak RSS. Exits 1 when the test server did not get every event as one document,
 # or the file output did not write one line per event (for jetty: events after multi-line grouping,
 # as counted by the generator).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . Benchmarks/stages.sh
 LINES=${1:-1000000}
+ROUNDS=${ROUNDS:-1}
 BUILD=${BUILD:-release}
 BIN=${BIN_DIR:-.build/$BUILD}
 SERVER_BIN=$BIN
@@ -46,7 +52,7 @@ cpu_of() { awk '{print $14 + $15}' "/proc/$1/stat"; }   # utime + stime, clock t
 failed=0
 
 # make_input KIND IMAGE ID_CHAR: a container directory with config.v2.json and the generated log;
-# sets log, size, events, gzip_cpu, wc_cpu.
+# sets log, size, events.
 make_input() {
     local kind=$1 image=$2 id
     id=$(printf "$3%.0s" {1..64})
@@ -60,13 +66,18 @@ make_input() {
     events=$(echo "$said" | sed -n 's/.*events: \([0-9]*\).*/\1/p')
     events=${events:-$LINES}
     size=$(stat -c %s "$log")
+}
+
+# reference: the CPU time of gzip -1 and wc -l on $log; sets gzip_cpu, wc_cpu.
+reference() {
     gzip_cpu=$( { /usr/bin/time -f "%U %S" gzip -1 -c "$log" >/dev/null; } 2>&1 | awk '{print $1 + $2}')
     wc_cpu=$( { /usr/bin/time -f "%U %S" wc -l "$log" >/dev/null; } 2>&1 | awk '{print $1 + $2}')
 }
 
-# run KIND OUTPUT: one shipper run over $work/KIND, OUTPUT = elasticsearch | file; prints its block.
+# run KIND OUTPUT ROUND: one shipper run over $work/KIND, OUTPUT = elasticsearch | file; prints its
+# block and adds a line to $work/results.
 run() {
-    local kind=$1 output=$2 stages flow
+    local kind=$1 output=$2 round=$3 stages flow
     local dir="$work/run-$kind-$output"
     mkdir -p "$dir"
     bench_stages "$kind"
@@ -122,10 +133,12 @@ run() {
     # The nginx -> elasticsearch block keeps the layout the README quotes.
     awk -v lines="$LINES" -v events="$events" -v kind="$kind" -v output="$output" -v flow="$flow" -v sink="$sink" \
         -v size="$size" -v el="$elapsed" -v u="$user" -v s="$sys" -v rss="$rss" -v gz="$gzip_cpu" -v wc="$wc_cpu" \
-        -v esc="$(( es_after - es_before ))" -v hz="$hz" -v summary="$summary" -v build="$LABEL" 'BEGIN {
+        -v esc="$(( es_after - es_before ))" -v hz="$hz" -v summary="$summary" -v build="$LABEL" \
+        -v round="$round" -v rounds="$ROUNDS" 'BEGIN {
         cpu = u + s
         what = (kind == "nginx") ? sprintf("%d lines", lines) : sprintf("%d lines (%d events)", lines, events)
-        printf "end to end (%s build): %s, %.1f MB: tail -> %s -> disk buffer (fsync 500ms) -> %s\n", build, what, size / 1e6, flow, sink
+        of = (rounds > 1) ? sprintf(", round %d of %d", round, rounds) : ""
+        printf "end to end (%s build%s): %s, %.1f MB: tail -> %s -> disk buffer (fsync 500ms) -> %s\n", build, of, what, size / 1e6, flow, sink
         if (output == "elasticsearch")
             printf "  %.0f lines/s; shipper %.2f CPU-s (%.2f per million lines), peak RSS %.1f MiB; test server %.2f CPU-s\n", lines / el, cpu, cpu * 1e6 / lines, rss / 1024, esc / hz
         else
@@ -136,6 +149,8 @@ run() {
         else
             printf "  shipper / gzip-1 = %.2f (the reference above)\n", (gz > 0 ? cpu / gz : 0)
     }'
+    echo "$kind $output $(awk -v u="$user" -v s="$sys" -v g="$gzip_cpu" -v L="$LINES" -v el="$elapsed" \
+        'BEGIN { printf "%.4f %.4f %.0f", (u + s) * 1e6 / L, (g > 0 ? (u + s) / g : 0), L / el }') $rss" >>"$work/results"
     if [ "$check" != "$events" ]; then
         if [ "$output" = elasticsearch ]; then
             echo "FAIL: expected $events documents in the test server ($kind), got ${check:-none}" >&2
@@ -147,10 +162,44 @@ run() {
     rm -rf "$dir/out" "$dir/state"
 }
 
+# summary KIND OUTPUT: the median and range of the rounds of one combination.
+summary() {
+    awk -v k="$1" -v o="$2" '$1 == k && $2 == o { n++; cpu[n] = $3; ratio[n] = $4; rate[n] = $5; rss[n] = $6 }
+        function median(a, n,   i, j, t, b) {
+            for (i = 1; i <= n; i++) b[i] = a[i]
+            for (i = 2; i <= n; i++) for (j = i; j > 1 && b[j - 1] > b[j]; j--) { t = b[j]; b[j] = b[j - 1]; b[j - 1] = t }
+            lo = b[1]; hi = b[n]
+            return (n % 2) ? b[(n + 1) / 2] : (b[n / 2] + b[n / 2 + 1]) / 2
+        }
+        END {
+            if (n == 0) exit
+            m = median(ratio, n); rlo = lo; rhi = hi
+            c = median(cpu, n); clo = lo; chi = hi
+            r = median(rate, n)
+            median(rss, n)
+            printf "  %s -> %s: shipper / gzip-1 median %.2f (%.2f-%.2f); %.2f CPU-s per million lines (%.2f-%.2f); %.0f lines/s; peak RSS up to %.1f MiB\n",
+                k, o, m, rlo, rhi, c, clo, chi, r, hi / 1024
+        }' "$work/results"
+}
+
+: >"$work/results"
 make_input nginx nginx:1.27 b
-run nginx elasticsearch
-run nginx file
+for round in $(seq "$ROUNDS"); do
+    reference
+    run nginx elasticsearch "$round"
+    run nginx file "$round"
+done
 make_input jetty jetty:12.0-jdk21 c
-run jetty elasticsearch
-run jetty file
+for round in $(seq "$ROUNDS"); do
+    reference
+    run jetty elasticsearch "$round"
+    run jetty file "$round"
+done
+if [ "$ROUNDS" -gt 1 ]; then
+    echo "summary over $ROUNDS rounds (shipper / gzip-1 with gzip -1 measured before each round):"
+    summary nginx elasticsearch
+    summary nginx file
+    summary jetty elasticsearch
+    summary jetty file
+fi
 exit $failed
