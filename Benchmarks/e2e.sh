@@ -8,6 +8,9 @@
 #   each -> disk buffer (fsync 500ms) -> Elasticsearch test server with gzip
 #        -> disk buffer (fsync 500ms) -> file output (no gzip)
 #
+# then nginx -> Elasticsearch once more with the test server down at first: reading fills a 32 MiB
+# buffer and pauses, the outage lasts OUTAGE_SECONDS (default 5) after that, then the server starts
+# on the same port and everything is delivered (peak RSS during the outage and overall);
 # and, in the same run, the CPU time of `gzip -1` and `wc -l` on each input file as the reference.
 #
 #   Benchmarks/e2e.sh [LINES]            # LINES per input (default 1000000); release builds
@@ -162,6 +165,91 @@ run() {
     rm -rf "$dir/out" "$dir/state"
 }
 
+# run_outage: nginx -> es-test-server with the server down until the buffer (32 MiB) is full and
+# OUTAGE_SECONDS more; prints the peak RSS during the outage and of the whole run, and checks that
+# every event arrives once the server is up.
+run_outage() {
+    local kind=nginx stages flow
+    local dir="$work/run-outage"
+    mkdir -p "$dir"
+    bench_stages "$kind"
+    # A port that was free a moment ago: the server takes it once the outage ends.
+    "$SERVER_BIN/es-test-server" --port 0 --no-mapping-emulation --no-sources >"$dir/es.out" 2>"$dir/es.err" &
+    es_pid=$!
+    for _ in $(seq 100); do grep -q listening "$dir/es.out" 2>/dev/null && break; sleep 0.1; done
+    local port
+    port=$(head -1 "$dir/es.out" | sed 's/.*://')
+    kill -TERM $es_pid
+    wait $es_pid || true
+    es_pid=
+    bench_config "$dir/state" "$work/$kind/containers" "$kind" "
+  es:
+    type: elasticsearch
+    hosts: [\"http://127.0.0.1:$port\"]
+    index: bench
+    compression: gzip
+    retry: {initial_backoff: 100ms, max_backoff: 500ms}
+    host_cooldown: 500ms" 32MiB >"$dir/shipper.yaml"
+    /usr/bin/time -f "%e %U %S %M" -o "$dir/time" "$BIN/shipper" run --config "$dir/shipper.yaml" --once &
+    local time_pid=$! shipper_pid=
+    for _ in $(seq 100); do
+        shipper_pid=$(pgrep -P $time_pid shipper || true)
+        [ -n "$shipper_pid" ] && break
+        sleep 0.05
+    done
+    # The buffer fills (reading then waits): 24 MiB of its 32 in segment files.
+    local filled=0
+    for _ in $(seq 1200); do
+        local bytes
+        bytes=$(find "$dir/state/buffer" -type f -printf '%s\n' 2>/dev/null | awk '{s += $1} END {print s + 0}')
+        if [ "$bytes" -ge $((24 << 20)) ]; then filled=1; break; fi
+        kill -0 "$shipper_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if [ "$filled" != 1 ]; then
+        echo "FAIL: the buffer did not fill while the test server was down (is the input larger than 32 MiB of events?)" >&2
+        failed=1
+        kill -TERM "$shipper_pid" 2>/dev/null || true
+        wait $time_pid || true
+        return
+    fi
+    local read_at_full rss_max=0 rss
+    read_at_full=$(awk '/^rchar:/ {print $2}' /proc/"$shipper_pid"/io)
+    for _ in $(seq $((${OUTAGE_SECONDS:-5} * 5))); do
+        rss=$(awk '/^VmRSS:/ {print $2}' /proc/"$shipper_pid"/status)
+        [ "$rss" -gt "$rss_max" ] && rss_max=$rss
+        sleep 0.2
+    done
+    local hwm_outage read_in_outage
+    hwm_outage=$(awk '/^VmHWM:/ {print $2}' /proc/"$shipper_pid"/status)
+    read_in_outage=$(( $(awk '/^rchar:/ {print $2}' /proc/"$shipper_pid"/io) - read_at_full ))
+    "$SERVER_BIN/es-test-server" --port "$port" --no-mapping-emulation --no-sources >"$dir/es.out" 2>"$dir/es.err" &
+    es_pid=$!
+    if ! wait $time_pid; then
+        echo "FAIL: shipper run (outage) exited with an error" >&2
+        failed=1
+    fi
+    kill -TERM $es_pid
+    wait $es_pid || true
+    es_pid=
+    local summary check elapsed user sys peak
+    summary=$(grep documents: "$dir/es.out" || true)
+    check=$(echo "$summary" | sed -n 's/^documents: \([0-9]*\),.*/\1/p')
+    read -r elapsed user sys peak <"$dir/time"
+    awk -v lines="$LINES" -v u="$user" -v s="$sys" -v peak="$peak" -v hwm="$hwm_outage" -v rss="$rss_max" \
+        -v secs="${OUTAGE_SECONDS:-5}" -v readin="$read_in_outage" -v summary="$summary" -v build="$LABEL" 'BEGIN {
+        printf "outage (%s build): %d lines: tail -> nginx_access -> disk buffer (32 MiB) -> es-test-server down until the buffer was full and %d s more\n", build, lines, secs
+        printf "  peak RSS while down %.1f MiB (sampled up to %.1f MiB), of the whole run %.1f MiB; read while the buffer was full: %.1f MB\n", hwm / 1024, rss / 1024, peak / 1024, readin / 1e6
+        printf "  shipper %.2f CPU-s (%.2f per million lines, outage included)\n", u + s, (u + s) * 1e6 / lines
+        printf "  %s\n", summary
+    }'
+    if [ "$check" != "$LINES" ]; then
+        echo "FAIL: expected $LINES documents in the test server after the outage, got ${check:-none}" >&2
+        failed=1
+    fi
+    rm -rf "$dir/state"
+}
+
 # summary KIND OUTPUT: the median and range of the rounds of one combination.
 summary() {
     awk -v k="$1" -v o="$2" '$1 == k && $2 == o { n++; cpu[n] = $3; ratio[n] = $4; rate[n] = $5; rss[n] = $6 }
@@ -189,6 +277,7 @@ for round in $(seq "$ROUNDS"); do
     run nginx elasticsearch "$round"
     run nginx file "$round"
 done
+run_outage
 make_input jetty jetty:12.0-jdk21 c
 for round in $(seq "$ROUNDS"); do
     reference

@@ -24,9 +24,10 @@ bench_stages() {
     esac
 }
 
-# bench_config STATE_DIR CONTAINERS_DIR KIND OUTPUTS_YAML: prints the shipper config of a benchmark
-# run (tail -> the KIND pipeline of `bench_stages` -> disk buffer, fsync 500ms -> OUTPUTS_YAML, the
-# entries under `outputs:`, each line indented two spaces and starting with a newline).
+# bench_config STATE_DIR CONTAINERS_DIR KIND OUTPUTS_YAML [MAX_SIZE]: prints the shipper config of a
+# benchmark run (tail -> the KIND pipeline of `bench_stages` -> disk buffer, fsync 500ms, max_size
+# MAX_SIZE (default 256MiB) -> OUTPUTS_YAML, the entries under `outputs:`, each line indented two
+# spaces and starting with a newline).
 bench_config() {
     local flow stages
     bench_stages "$3" || return 1
@@ -40,7 +41,7 @@ sources:
 pipelines:
   $3:
     stages:$stages
-buffer: {path: $1/buffer, fsync: 500ms, max_size: 256MiB}
+buffer: {path: $1/buffer, fsync: 500ms, max_size: ${5:-256MiB}}
 outputs:$4
 YAML
 }
