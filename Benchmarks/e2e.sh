@@ -49,7 +49,8 @@ if [ "$BUILD" = release ] && [ -z "${BIN_DIR:-}" ]; then
 fi
 work=$(mktemp -d)
 es_pid=
-trap 'if [ -n "$es_pid" ]; then kill $es_pid 2>/dev/null || true; fi; rm -rf "$work"' EXIT
+shipper_pid=
+trap 'for p in $es_pid $shipper_pid; do kill $p 2>/dev/null || true; done; rm -rf "$work"' EXIT
 hz=$(getconf CLK_TCK)
 cpu_of() { awk '{print $14 + $15}' "/proc/$1/stat"; }   # utime + stime, clock ticks
 failed=0
@@ -190,8 +191,8 @@ run_outage() {
     compression: gzip
     retry: {initial_backoff: 100ms, max_backoff: 500ms}
     host_cooldown: 500ms" 32MiB >"$dir/shipper.yaml"
-    /usr/bin/time -f "%e %U %S %M" -o "$dir/time" "$BIN/shipper" run --config "$dir/shipper.yaml" --once &
-    local time_pid=$! shipper_pid=
+    /usr/bin/time -f "%e %U %S %M" -o "$dir/time" "$BIN/shipper" run --config "$dir/shipper.yaml" --once 2>"$dir/shipper.err" &
+    local time_pid=$!
     for _ in $(seq 100); do
         shipper_pid=$(pgrep -P $time_pid shipper || true)
         [ -n "$shipper_pid" ] && break
@@ -201,7 +202,7 @@ run_outage() {
     local filled=0
     for _ in $(seq 1200); do
         local bytes
-        bytes=$(find "$dir/state/buffer" -type f -printf '%s\n' 2>/dev/null | awk '{s += $1} END {print s + 0}')
+        bytes=$( { find "$dir/state/buffer" -type f -printf '%s\n' 2>/dev/null || true; } | awk '{s += $1} END {print s + 0}')
         if [ "$bytes" -ge $((24 << 20)) ]; then filled=1; break; fi
         kill -0 "$shipper_pid" 2>/dev/null || break
         sleep 0.1
@@ -226,9 +227,11 @@ run_outage() {
     "$SERVER_BIN/es-test-server" --port "$port" --no-mapping-emulation --no-sources >"$dir/es.out" 2>"$dir/es.err" &
     es_pid=$!
     if ! wait $time_pid; then
-        echo "FAIL: shipper run (outage) exited with an error" >&2
+        echo "FAIL: shipper run (outage) exited with an error:" >&2
+        tail -5 "$dir/shipper.err" >&2
         failed=1
     fi
+    shipper_pid=
     kill -TERM $es_pid
     wait $es_pid || true
     es_pid=
