@@ -210,8 +210,10 @@ run_outage() {
     if [ "$filled" != 1 ]; then
         echo "FAIL: the buffer did not fill while the test server was down (is the input larger than 32 MiB of events?)" >&2
         failed=1
-        kill -TERM "$shipper_pid" 2>/dev/null || true
+        # (SIGTERM would wait up to drain_timeout for the output that is down)
+        kill -KILL "$shipper_pid" 2>/dev/null || true
         wait $time_pid || true
+        shipper_pid=
         return
     fi
     local read_at_full rss_max=0 rss
