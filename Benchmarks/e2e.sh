@@ -216,8 +216,14 @@ run_outage() {
         shipper_pid=
         return
     fi
-    local read_at_full rss_max=0 rss
-    read_at_full=$(awk '/^rchar:/ {print $2}' /proc/"$shipper_pid"/io)
+    # Full once reading has stopped: what shipper read stays the same for half a second.
+    local read_at_full rss_max=0 rss previous=-1
+    for _ in $(seq 40); do
+        read_at_full=$(awk '/^rchar:/ {print $2}' /proc/"$shipper_pid"/io)
+        [ "$read_at_full" = "$previous" ] && break
+        previous=$read_at_full
+        sleep 0.5
+    done
     for _ in $(seq $((${OUTAGE_SECONDS:-5} * 5))); do
         rss=$(awk '/^VmRSS:/ {print $2}' /proc/"$shipper_pid"/status)
         [ "$rss" -gt "$rss_max" ] && rss_max=$rss
@@ -244,7 +250,7 @@ run_outage() {
     awk -v lines="$LINES" -v u="$user" -v s="$sys" -v peak="$peak" -v hwm="$hwm_outage" -v rss="$rss_max" \
         -v secs="${OUTAGE_SECONDS:-5}" -v readin="$read_in_outage" -v summary="$summary" -v build="$LABEL" 'BEGIN {
         printf "outage (%s build): %d lines: tail -> nginx_access -> disk buffer (32 MiB) -> es-test-server down until the buffer was full and %d s more\n", build, lines, secs
-        printf "  peak RSS while down %.1f MiB (sampled up to %.1f MiB), of the whole run %.1f MiB; read while the buffer was full: %.1f MB\n", hwm / 1024, rss / 1024, peak / 1024, readin / 1e6
+        printf "  peak RSS while down %.1f MiB (sampled up to %.1f MiB), of the whole run %.1f MiB; read in the outage once full: %.1f MB\n", hwm / 1024, rss / 1024, peak / 1024, readin / 1e6
         printf "  shipper %.2f CPU-s (%.2f per million lines, outage included)\n", u + s, (u + s) * 1e6 / lines
         printf "  %s\n", summary
     }'
