@@ -22,18 +22,10 @@ DIRS=("$@")
 # One test server for every build compared (the first DIR's unless SERVER_DIR names another).
 server=${SERVER_DIR:-${DIRS[0]}}
 bench_stages "$KIND" || { echo "KIND must be nginx or jetty" >&2; exit 2; }
-case $KIND in
-nginx) image=nginx:1.27 ;;
-jetty) image=jetty:12.0-jdk21 ;;
-esac
 work=$(mktemp -d)
 es_pid=
 trap 'if [ -n "$es_pid" ]; then kill $es_pid 2>/dev/null || true; fi; rm -rf "$work"' EXIT
-id=$(printf 'a%.0s' {1..64})
-mkdir -p "$work/containers/$id"
-echo '{"ID":"'$id'","Name":"/bench_'$KIND'.1.x","Config":{"Image":"'$image'","Labels":{"com.docker.swarm.service.name":"bench_'$KIND'"}}}' \
-    >"$work/containers/$id/config.v2.json"
-log="$work/containers/$id/$id-json.log"
+container_log "$work/containers" "$KIND" a
 said=$("${DIRS[0]}/shipper" bench --kind "$KIND" --lines "$LINES" --write-sample "$log")
 events=$(echo "$said" | sed -n 's/.*events: \([0-9]*\).*/\1/p')
 events=${events:-$LINES}
@@ -42,22 +34,17 @@ n=0
 for _ in $(seq "$ROUNDS"); do
     for dir in "${DIRS[@]}"; do
         n=$((n + 1))
-        "$server/es-test-server" --port 0 --no-mapping-emulation ${SERVER_FLAGS---no-sources} >"$work/es.out" 2>"$work/es.err" &
-        es_pid=$!
-        for _ in $(seq 100); do grep -q listening "$work/es.out" 2>/dev/null && break; sleep 0.1; done
-        port=$(head -1 "$work/es.out" | sed 's/.*://')
+        start_es "$server" "$work"
         bench_config "$work/state" "$work/containers" "$KIND" "
   es:
     type: elasticsearch
-    hosts: [\"http://127.0.0.1:$port\"]
+    hosts: [\"http://127.0.0.1:$es_port\"]
     index: bench$n
     compression: gzip" >"$work/shipper.yaml"
         rm -rf "$work/state"
         /usr/bin/time -f "%U %S %M" -o "$work/time" "$dir/shipper" run --config "$work/shipper.yaml" --once
         gz=$({ /usr/bin/time -f "%U %S" gzip -1 -c "$log" >/dev/null; } 2>&1 | awk '{print $1 + $2}')
-        kill -TERM $es_pid
-        wait $es_pid || true
-        es_pid=
+        stop_es
         docs=$(sed -n 's/^documents: \([0-9]*\),.*/\1/p' "$work/es.out")
         if [ "$docs" != "$events" ]; then
             echo "FAIL: $dir delivered ${docs:-no} documents, expected $events" >&2

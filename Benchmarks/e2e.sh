@@ -55,15 +55,11 @@ hz=$(getconf CLK_TCK)
 cpu_of() { awk '{print $14 + $15}' "/proc/$1/stat"; }   # utime + stime, clock ticks
 failed=0
 
-# make_input KIND IMAGE ID_CHAR: a container directory with config.v2.json and the generated log;
+# make_input KIND ID_CHAR: a container directory with config.v2.json and the generated log;
 # sets log, size, events.
 make_input() {
-    local kind=$1 image=$2 id
-    id=$(printf "$3%.0s" {1..64})
-    mkdir -p "$work/$kind/containers/$id"
-    echo '{"ID":"'$id'","Name":"/bench_'$kind'.1.x","Config":{"Image":"'$image'","Labels":{"com.docker.swarm.service.name":"bench_'$kind'"}}}' \
-        >"$work/$kind/containers/$id/config.v2.json"
-    log="$work/$kind/containers/$id/$id-json.log"
+    local kind=$1
+    container_log "$work/$kind/containers" "$kind" "$2"
     local said
     said=$("$BIN/shipper" bench --kind "$kind" --lines "$LINES" --write-sample "$log")
     # nginx: one event per line; jetty: the generator says how many events multi-line grouping makes.
@@ -85,16 +81,13 @@ run() {
     local dir="$work/run-$kind-$output"
     mkdir -p "$dir"
     bench_stages "$kind"
-    local port=0 out_yaml sink
+    local out_yaml sink
     if [ "$output" = elasticsearch ]; then
-        "$SERVER_BIN/es-test-server" --port 0 --no-mapping-emulation --no-sources >"$dir/es.out" 2>"$dir/es.err" &
-        es_pid=$!
-        for _ in $(seq 100); do grep -q listening "$dir/es.out" 2>/dev/null && break; sleep 0.1; done
-        port=$(head -1 "$dir/es.out" | sed 's/.*://')
+        start_es "$SERVER_BIN" "$dir"
         out_yaml="
   es:
     type: elasticsearch
-    hosts: [\"http://127.0.0.1:$port\"]
+    hosts: [\"http://127.0.0.1:$es_port\"]
     index: bench
     compression: gzip"
         sink="es-test-server, gzip"
@@ -120,9 +113,7 @@ run() {
     local summary check
     if [ -n "$es_pid" ]; then
         es_after=$(cpu_of $es_pid)
-        kill -TERM $es_pid
-        wait $es_pid || true
-        es_pid=
+        stop_es
         summary=$(grep documents: "$dir/es.out" || true)
         check=$(echo "$summary" | sed -n 's/^documents: \([0-9]*\),.*/\1/p')
     else
@@ -175,14 +166,9 @@ run_outage() {
     mkdir -p "$dir"
     bench_stages "$kind"
     # A port that was free a moment ago: the server takes it once the outage ends.
-    "$SERVER_BIN/es-test-server" --port 0 --no-mapping-emulation --no-sources >"$dir/es.out" 2>"$dir/es.err" &
-    es_pid=$!
-    for _ in $(seq 100); do grep -q listening "$dir/es.out" 2>/dev/null && break; sleep 0.1; done
-    local port
-    port=$(head -1 "$dir/es.out" | sed 's/.*://')
-    kill -TERM $es_pid
-    wait $es_pid || true
-    es_pid=
+    start_es "$SERVER_BIN" "$dir"
+    stop_es
+    local port=$es_port
     bench_config "$dir/state" "$work/$kind/containers" "$kind" "
   es:
     type: elasticsearch
@@ -232,17 +218,14 @@ run_outage() {
     local hwm_outage read_in_outage
     hwm_outage=$(awk '/^VmHWM:/ {print $2}' /proc/"$shipper_pid"/status)
     read_in_outage=$(( $(awk '/^rchar:/ {print $2}' /proc/"$shipper_pid"/io) - read_at_full ))
-    "$SERVER_BIN/es-test-server" --port "$port" --no-mapping-emulation --no-sources >"$dir/es.out" 2>"$dir/es.err" &
-    es_pid=$!
+    start_es "$SERVER_BIN" "$dir" "$port"
     if ! wait $time_pid; then
         echo "FAIL: shipper run (outage) exited with an error:" >&2
         tail -5 "$dir/shipper.err" >&2
         failed=1
     fi
     shipper_pid=
-    kill -TERM $es_pid
-    wait $es_pid || true
-    es_pid=
+    stop_es
     local summary check elapsed user sys peak
     summary=$(grep documents: "$dir/es.out" || true)
     check=$(echo "$summary" | sed -n 's/^documents: \([0-9]*\),.*/\1/p')
@@ -282,14 +265,14 @@ summary() {
 }
 
 : >"$work/results"
-make_input nginx nginx:1.27 b
+make_input nginx b
 for round in $(seq "$ROUNDS"); do
     reference
     run nginx elasticsearch "$round"
     run nginx file "$round"
 done
 run_outage
-make_input jetty jetty:12.0-jdk21 c
+make_input jetty c
 for round in $(seq "$ROUNDS"); do
     reference
     run jetty elasticsearch "$round"

@@ -29,21 +29,14 @@ work=$(mktemp -d)
 es_pid= shipper_pid=
 trap 'for p in $es_pid $shipper_pid; do kill $p 2>/dev/null || true; done; rm -rf "$work"' EXIT
 total=$((RATE * SECONDS_WRITTEN))
-id=$(printf 'e%.0s' {1..64})
-mkdir -p "$work/containers/$id"
-echo '{"ID":"'$id'","Name":"/bench_nginx.1.x","Config":{"Image":"nginx:1.27","Labels":{"com.docker.swarm.service.name":"bench_nginx"}}}' \
-    >"$work/containers/$id/config.v2.json"
-log="$work/containers/$id/$id-json.log"
+container_log "$work/containers" nginx e
 : >"$log"
 "$BIN/shipper" bench --lines "$total" --write-sample "$work/lines" >/dev/null
-"$SERVER_BIN/es-test-server" --port 0 --no-mapping-emulation --no-sources >"$work/es.out" 2>"$work/es.err" &
-es_pid=$!
-for _ in $(seq 100); do grep -q listening "$work/es.out" 2>/dev/null && break; sleep 0.1; done
-port=$(head -1 "$work/es.out" | sed 's/.*://')
+start_es "$SERVER_BIN" "$work"
 bench_config "$work/state" "$work/containers" nginx "
   es:
     type: elasticsearch
-    hosts: [\"http://127.0.0.1:$port\"]
+    hosts: [\"http://127.0.0.1:$es_port\"]
     index: bench
     compression: gzip" >"$work/shipper.yaml"
 "$BIN/shipper" run --config "$work/shipper.yaml" 2>"$work/shipper.err" &
@@ -74,7 +67,7 @@ PY
 written_at=$(date +%s%N)
 count=0
 for _ in $(seq 600); do
-    count=$(curl -s "http://127.0.0.1:$port/bench/_count" | sed -n 's/.*"count":\([0-9]*\).*/\1/p')
+    count=$(curl -s "http://127.0.0.1:$es_port/bench/_count" | sed -n 's/.*"count":\([0-9]*\).*/\1/p')
     [ "${count:-0}" -ge "$total" ] && break
     sleep 0.1
 done
@@ -85,9 +78,7 @@ switches=$(cat /proc/$shipper_pid/task/*/status 2>/dev/null | awk '/ctxt_switche
 kill -TERM $shipper_pid
 wait $shipper_pid || true
 shipper_pid=
-kill -TERM $es_pid
-wait $es_pid || true
-es_pid=
+stop_es
 awk -v c=$((cpu1 - cpu0)) -v hz="$(getconf CLK_TCK)" -v t="$total" -v rate="$RATE" -v rss="$rss" -v cs="$switches" \
     -v lag="$(( (done_at - written_at) / 1000000 ))" -v build="$BUILD" 'BEGIN {
     printf "live (%s build): %d nginx lines at %d lines/s -> nginx_access -> disk buffer (fsync 500ms) -> es-test-server, gzip\n", build, t, rate

@@ -1,4 +1,5 @@
-# Sourced by Benchmarks/e2e.sh and Benchmarks/ab.sh: the pipeline each generated input goes through.
+# Sourced by Benchmarks/e2e.sh, ab.sh and live.sh: the pipeline each generated input goes through,
+# the container it is logged by, the shipper config and the test server of a run.
 # bench_stages KIND sets `flow` (a one-line description) and `stages` (YAML, indented for
 # `pipelines.<name>.stages:`); returns 1 for an unknown KIND.
 bench_stages() {
@@ -44,4 +45,38 @@ pipelines:
 buffer: {path: $1/buffer, fsync: 500ms, max_size: ${5:-256MiB}}
 outputs:$4
 YAML
+}
+
+# container_log CONTAINERS_DIR KIND ID_CHAR: makes the directory of a container (id: 64 × ID_CHAR)
+# with the config.v2.json of a Swarm task of service bench_KIND (image nginx or jetty) and sets
+# `log` to the path of its json-file log (not created).
+container_log() {
+    local image id
+    case $2 in
+    nginx) image=nginx:1.27 ;;
+    jetty) image=jetty:12.0-jdk21 ;;
+    *) return 1 ;;
+    esac
+    id=$(printf "$3%.0s" {1..64})
+    mkdir -p "$1/$id"
+    echo '{"ID":"'$id'","Name":"/bench_'$2'.1.x","Config":{"Image":"'$image'","Labels":{"com.docker.swarm.service.name":"bench_'$2'"}}}' \
+        >"$1/$id/config.v2.json"
+    log="$1/$id/$id-json.log"
+}
+
+# start_es SERVER_DIR OUT_DIR [PORT]: starts SERVER_DIR/es-test-server on PORT (default 0: any free
+# one) with --no-sources (SERVER_FLAGS replaces that), its output in OUT_DIR/es.out and es.err;
+# sets `es_pid`, and `es_port` once it listens.
+start_es() {
+    "$1/es-test-server" --port "${3:-0}" --no-mapping-emulation ${SERVER_FLAGS---no-sources} >"$2/es.out" 2>"$2/es.err" &
+    es_pid=$!
+    for _ in $(seq 100); do grep -q listening "$2/es.out" 2>/dev/null && break; sleep 0.1; done
+    es_port=$(head -1 "$2/es.out" | sed 's/.*://')
+}
+
+# stop_es: stops the server of start_es (it writes its summary, `documents: N, …`, to es.out).
+stop_es() {
+    kill -TERM "$es_pid"
+    wait "$es_pid" || true
+    es_pid=
 }
