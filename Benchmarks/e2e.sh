@@ -10,7 +10,8 @@
 #
 # then nginx -> Elasticsearch once more with the test server down at first: reading fills a 32 MiB
 # buffer and pauses, the outage lasts OUTAGE_SECONDS (default 5) after that, then the server starts
-# on the same port and everything is delivered (peak RSS during the outage and overall);
+# on the same port and everything is delivered (peak RSS during the outage and overall; it needs
+# LINES of at least 30000, more than 24 MiB of events, or it fails saying so);
 # and, in the same run, the CPU time of `gzip -1` and `wc -l` on each input file as the reference.
 #
 #   Benchmarks/e2e.sh [LINES]            # LINES per input (default 1000000); release builds
@@ -107,7 +108,7 @@ run() {
     if ! /usr/bin/time -f "%e %U %S %M" -o "$dir/time" "$BIN/shipper" run --config "$dir/shipper.yaml" --once; then
         echo "FAIL: shipper run ($kind -> $output) exited with an error" >&2
         failed=1
-        [ -n "$es_pid" ] && { kill $es_pid 2>/dev/null || true; wait $es_pid 2>/dev/null || true; es_pid=; }
+        if [ -n "$es_pid" ]; then stop_es; fi
         return
     fi
     local summary check

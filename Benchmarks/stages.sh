@@ -76,7 +76,7 @@ start_es() {
 
 # stop_es: stops the server of start_es (it writes its summary, `documents: N, …`, to es.out).
 stop_es() {
-    kill -TERM "$es_pid"
+    kill -TERM "$es_pid" 2>/dev/null || true
     wait "$es_pid" || true
     es_pid=
 }
